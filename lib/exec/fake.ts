@@ -1,0 +1,41 @@
+import { CommandError, type CommandRunner, type RunOptions, type RunResult } from './runner.ts';
+
+export interface RecordedCall {
+  argv: string[];
+  input: string | undefined;
+}
+
+/** Answers a call: a result, a string (stdout), or an Error to throw. */
+export type FakeResponder = (argv: readonly string[], options: RunOptions) => RunResult | string | Error | undefined;
+
+/**
+ * A CommandRunner for unit tests: records every call and answers from a
+ * responder. Unanswered calls succeed with empty output, so tests state only
+ * the responses they care about.
+ */
+export class FakeRunner implements CommandRunner {
+  readonly calls: RecordedCall[] = [];
+  private readonly responder: FakeResponder;
+
+  constructor(responder: FakeResponder = () => undefined) {
+    this.responder = responder;
+  }
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    this.calls.push({ argv: [...argv], input: options.input });
+    const answer = this.responder(argv, options);
+    if (answer instanceof Error) throw answer;
+    if (typeof answer === 'string') return { stdout: answer, stderr: '' };
+    return answer ?? { stdout: '', stderr: '' };
+  }
+
+  /** The calls as shell-like lines, for comparing as text. */
+  lines(): string[] {
+    return this.calls.map((c) => c.argv.join(' '));
+  }
+}
+
+/** A CommandError as a real failing command would raise it. */
+export function failure(argv: readonly string[], stderr: string, exitCode = 1): CommandError {
+  return new CommandError(argv, exitCode, stderr, `exit code ${exitCode}`);
+}

@@ -1,0 +1,75 @@
+import t from 'tap';
+import { CommandError, ExecRunner, inNetns } from './runner.ts';
+import { FakeRunner, failure } from './fake.ts';
+import { tempNetns } from '../../testenv/netns.ts';
+
+const runner = new ExecRunner();
+
+t.test('runs argv without a shell and returns stdout', async (t) => {
+  const { stdout } = await runner.run(['echo', 'a b', '$HOME;']);
+  t.equal(stdout, 'a b $HOME;\n');
+});
+
+t.test('passes stdin through', async (t) => {
+  const { stdout } = await runner.run(['cat'], { input: 'secret-ish' });
+  t.equal(stdout, 'secret-ish');
+});
+
+t.test('non-zero exit carries argv, exit code and stderr', async (t) => {
+  const err = await runner.run(['sh', '-c', 'echo boom >&2; exit 3']).catch((e: unknown) => e);
+  t.ok(err instanceof CommandError);
+  const ce = err as CommandError;
+  t.equal(ce.code, 'COMMAND_FAILED');
+  t.equal(ce.exitCode, 3);
+  t.equal(ce.stderr, 'boom\n');
+  t.same(ce.argv, ['sh', '-c', 'echo boom >&2; exit 3']);
+  t.match(ce.message, /exit code 3: boom/);
+});
+
+t.test('a missing binary is a CommandError with a null exit code', async (t) => {
+  const err = (await runner.run(['/nonexistent/binary']).catch((e: unknown) => e)) as CommandError;
+  t.equal(err.exitCode, null);
+  t.match(err.message, /cannot start/);
+  t.equal((err.cause as NodeJS.ErrnoException).code, 'ENOENT');
+});
+
+t.test('empty argv is rejected', async (t) => {
+  await t.rejects(runner.run([]), { code: 'COMMAND_FAILED' });
+});
+
+t.test('timeout kills the child', async (t) => {
+  const err = (await runner.run(['sleep', '5'], { timeoutMs: 100 }).catch((e: unknown) => e)) as CommandError;
+  t.match(err.message, /killed by SIGTERM/);
+});
+
+t.test('env is merged over the parent environment', async (t) => {
+  const { stdout } = await runner.run(['sh', '-c', 'echo $KEG_TEST_VAR'], { env: { KEG_TEST_VAR: 'x' } });
+  t.equal(stdout, 'x\n');
+});
+
+t.test('inNetns prefixes nsenter with the path', async (t) => {
+  const fake = new FakeRunner();
+  await inNetns(fake, '/proc/1/ns/net').run(['ip', 'link'], { input: 'i' });
+  t.same(fake.calls, [{ argv: ['nsenter', '--net=/proc/1/ns/net', '--', 'ip', 'link'], input: 'i' }]);
+  t.equal(inNetns(fake, undefined), fake);
+});
+
+t.test('inNetns really enters the namespace', async (t) => {
+  const ns = await tempNetns(t, 'runner');
+  const { stdout } = await inNetns(runner, ns.path).run(['readlink', '/proc/self/ns/net']);
+  const { stdout: host } = await runner.run(['readlink', '/proc/self/ns/net']);
+  const { stdout: direct } = await runner.run(['ip', 'netns', 'identify', String(process.pid)]);
+  t.not(stdout, host, 'a different namespace than ours');
+  t.equal(direct.trim(), '', 'we ourselves are not in a named namespace');
+  const { stdout: inside } = await inNetns(runner, ns.path).run(['ip', '-j', 'link', 'show']);
+  t.match(inside, /"ifname":"lo"/, 'sees only the new namespace\'s loopback');
+  t.notMatch(inside, /eth0/);
+});
+
+t.test('FakeRunner answers from its responder', async (t) => {
+  const fake = new FakeRunner((argv) => (argv[0] === 'bad' ? failure(argv, 'nope') : argv[0] === 'str' ? 'out' : undefined));
+  t.same(await fake.run(['str']), { stdout: 'out', stderr: '' });
+  t.same(await fake.run(['other']), { stdout: '', stderr: '' });
+  await t.rejects(fake.run(['bad']), { stderr: 'nope', exitCode: 1 });
+  t.same(fake.lines(), ['str', 'other', 'bad']);
+});

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { KegError } from '../errors.ts';
+
+export interface RunOptions {
+  /** Written to the child's stdin. Never logged: it may carry keys. */
+  input?: string;
+  /** Kill the child after this long. Default 30 s. */
+  timeoutMs?: number;
+  /** Extra environment variables, merged over the parent's. */
+  env?: Record<string, string>;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The one seam through which the project runs `ip`, `nft`, `wg`, `nsenter` and
+ * friends.
+ *
+ * Contract: `argv[0]` is executed directly with `argv[1..]` as arguments, never
+ * through a shell. The promise resolves when the command exits 0, and rejects
+ * with a {@link CommandError} otherwise (non-zero exit, signal, timeout, or a
+ * binary that cannot be started). Implementations never log `input`.
+ */
+export interface CommandRunner {
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** A command that did not exit 0. Carries what is needed to diagnose it. */
+export class CommandError extends KegError {
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly stderr: string;
+
+  constructor(argv: readonly string[], exitCode: number | null, stderr: string, reason: string, cause?: unknown) {
+    super('COMMAND_FAILED', `${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim()}` : ''}`, { cause });
+    this.name = 'CommandError';
+    this.argv = argv;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Runs commands with `child_process.spawn` and an argv array. */
+export class ExecRunner implements CommandRunner {
+  run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new CommandError(argv, null, '', 'empty argv'));
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, {
+        env: options.env ? { ...process.env, ...options.env } : process.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      // A child that exits before reading stdin makes the write fail with EPIPE;
+      // its exit status is the interesting part, so the write error is ignored.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input ?? '');
+      child.on('error', (e) => reject(new CommandError(argv, null, '', 'cannot start', e)));
+      child.on('close', (code, signal) => {
+        const stdout = Buffer.concat(out).toString('utf8');
+        const stderr = Buffer.concat(err).toString('utf8');
+        if (code === 0) resolve({ stdout, stderr });
+        else reject(new CommandError(argv, code, stderr, signal ? `killed by ${signal}` : `exit code ${code}`));
+      });
+    });
+  }
+}
+
+/**
+ * A runner whose commands run inside the network namespace at `netnsPath`
+ * (a path such as /var/run/netns/x or /proc/<pid>/ns/net), via nsenter.
+ * `ip -n` only accepts names under /var/run/netns; CNI hands out paths.
+ */
+export function inNetns(runner: CommandRunner, netnsPath: string | undefined): CommandRunner {
+  if (netnsPath === undefined) return runner;
+  return {
+    run: (argv, options) => runner.run(['nsenter', `--net=${netnsPath}`, '--', ...argv], options),
+  };
+}
