@@ -8,6 +8,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Extra environment variables, merged over the parent's. */
   env?: Record<string, string>;
+  /** Working directory of the child. Default: the parent's. */
+  cwd?: string;
 }
 
 export interface RunResult {
@@ -54,6 +56,7 @@ export class ExecRunner implements CommandRunner {
       const child = spawn(file, args, {
         env: options.env ? { ...process.env, ...options.env } : process.env,
         stdio: ['pipe', 'pipe', 'pipe'],
+        cwd: options.cwd,
         timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       });
       const out: Buffer[] = [];
