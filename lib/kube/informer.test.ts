@@ -1,0 +1,129 @@
+import t from 'tap';
+import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import { createLogger, silentLogger } from '../log.ts';
+import { Informer } from './informer.ts';
+import { CORE, resourcePath, type ResourceType } from './paths.ts';
+
+interface ConfigMap {
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
+const configMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', namespaced: true };
+const NS = 'informer-test';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Records events as "verb name[=value]" lines, in order. */
+function recorder() {
+  const events: string[] = [];
+  const label = (cm: ConfigMap) => `${cm.metadata.name}${cm.data?.v ? `=${cm.data.v}` : ''}`;
+  return {
+    events,
+    handler: {
+      add: (cm: ConfigMap) => events.push(`add ${label(cm)}`),
+      update: (cm: ConfigMap, old: ConfigMap) => events.push(cm === old ? `resync ${label(cm)}` : `update ${label(cm)}`),
+      delete: (cm: ConfigMap) => events.push(`delete ${label(cm)}`),
+    },
+    async waitFor(line: string, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!events.includes(line)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for "${line}"; got ${JSON.stringify(events)}`);
+        await sleep(20);
+      }
+    },
+  };
+}
+
+t.test('informer against a real apiserver', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  const rest = kube.rest;
+  await rest.create(resourcePath(CORE.namespaces), { metadata: { name: NS } });
+  const cmPath = (name?: string) => resourcePath(configMaps, NS, name);
+  const put = (name: string, v: string) => rest.create(cmPath(), { metadata: { name }, data: { v } });
+  const set = (name: string, v: string) => rest.patch(cmPath(name), { data: { v } });
+
+  await put('a', '1');
+  await put('c', '1');
+  await put('bad', 'x');
+
+  const rec = recorder();
+  const warnings: string[] = [];
+  const informer = new Informer<ConfigMap>({
+    rest, type: configMaps, namespace: NS,
+    log: createLogger({ level: 'warn', write: (l) => warnings.push(l) }),
+    // The apiserver restart must fall inside one backoff, so that the changes
+    // below happen while the informer is disconnected.
+    backoffBaseMs: 4_000, backoffMaxMs: 4_000, resyncMs: 0,
+    parse: (obj) => {
+      const cm = obj as ConfigMap;
+      if (cm.metadata.name === 'bad') throw new Error('schema says no');
+      return cm;
+    },
+  }).on(rec.handler);
+  t.teardown(() => informer.stop());
+
+  await informer.start();
+  t.same(rec.events.sort(), ['add a=1', 'add c=1'], 'initial list delivered as adds; the invalid object is skipped');
+  t.match(warnings.join('\n'), /does not match its schema.*"name":"bad".*schema says no/);
+  t.equal(informer.get(NS, 'a')?.data?.v, '1');
+  rec.events.length = 0;
+
+  await set('a', '2');
+  await rec.waitFor('update a=2');
+
+  await kube.stopApiServer();
+  await sleep(300); // the watch notices the dead connection and backs off
+  await kube.startApiServer();
+  // Changed while the informer is disconnected.
+  await set('a', '3');
+  await put('b', '1');
+  await rest.delete(cmPath('c'));
+  await rec.waitFor('update a=3');
+  await rec.waitFor('add b=1');
+  await rec.waitFor('delete c=1');
+  t.pass('relist after the outage delivered the missed update, add and delete');
+  t.match(warnings.join('\n'), /list\/watch failed; restarting/);
+
+  // And the watch is live again.
+  await put('d', '1');
+  await rec.waitFor('add d=1');
+  await rest.delete(cmPath('d'));
+  await rec.waitFor('delete d=1');
+  t.same(informer.list().map((cm) => cm.metadata.name).sort(), ['a', 'b']);
+  t.same(rec.events, ['update a=2', 'update a=3', 'add b=1', 'delete c=1', 'add d=1', 'delete d=1'], 'each change exactly once, in order');
+});
+
+t.test('periodic resync re-delivers cached objects; a throwing handler does not stop others', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  await kube.rest.create(resourcePath(CORE.namespaces), { metadata: { name: NS } });
+  await kube.rest.create(resourcePath(configMaps, NS), { metadata: { name: 'r' }, data: { v: '1' } });
+  const rec = recorder();
+  const errors: string[] = [];
+  const informer = new Informer<ConfigMap>({
+    rest: kube.rest, type: configMaps, namespace: NS, resyncMs: 100, parse: (o) => o as ConfigMap,
+    log: createLogger({ level: 'error', write: (l) => errors.push(l) }),
+    watchTimeoutSeconds: 1, // the server ends the watch each second; it must resume without events
+  })
+    .on({ add: () => { throw new Error('handler bug'); } })
+    .on(rec.handler);
+  t.teardown(() => informer.stop());
+  await informer.start();
+  await rec.waitFor('add r=1');
+  await rec.waitFor('resync r=1');
+  await sleep(2_500);
+  t.notOk(rec.events.some((e) => e.startsWith('add r') && e !== rec.events[0]), 'no duplicate adds across watch restarts');
+  t.match(errors.join('\n'), /event handler threw.*handler bug/);
+});
+
+t.test('stop during backoff returns promptly', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  const informer = new Informer<ConfigMap>({
+    rest: kube.rest, type: configMaps, namespace: NS, log: silentLogger, parse: (o) => o as ConfigMap, backoffBaseMs: 60_000,
+  });
+  await informer.start();
+  await kube.stopApiServer();
+  await sleep(300);
+  const started = Date.now();
+  await informer.stop();
+  t.ok(Date.now() - started < 2_000, 'did not wait out the 60 s backoff');
+});
