@@ -14,9 +14,10 @@ const NS = 'informer-test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Records events as "verb name[=value]" lines, in order. */
+const label = (cm: ConfigMap) => `${cm.metadata.name}${cm.data?.v ? `=${cm.data.v}` : ''}`;
+
 function recorder() {
   const events: string[] = [];
-  const label = (cm: ConfigMap) => `${cm.metadata.name}${cm.data?.v ? `=${cm.data.v}` : ''}`;
   return {
     events,
     handler: {

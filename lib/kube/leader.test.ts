@@ -1,0 +1,91 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTestKube, type TestKube } from '../../testenv/kubeapi/index.ts';
+import { createLogger, silentLogger } from '../log.ts';
+import { LeaderElector } from './leader.ts';
+import { CORE, resourcePath } from './paths.ts';
+
+const NS = 'default';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> {
+  const started = Date.now();
+  while (!cond()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+  return Date.now() - started;
+}
+
+function candidate(kube: TestKube, lease: string, identity: string, leaseDurationMs = 2_000) {
+  const events: string[] = [];
+  const elector = new LeaderElector({
+    rest: kube.rest, log: process.env.LEADER_DEBUG ? createLogger({ level: "debug" }) : silentLogger, namespace: NS, name: lease, identity,
+    leaseDurationMs, renewDeadlineMs: leaseDurationMs * 0.75, retryPeriodMs: 100,
+    onStartedLeading: () => events.push('start'),
+    onStoppedLeading: () => events.push('stop'),
+  });
+  return { elector, events };
+}
+
+t.test('leader election on a real Lease', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+
+  await t.test('of three simultaneous candidates exactly one leads', async (t) => {
+    const cs = ['a', 'b', 'c'].map((id) => candidate(kube, 'race', id));
+    cs.forEach((c) => c.elector.start());
+    await until('a leader', () => cs.some((c) => c.elector.isLeader));
+    await sleep(1_000);
+    t.equal(cs.filter((c) => c.elector.isLeader).length, 1);
+    for (const c of cs) await c.elector.stop();
+  });
+
+  await t.test('a graceful stop releases the lease; the follower takes over at once', async (t) => {
+    const a = candidate(kube, 'handover', 'a', 10_000);
+    const b = candidate(kube, 'handover', 'b', 10_000);
+    a.elector.start();
+    await until('a leads', () => a.elector.isLeader);
+    b.elector.start();
+    await sleep(500);
+    t.notOk(b.elector.isLeader, 'b waits while a renews');
+    await a.elector.stop();
+    t.same(a.events, ['start', 'stop']);
+    const took = await until('b leads', () => b.elector.isLeader);
+    t.ok(took < 5_000, `b took over in ${took} ms, well before the 10 s lease would expire`);
+    const lease = await kube.rest.get<{ spec: { holderIdentity: string; leaseTransitions: number } }>(resourcePath(CORE.leases, NS, 'handover'));
+    t.equal(lease.spec.holderIdentity, 'b');
+    t.equal(lease.spec.leaseTransitions, 1);
+    await b.elector.stop();
+  });
+
+  await t.test('a crashed leader is replaced only after its lease expires', async (t) => {
+    const script = fileURLToPath(new URL('../../testenv/fixtures/lease-holder.ts', import.meta.url));
+    const child = spawn(process.execPath, [script, kube.kubeconfigPath, NS, 'crash', 'doomed', '2000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => child.kill('SIGKILL'));
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('leading') && resolve()));
+    const survivor = candidate(kube, 'crash', 'survivor');
+    survivor.elector.start();
+    await sleep(300);
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await until('survivor leads', () => survivor.elector.isLeader);
+    const waited = Date.now() - killedAt;
+    t.ok(waited >= 1_500, `survivor respected the 2 s lease (${waited} ms after the kill)`);
+    await survivor.elector.stop();
+  });
+
+  await t.test('a leader that cannot reach the API steps down after the renew deadline', async (t) => {
+    const a = candidate(kube, 'outage', 'a');
+    a.elector.start();
+    await until('a leads', () => a.elector.isLeader);
+    const outageStart = Date.now();
+    await kube.stopApiServer();
+    await until('a steps down', () => a.events.includes('stop'));
+    const took = Date.now() - outageStart;
+    t.ok(took >= 1_400 && took <= 4_000, `stepped down ${took} ms into the outage (deadline 1.5 s)`);
+    t.notOk(a.elector.isLeader);
+    await a.elector.stop();
+    await kube.startApiServer();
+  });
+});
