@@ -40,6 +40,8 @@ export interface WatchEvent {
 
 export interface RequestOpts {
   query?: Record<string, string | number | boolean | undefined>;
+  /** Accept header; e.g. the Table form that kubectl get prints. Default JSON. */
+  accept?: string;
   timeoutMs?: number;
 }
 
@@ -85,7 +87,7 @@ export class KubeRest {
       hostname: url.hostname,
       port: url.port || 443,
       path: `${url.pathname.replace(/\/$/, '')}${path}${qs}`,
-      headers: { Accept: 'application/json', ...(contentType ? { 'Content-Type': contentType } : {}) },
+      headers: { Accept: opts?.accept ?? 'application/json', ...(contentType ? { 'Content-Type': contentType } : {}) },
       timeout: opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
     await this.kc.applyToHTTPSOptions(options);

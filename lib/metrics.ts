@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export { Counter, Gauge, Histogram, Registry };
+
+/** A registry for one binary: process metrics plus a `component` label on everything. */
+export function createRegistry(component: string, opts: { processMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'keg_' });
+  return registry;
+}
+
+/** Latency buckets for operations from sub-millisecond netlink calls to slow ARM writes. */
+export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface OpsServerOptions {
+  registry: Registry;
+  host?: string;
+  port: number;
+  /** /readyz answers 200 only while this returns true. Default: always ready. */
+  ready?: () => boolean;
+}
+
+export interface OpsServer {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The operational endpoints every long-running part serves: /metrics in
+ * Prometheus text format, /healthz (the process is alive) and /readyz.
+ */
+export function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { Allow: 'GET' }).end();
+    } else if (path === '/metrics') {
+      opts.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ok = opts.ready?.() ?? true;
+      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
