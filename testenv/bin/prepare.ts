@@ -1,15 +1,19 @@
-// Makes sure the test binaries (kube-apiserver, etcd) are in the cache before
-// the test runner starts, so no test pays the one-time build and times out.
+// Run by `npm test` before the test runner: installs missing system packages
+// and makes sure kube-apiserver and etcd are in the cache, so no test pays the
+// one-time build and times out.
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { createLogger } from '../../lib/log.ts';
 import { defaultCacheDir, resolveBinaries } from '../kubeapi/binaries.ts';
+import { ensureSystemPackages } from '../system.ts';
 
 const log = createLogger({ level: 'info' });
+const runner = new ExecRunner();
 const started = Date.now();
 try {
-  const bins = await resolveBinaries({ runner: new ExecRunner(), log });
-  log.info('test binaries ready', { ...bins, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
+  await ensureSystemPackages(runner, log);
+  const bins = await resolveBinaries({ runner, log });
+  log.info('test prerequisites ready', { ...bins, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
 } catch (err) {
-  log.error('cannot provide test binaries', { err });
+  log.error('cannot prepare the test prerequisites', { err });
   process.exitCode = 1;
 }
