@@ -42,6 +42,18 @@ t.test('timeout kills the child', async (t) => {
   t.match(err.message, /killed by SIGTERM/);
 });
 
+t.test('a child that leaves a grandchild holding its output does not hang the runner', async (t) => {
+  const started = Date.now();
+  const { stdout } = await runner.run(['sh', '-c', 'sleep 3 & echo started']);
+  t.equal(stdout, 'started\n');
+  t.ok(Date.now() - started < 2_000, 'resolved when the child exited, not when the grandchild did');
+});
+
+t.test('errors keep stdout, where some tools report', async (t) => {
+  const err = (await runner.run(['sh', '-c', 'echo on-stdout; exit 2']).catch((e: unknown) => e)) as CommandError;
+  t.equal(err.stdout, 'on-stdout\n');
+});
+
 t.test('env is merged over the parent environment', async (t) => {
   const { stdout } = await runner.run(['sh', '-c', 'echo $KEG_TEST_VAR'], { env: { KEG_TEST_VAR: 'x' } });
   t.equal(stdout, 'x\n');

@@ -35,17 +35,26 @@ export class CommandError extends KegError {
   readonly argv: readonly string[];
   readonly exitCode: number | null;
   readonly stderr: string;
+  /** Some tools (wireguard-go among them) report errors on stdout. */
+  readonly stdout: string;
 
-  constructor(argv: readonly string[], exitCode: number | null, stderr: string, reason: string, cause?: unknown) {
+  constructor(argv: readonly string[], exitCode: number | null, stderr: string, reason: string, cause?: unknown, stdout = '') {
     super('COMMAND_FAILED', `${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim()}` : ''}`, { cause });
     this.name = 'CommandError';
     this.argv = argv;
     this.exitCode = exitCode;
     this.stderr = stderr;
+    this.stdout = stdout;
   }
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * After the child exits, how long to wait for its output pipes to close. A
+ * child that daemonizes (wireguard-go) leaves a grandchild holding them open
+ * for its whole life; waiting for 'close' alone would hang until it dies.
+ */
+const PIPE_DRAIN_MS = 200;
 
 /** Runs commands with `child_process.spawn` and an argv array. */
 export class ExecRunner implements CommandRunner {
@@ -68,11 +77,23 @@ export class ExecRunner implements CommandRunner {
       child.stdin.on('error', () => {});
       child.stdin.end(options.input ?? '');
       child.on('error', (e) => reject(new CommandError(argv, null, '', 'cannot start', e)));
-      child.on('close', (code, signal) => {
-        const stdout = Buffer.concat(out).toString('utf8');
-        const stderr = Buffer.concat(err).toString('utf8');
-        if (code === 0) resolve({ stdout, stderr });
-        else reject(new CommandError(argv, code, stderr, signal ? `killed by ${signal}` : `exit code ${code}`));
+      child.on('exit', (code, signal) => {
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          child.stdout.destroy();
+          child.stderr.destroy();
+          const stdout = Buffer.concat(out).toString('utf8');
+          const stderr = Buffer.concat(err).toString('utf8');
+          if (code === 0) resolve({ stdout, stderr });
+          else reject(new CommandError(argv, code, stderr, signal ? `killed by ${signal}` : `exit code ${code}`, undefined, stdout));
+        };
+        const timer = setTimeout(finish, PIPE_DRAIN_MS);
+        child.on('close', () => {
+          clearTimeout(timer);
+          finish();
+        });
       });
     });
   }
