@@ -35,12 +35,16 @@ replace (
 )
 `;
 
-/** A fake `go` that writes the binary `go build -o` asks for, and a go.mod for `go mod download`. */
-function fakeGo(dir: string): FakeRunner {
+/**
+ * A fake `go` that writes the binary `go build -o` asks for, and a go.mod for
+ * `go mod download`. Without `onPath`, plain `go` fails as if not on PATH.
+ */
+function fakeGo(dir: string, opts: { onPath?: boolean } = {}): FakeRunner {
   const gomod = join(dir, 'k8s.mod');
   writeFileSync(gomod, KUBERNETES_GOMOD);
   return new FakeRunner((argv) => {
-    if (argv[0] === 'go' && argv[1] === 'mod' && argv[2] === 'download') return JSON.stringify({ GoMod: gomod });
+    if (argv[0] === 'go' && opts.onPath === false) return new Error('go: not found');
+    if (argv[1] === 'mod' && argv[2] === 'download') return JSON.stringify({ GoMod: gomod });
     if (argv[0] === 'cat') return readFileSync(argv[1] as string, 'utf8');
     const o = argv.indexOf('-o');
     if (argv[1] === 'build' && o > 0) executable(argv[o + 1] as string);
@@ -107,6 +111,24 @@ t.test('otherwise both are built from Go modules', async (t) => {
   if (bins.etcd.startsWith(cache)) t.match(builds[1], /-o .*etcd.tmp-\d+ \.$/);
   else t.match(bins.etcd, /^\/usr\/(local\/)?bin\/etcd$/);
   t.equal(builds.length, bins.etcd.startsWith(cache) ? 2 : 1);
+});
+
+t.test('no Go toolchain is a clear error', async (t) => {
+  if (existsSync('/usr/local/go/bin/go')) {
+    t.pass('this machine has /usr/local/go; the fallback path is covered by the build test');
+    return;
+  }
+  const runner = new FakeRunner((argv) => (argv[0] === 'go' ? new Error('not found') : undefined));
+  const fetchImpl = (() => Promise.reject(new Error('offline'))) as typeof fetch;
+  await t.rejects(resolveBinaries({ runner, log: silentLogger, env: {}, cacheDir: tempDir(t), fetchImpl }), { code: 'BINARY_NOT_FOUND' });
+});
+
+t.test('the toolchain at /usr/local/go is used when go is not on PATH', { skip: !existsSync('/usr/local/go/bin/go') && 'no /usr/local/go here' }, async (t) => {
+  const cache = tempDir(t);
+  const runner = fakeGo(cache, { onPath: false });
+  const fetchImpl = (() => Promise.reject(new Error('offline'))) as typeof fetch;
+  await resolveBinaries({ runner, log: silentLogger, env: {}, cacheDir: cache, fetchImpl });
+  t.ok(runner.lines().filter((l) => / build /.test(l)).every((l) => l.startsWith('/usr/local/go/bin/go build')));
 });
 
 t.test('a failed build is a clear error', async (t) => {

@@ -73,7 +73,8 @@ async function resolveKubeApiserver(opts: ResolveOptions): Promise<string> {
     if (await tryDownload(`${base}/v${KUBE_VERSION}/bin/linux/amd64/kube-apiserver`, cached, opts)) return cached;
   }
   opts.log.info('building kube-apiserver from Go modules (first run only; several minutes)', { version: KUBE_VERSION });
-  await goBuild(opts.runner, goModuleForKubeApiserver(KUBE_VERSION, await kubernetesGoMod(opts)), cached);
+  const go = await findGo(opts.runner);
+  await goBuild(opts.runner, go, goModuleForKubeApiserver(KUBE_VERSION, await kubernetesGoMod(opts, go)), cached);
   return cached;
 }
 
@@ -86,7 +87,7 @@ async function resolveEtcd(opts: ResolveOptions): Promise<string> {
   const system = await systemEtcd(opts.runner);
   if (system) return system;
   opts.log.info('building etcd from Go modules (first run only)', { version: ETCD_VERSION });
-  await goBuild(opts.runner, goModuleForEtcd(ETCD_VERSION), cached);
+  await goBuild(opts.runner, await findGo(opts.runner), goModuleForEtcd(ETCD_VERSION), cached);
   return cached;
 }
 
@@ -141,12 +142,12 @@ export async function tryDownload(url: string, dest: string, opts: ResolveOption
 }
 
 /** The go.mod of k8s.io/kubernetes, which lists the staging modules to replace. */
-async function kubernetesGoMod(opts: ResolveOptions): Promise<string> {
+async function kubernetesGoMod(opts: ResolveOptions, go: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'keg-kmod-'));
   try {
     writeFileSync(join(dir, 'go.mod'), 'module probe\n\ngo 1.24\n');
     const { stdout } = await opts.runner.run(
-      ['go', 'mod', 'download', '-json', `k8s.io/kubernetes@v${KUBE_VERSION}`],
+      [go, 'mod', 'download', '-json', `k8s.io/kubernetes@v${KUBE_VERSION}`],
       { timeoutMs: 600_000, env: { GOFLAGS: '-modcacherw' }, cwd: dir },
     );
     const info = JSON.parse(stdout) as { GoMod?: string };
@@ -167,19 +168,23 @@ export interface GoModule {
   ldflags?: string[];
 }
 
-async function goBuild(runner: CommandRunner, mod: GoModule, dest: string): Promise<void> {
-  if (!existsSync('/usr/local/go/bin/go') && !(await runner.run(['go', 'version']).then(() => true, () => false))) {
-    throw new KegError('BINARY_NOT_FOUND', `cannot build ${mod.pkg}: no Go toolchain; set KUBE_APISERVER_BIN/ETCD_BIN`);
-  }
+/** `go` from PATH, else the toolchain's usual home (not always on a CI PATH). */
+async function findGo(runner: CommandRunner): Promise<string> {
+  if (await runner.run(['go', 'version']).then(() => true, () => false)) return 'go';
+  if (existsSync('/usr/local/go/bin/go')) return '/usr/local/go/bin/go';
+  throw new KegError('BINARY_NOT_FOUND', 'no Go toolchain to build the test binaries; install Go >= 1.26 or set KUBE_APISERVER_BIN and ETCD_BIN');
+}
+
+async function goBuild(runner: CommandRunner, go: string, mod: GoModule, dest: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'keg-gobuild-'));
   try {
     for (const [name, content] of Object.entries(mod.files)) writeFileSync(join(dir, name), content);
     const env = { CGO_ENABLED: '0', GOFLAGS: '-mod=mod -modcacherw' };
     const long = { cwd: dir, env, timeoutMs: 3_600_000 };
-    await runner.run(['go', 'mod', 'tidy'], long);
+    await runner.run([go, 'mod', 'tidy'], long);
     const out = `${dest}.tmp-${process.pid}`;
     mkdirSync(join(dest, '..'), { recursive: true });
-    await runner.run(['go', 'build', '-trimpath', `-ldflags=-s -w ${(mod.ldflags ?? []).join(' ')}`, '-o', out, mod.pkg], long);
+    await runner.run([go, 'build', '-trimpath', `-ldflags=-s -w ${(mod.ldflags ?? []).join(' ')}`, '-o', out, mod.pkg], long);
     renameSync(out, dest);
   } catch (err) {
     throw new KegError('GO_BUILD_FAILED', `building ${mod.pkg} failed`, { cause: err });
