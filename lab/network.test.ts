@@ -1,0 +1,101 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExecRunner } from '../lib/exec/runner.ts';
+import { ManagedProcess } from '../testenv/kubeapi/process.ts';
+import { LabNetwork, type Netns } from './network.ts';
+import { DEFAULT_OUTBOUND_IP, ECHO_IP } from './plan.ts';
+import type { RouterStatus } from './router/daemon.ts';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const runner = new ExecRunner();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FRONTEND = '10.224.0.200';
+
+t.test('lab network: default outbound, public IP NAT, ILB spread and failover', async (t) => {
+  const lab = await LabNetwork.create(runner);
+  t.teardown(() => lab.destroy());
+  const dir = mkdtempSync(join(tmpdir(), 'keg-labnet-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const procs: ManagedProcess[] = [];
+  t.teardown(async () => {
+    for (const p of procs) await p.stop();
+  });
+  const start = (ns: Netns, name: string, script: string, args: string[]) => {
+    const p = new ManagedProcess(name, join(dir, `${name}.log`));
+    p.start(['nsenter', `--net=${ns.path}`, process.execPath, here(script), ...args]);
+    procs.push(p);
+    return p;
+  };
+
+  const gw1 = await lab.addNode('gw1', '10.224.0.4');
+  const gw2 = await lab.addNode('gw2', '10.224.0.5');
+  const w1 = await lab.addNode('w1', '10.224.0.6');
+  const config = join(dir, 'router.json');
+  const status = join(dir, 'router-status.json');
+  writeFileSync(config, JSON.stringify({
+    frontends: [{ ip: FRONTEND, port: 6000, probePort: 8082, probePath: '/gw/test', backends: [gw1.ip, gw2.ip] }],
+    secondaryRoutes: [{ ip: '10.224.0.100', nodeIp: gw1.ip }],
+    publicIps: [{ privateIp: '10.224.0.100', publicIp: '20.1.2.3' }],
+    probeIntervalMs: 200,
+  }));
+  start(lab.router, 'router', './router/main.ts', ['--config', config, '--status', status]);
+  start(lab.internet, 'echo', './echo.ts', ['--address', ECHO_IP, '--port', '80']);
+  for (const gw of [gw1, gw2]) {
+    await lab.in(gw).run(['ip', 'addr', 'add', `${FRONTEND}/32`, 'dev', 'eth0']);
+    start(gw, gw.nodeName, './fixtures/ilb-backend.ts', ['--name', gw.nodeName, '--bind', FRONTEND, '--unhealthy-file', join(dir, `${gw.nodeName}.down`)]);
+  }
+  await lab.in(gw1).run(['ip', 'addr', 'add', '10.224.0.100/32', 'dev', 'eth0']);
+
+  const get = async (ns: Netns, extra: string[] = []) => {
+    for (let i = 0; ; i++) {
+      try {
+        return (await lab.in(ns).run([process.execPath, here('./client.ts'), `http://${ECHO_IP}/`, ...extra])).stdout.trim();
+      } catch (err) {
+        if (i >= 40) throw err;
+        await sleep(250);
+      }
+    }
+  };
+  const spread = async () => JSON.parse((await lab.in(w1).run([process.execPath, here('./fixtures/udp-spread.ts'), '--target', FRONTEND, '--flows', '40'])).stdout) as Record<string, number>;
+  const health = () => (existsSync(status) ? (JSON.parse(readFileSync(status, 'utf8')) as RouterStatus).frontends[`${FRONTEND}:6000`] : undefined);
+  const until = async (what: string, cond: () => boolean) => {
+    for (let i = 0; !cond(); i++) {
+      if (i > 100) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(health())}`);
+      await sleep(100);
+    }
+  };
+
+  t.equal(await get(w1), DEFAULT_OUTBOUND_IP, 'a node egresses from the default outbound IP');
+  t.equal(await get(gw1, ['--local-address', '10.224.0.100']), '20.1.2.3', 'a secondary IP egresses from its public IP, 1:1');
+
+  await until('both backends healthy', () => health()?.healthy.length === 2);
+  const both = await spread();
+  t.equal(both.none, 0, 'every flow answered');
+  t.ok((both.gw1 ?? 0) > 0 && (both.gw2 ?? 0) > 0, `flows spread over both backends ${JSON.stringify(both)}`);
+  t.same(await spread(), both, 'the same flows land on the same backends (5-tuple hash is stable)');
+
+  writeFileSync(join(dir, 'gw2.down'), '');
+  await until('gw2 out of rotation', () => health()?.unhealthy.includes(gw2.ip) === true);
+  t.same(await spread(), { none: 0, gw1: 40 }, 'a failed backend\'s flows move to the healthy one');
+
+  writeFileSync(join(dir, 'gw1.down'), '');
+  await until('no backend healthy', () => health()?.healthy.length === 0);
+  t.same(await spread(), { none: 40 }, 'no healthy backend: traffic is dropped, as the Azure ILB does');
+
+  unlinkSync(join(dir, 'gw1.down'));
+  unlinkSync(join(dir, 'gw2.down'));
+  await until('both back', () => health()?.healthy.length === 2);
+  t.same(await spread(), both, 'recovered backends get their flows back');
+});
+
+t.test('destroy removes every namespace, also when called twice', async (t) => {
+  const lab = await LabNetwork.create(runner);
+  await lab.addNode('n1', '10.224.0.9');
+  await lab.destroy();
+  await lab.destroy();
+  const { stdout } = await runner.run(['ip', 'netns', 'list']);
+  t.notMatch(stdout, `keg-${lab.id}-`);
+});

@@ -1,0 +1,35 @@
+/**
+ * The lab's address plan. Everything lives inside namespaces the lab creates;
+ * none of these addresses exists outside them.
+ */
+export const VNET_CIDR = '10.224.0.0/16';
+/** The VNet router's address: every node's default gateway, as in an Azure subnet. */
+export const ROUTER_IP = '10.224.0.1';
+/** The router's side of the link to the "internet" namespace. */
+export const INTERNET_ROUTER_IP = '203.0.113.1';
+/** The echo service that reports the caller's source address. */
+export const ECHO_IP = '203.0.113.10';
+export const ECHO_PORT = 80;
+/** Where traffic of the VNet leaves from unless it has a public IP of its own (Azure's default outbound access). */
+export const DEFAULT_OUTBOUND_IP = '198.51.100.10';
+/** Public address space the lab's internet routes back to the router (public IP prefixes come from here). */
+export const PUBLIC_RANGES = ['20.0.0.0/8', '198.51.100.0/24'];
+
+/** Namespace names: unique per lab so several labs (or test files) can share a host. */
+export function labNetnsName(labId: string, role: string): string {
+  return `keg-${labId}-${role}`;
+}
+
+/** A name for the router-side end of a node's link, at most 15 characters. */
+export function routerPortName(nodeName: string): string {
+  return `v-${nodeName}`.slice(0, 15);
+}
+
+/**
+ * Routing mark and table for traffic the ILB steers to a backend. Derived from
+ * the backend's address, so the router needs no allocation state.
+ */
+export function backendMark(ip: string): number {
+  const [, , c, d] = ip.split('.').map(Number) as [number, number, number, number];
+  return 0x10000 + c * 256 + d;
+}
