@@ -79,7 +79,7 @@ export class LabNetwork {
     this.nodes.set(nodeName, node);
     const router = new Ip(inNetns(this.runner, this.router.path));
     const inside = new Ip(inNetns(this.runner, node.path));
-    const port = routerPortName(nodeName);
+    const port = routerPortName(ip);
     await router.addVeth(port, 'eth0', { peerNetns: node.path });
     await this.runner.run(['ip', '-n', this.router.name, 'link', 'set', port, 'master', VNET_IF]);
     await router.setUp(port);

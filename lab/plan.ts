@@ -20,9 +20,13 @@ export function labNetnsName(labId: string, role: string): string {
   return `keg-${labId}-${role}`;
 }
 
-/** A name for the router-side end of a node's link, at most 15 characters. */
-export function routerPortName(nodeName: string): string {
-  return `v-${nodeName}`.slice(0, 15);
+/**
+ * The router-side end of a node's link. Interface names have 15 characters at
+ * most and node names share long prefixes, so it is named by the node's address.
+ */
+export function routerPortName(nodeIp: string): string {
+  const [, , c, d] = nodeIp.split('.');
+  return `v${c}-${d}`;
 }
 
 /**
