@@ -1,0 +1,33 @@
+// A steady request loop for measuring outages, run inside a pod's namespace:
+//   node lab/loop.ts http://203.0.113.10/ --interval-ms 100 --timeout-ms 1000
+// Prints one JSON line per request: {"t": <ms since epoch>, "ok": true, "source": "20.0.0.1"}
+// and runs until SIGTERM. Each request uses a new connection, so a failover
+// shows up as it would for new connections of a real workload.
+import { get } from 'node:http';
+import { parseFlags } from '../lib/cli.ts';
+
+const [url, ...rest] = process.argv.slice(2);
+const f = parseFlags(rest, { 'interval-ms': { type: 'string', default: '100' }, 'timeout-ms': { type: 'string', default: '1000' } });
+const interval = Number(f['interval-ms']);
+const timeout = Number(f['timeout-ms']);
+let running = true;
+process.on('SIGTERM', () => (running = false));
+
+function once(): Promise<{ ok: boolean; source?: string }> {
+  return new Promise((resolve) => {
+    const req = get(url as string, { timeout, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ ok: res.statusCode === 200, source: body.trim() }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ ok: false }));
+  });
+}
+
+while (running) {
+  const t = Date.now();
+  const r = await once();
+  process.stdout.write(`${JSON.stringify({ t, ...r })}\n`);
+  await new Promise((res) => setTimeout(res, Math.max(0, interval - (Date.now() - t))));
+}
