@@ -26,7 +26,7 @@ export function parseSamples(text: string): Sample[] {
 export function measureOutage(samples: readonly Sample[], since: number): Outage {
   const after = samples.filter((s) => s.t >= since);
   const firstFail = after.findIndex((s) => !s.ok);
-  const lastOkBefore = [...samples].reverse().find((s) => s.ok && s.t < (after[firstFail]?.t ?? since));
+  const lastOkBefore = samples.findLast((s) => s.ok && s.t < (after[firstFail]?.t ?? since));
   if (firstFail < 0) return { ms: 0, failed: 0, before: lastOkBefore?.source, after: after.at(-1)?.source };
   const recovered = after.slice(firstFail).find((s) => s.ok);
   const failed = after.slice(firstFail).filter((s) => !s.ok && (!recovered || s.t < recovered.t)).length;
