@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { ArmError } from './ids.ts';
+import type { Operation } from './store.ts';
+import type { ArmRequest, ArmResponse, World } from './world.ts';
+
+/*
+ * Long-running operations as ARM runs them: a write is applied at once with
+ * provisioningState Updating (or Deleting) and answered 201/202 with
+ * Azure-AsyncOperation and Location headers; the operation completes after
+ * `lroPolls` status polls (or `lroTimeoutMs` if nobody polls), which flips the
+ * resource to Succeeded (or Failed) or removes it.
+ */
+
+const API_VERSION = '2024-05-01';
+
+function operationsPath(w: World, op: Operation, kind: 'operations' | 'operationResults'): string {
+  return `/subscriptions/${w.config.subscriptionId}/providers/${op.provider}/locations/${w.config.location}/${kind}/${op.id}`;
+}
+
+/** 409 while another operation on the same resource is running. */
+export function ensureIdle(w: World, resourceId: string, provider: string): void {
+  settleExpired(w);
+  if (w.activeOperation(resourceId) === undefined) return;
+  throw provider === 'Microsoft.Compute'
+    ? new ArmError(409, 'OperationNotAllowed', `Operation on '${resourceId}' is not allowed since another operation is in progress.`)
+    : new ArmError(409, 'AnotherOperationInProgress', `Another operation on '${resourceId}' is in progress.`);
+}
+
+/** Registers an operation for a write just applied; returns the headers of the 201/202 answer. */
+export function startOperation(w: World, req: ArmRequest, provider: string, resourceId: string): Record<string, string> {
+  const op: Operation = {
+    id: randomUUID(),
+    provider,
+    resourceId,
+    method: req.method,
+    polls: 0,
+    started: Date.now(),
+    status: 'InProgress',
+    error: req.lroError,
+  };
+  w.store.operations.set(op.id, op);
+  const query = `?api-version=${API_VERSION}`;
+  return {
+    'azure-asyncoperation': `${w.endpoint}${operationsPath(w, op, 'operations')}${query}`,
+    location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}${query}`,
+    'retry-after': String(w.config.lroRetryAfterSeconds),
+  };
+}
+
+function complete(w: World, op: Operation): void {
+  if (op.error) {
+    op.status = 'Failed';
+    w.setProvisioningState(op.resourceId, 'Failed');
+  } else {
+    op.status = 'Succeeded';
+    if (op.method === 'DELETE') w.store.remove(op.resourceId);
+    else w.setProvisioningState(op.resourceId, 'Succeeded');
+  }
+  w.onChange();
+}
+
+/** How long a finished operation's status stays readable. */
+const KEEP_FINISHED_MS = 10 * 60_000;
+
+/** Completes operations nobody polled within the timeout; forgets old finished ones. */
+export function settleExpired(w: World): void {
+  const now = Date.now();
+  for (const op of w.store.operations.values()) {
+    if (op.status === 'InProgress' && now - op.started >= w.config.lroTimeoutMs) complete(w, op);
+    else if (op.status !== 'InProgress' && now - op.started >= KEEP_FINISHED_MS) w.store.operations.delete(op.id);
+  }
+}
+
+function poll(w: World, id: string): Operation {
+  const op = w.store.operations.get(id);
+  if (!op) throw new ArmError(404, 'OperationNotFound', `Operation ${id} was not found.`);
+  if (op.status === 'InProgress') {
+    op.polls++;
+    if (op.polls >= w.config.lroPolls) complete(w, op);
+    else w.onChange();
+  }
+  return op;
+}
+
+/** GET .../operations/{id}: the Azure-AsyncOperation status document. */
+export function getOperationStatus(w: World, id: string): ArmResponse {
+  const op = poll(w, id);
+  const body: Record<string, unknown> = { id: operationsPath(w, op, 'operations'), name: op.id, status: op.status, startTime: new Date(op.started).toISOString() };
+  if (op.error) body['error'] = op.error;
+  const headers: Record<string, string> = op.status === 'InProgress' ? { 'retry-after': String(w.config.lroRetryAfterSeconds) } : {};
+  return { status: 200, body, headers };
+}
+
+/**
+ * GET .../operationResults/{id}: the Location protocol. 202 while running;
+ * then the resource (PUT/PATCH) or 204 (DELETE), or the operation's error.
+ */
+export function getOperationResult(w: World, id: string, view: (resourceId: string) => unknown): ArmResponse {
+  const op = poll(w, id);
+  if (op.status === 'InProgress') {
+    return { status: 202, headers: { location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}?api-version=${API_VERSION}`, 'retry-after': String(w.config.lroRetryAfterSeconds) } };
+  }
+  if (op.error) throw new ArmError(400, op.error.code, op.error.message);
+  if (op.method === 'DELETE') return { status: 204 };
+  return { status: 200, body: view(op.resourceId) };
+}
