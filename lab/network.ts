@@ -3,7 +3,7 @@ import type { CommandRunner } from '../lib/exec/runner.ts';
 import { inNetns } from '../lib/exec/runner.ts';
 import { Ip } from '../lib/net/ip.ts';
 import { deleteNetns, ensureNetns } from '../lib/net/netns.ts';
-import { ECHO_IP, INTERNET_ROUTER_IP, PUBLIC_RANGES, ROUTER_IP, labNetnsName, routerPortName } from './plan.ts';
+import { ECHO_ALT_IP, ECHO_IP, INTERNET_ROUTER_IP, ONPREM_CIDR, ONPREM_IP, PUBLIC_RANGES, ROUTER_IP, labNetnsName, routerPortName } from './plan.ts';
 
 export interface Netns {
   name: string;
@@ -66,7 +66,10 @@ export class LabNetwork {
     await router.addAddress(INTERNET_IF, `${INTERNET_ROUTER_IP}/24`);
     await router.setUp(INTERNET_IF);
     await internet.addAddress('eth0', `${ECHO_IP}/24`);
+    await internet.addAddress('eth0', `${ECHO_ALT_IP}/24`);
+    await internet.addAddress('eth0', `${ONPREM_IP}/24`);
     await internet.setUp('eth0');
+    await router.replaceRoute({ dst: ONPREM_CIDR, via: ECHO_IP });
     // The internet knows the lab's public ranges live behind the router.
     for (const cidr of PUBLIC_RANGES) await internet.replaceRoute({ dst: cidr, via: INTERNET_ROUTER_IP });
   }

@@ -10,6 +10,20 @@ export const INTERNET_ROUTER_IP = '203.0.113.1';
 /** The echo service that reports the caller's source address. */
 export const ECHO_IP = '203.0.113.10';
 export const ECHO_PORT = 80;
+/** A second internet address of the same echo service, for tests that exclude one destination. */
+export const ECHO_ALT_IP = '203.0.113.11';
+/**
+ * An "on-premises" network reached over private peering (ExpressRoute, VPN):
+ * no NAT on the way, so the echo there sees private source addresses. Private
+ * mode gateways egress towards it.
+ */
+export const ONPREM_CIDR = '192.168.100.0/24';
+export const ONPREM_IP = '192.168.100.10';
+/** Where pods reach the API server: the `kubernetes` Service's endpoint, on the VNet (Azure reserves .2 and .3). */
+export const API_ENDPOINT_IP = '10.224.0.2';
+export const API_ENDPOINT_PORT = 6443;
+/** Node-local DNS's link-local address, served on every worker. */
+export const NODE_LOCAL_DNS_IP = '169.254.10.11';
 /** Where traffic of the VNet leaves from unless it has a public IP of its own (Azure's default outbound access). */
 export const DEFAULT_OUTBOUND_IP = '198.51.100.10';
 /** Public address space the lab's internet routes back to the router (public IP prefixes come from here). */

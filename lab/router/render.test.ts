@@ -29,7 +29,7 @@ t.test('the rendered table and routes', async (t) => {
   t.match(text, /ip daddr 10\.224\.0\.200 udp dport 6000 meta mark set jhash ip saddr \. udp sport \. ip daddr \. udp dport mod 64 seed 0x4b4547 map \{ 0 : 0x10004, 1 : 0x10004,/);
   t.match(text, /ip daddr 10\.224\.0\.200 udp dport 6001 drop/, 'no healthy backend: drop');
   t.match(text, /iifname "inet0" ip daddr 20\.1\.2\.3 dnat to 10\.224\.0\.100/);
-  t.match(text, /oifname "inet0" ip saddr 10\.224\.0\.100 snat to 20\.1\.2\.3\n {4}oifname "inet0" ip saddr 10\.224\.0\.0\/16 snat to 198\.51\.100\.10/, 'public IPs before the default outbound rule');
+  t.match(text, /ip daddr 192\.168\.100\.0\/24 accept\n {4}oifname "inet0" ip saddr 10\.224\.0\.100 snat to 20\.1\.2\.3\n {4}oifname "inet0" ip saddr 10\.224\.0\.0\/16 snat to 198\.51\.100\.10/, 'on-premises un-NATed, then public IPs, then default outbound');
   t.same(desiredRoutes(cfg), [
     { dst: '10.224.0.200/32' },
     { dst: '10.224.0.100/32', via: '10.224.0.4' },

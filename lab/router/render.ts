@@ -1,4 +1,4 @@
-import { DEFAULT_OUTBOUND_IP, VNET_CIDR, backendMark } from '../plan.ts';
+import { DEFAULT_OUTBOUND_IP, ONPREM_CIDR, VNET_CIDR, backendMark } from '../plan.ts';
 import { frontendKey, type RouterConfig } from './config.ts';
 
 /** Flows are hashed into this many buckets; a failed backend's buckets move, the others' stay. */
@@ -57,6 +57,8 @@ export function renderRouterTable(cfg: RouterConfig, healthy: ReadonlyMap<string
     '  }',
     '  chain outbound {',
     '    type nat hook postrouting priority srcnat; policy accept;',
+    // Private peering: no NAT towards on-premises, whatever the source.
+    `    ip daddr ${ONPREM_CIDR} accept`,
     ...snat,
     `    oifname "${internetIf}" ip saddr ${VNET_CIDR} snat to ${DEFAULT_OUTBOUND_IP}`,
     '  }',

@@ -16,12 +16,12 @@ export class ManagedProcess {
     this.logPath = logPath;
   }
 
-  start(argv: readonly string[]): void {
+  start(argv: readonly string[], env?: Record<string, string>): void {
     const [file, ...args] = argv;
     if (!file) throw new Error(`${this.name}: empty argv`);
     const fd = openSync(this.logPath, 'a');
     try {
-      const child = spawn(file, args, { stdio: ['ignore', fd, fd] });
+      const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: env ? { ...process.env, ...env } : process.env });
       this.child = child;
       this.exited = new Promise((resolve) => child.on('exit', () => resolve()));
       child.on('error', () => {});
@@ -42,6 +42,18 @@ export class ManagedProcess {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  /** Sends `signal` without waiting for anything: a crash, as the process sees it. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.child || !this.running) return;
+    this.child.kill(signal);
+    if (signal === 'SIGKILL') await this.exited;
+  }
+
+  /** Resolves when the process has exited (at once if it is not running). */
+  waitExit(): Promise<void> {
+    return this.exited;
   }
 
   logTail(lines = 30): string {
