@@ -3,6 +3,7 @@
 // one-time build and times out.
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { createLogger } from '../../lib/log.ts';
+import { resolveCniBinaries } from '../cni/binaries.ts';
 import { defaultCacheDir, resolveBinaries } from '../kubeapi/binaries.ts';
 import { ensureSystemPackages } from '../system.ts';
 
@@ -12,7 +13,8 @@ const started = Date.now();
 try {
   await ensureSystemPackages(runner, log);
   const bins = await resolveBinaries({ runner, log });
-  log.info('test prerequisites ready', { ...bins, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
+  const cni = await resolveCniBinaries({ runner, log });
+  log.info('test prerequisites ready', { ...bins, ...cni, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
 } catch (err) {
   log.error('cannot prepare the test prerequisites', { err });
   process.exitCode = 1;

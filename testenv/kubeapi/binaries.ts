@@ -32,7 +32,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.KEG_CACHE_DIR ?? join(homedir(), '.cache', 'kube-egress-gateway');
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -169,13 +169,13 @@ export interface GoModule {
 }
 
 /** `go` from PATH, else the toolchain's usual home (not always on a CI PATH). */
-async function findGo(runner: CommandRunner): Promise<string> {
+export async function findGo(runner: CommandRunner): Promise<string> {
   if (await runner.run(['go', 'version']).then(() => true, () => false)) return 'go';
   if (existsSync('/usr/local/go/bin/go')) return '/usr/local/go/bin/go';
   throw new KegError('BINARY_NOT_FOUND', 'no Go toolchain to build the test binaries; install Go >= 1.26 or set KUBE_APISERVER_BIN and ETCD_BIN');
 }
 
-async function goBuild(runner: CommandRunner, go: string, mod: GoModule, dest: string): Promise<void> {
+export async function goBuild(runner: CommandRunner, go: string, mod: GoModule, dest: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'keg-gobuild-'));
   try {
     for (const [name, content] of Object.entries(mod.files)) writeFileSync(join(dir, name), content);

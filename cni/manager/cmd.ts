@@ -1,0 +1,71 @@
+import { parseFlags, loggerFor, shutdownSignal } from '../../lib/cli.ts';
+import { describeError, errorCode } from '../../lib/errors.ts';
+import { ExecRunner } from '../../lib/exec/runner.ts';
+import { loadKubeConfig } from '../../lib/kube/config.ts';
+import { KubeRest } from '../../lib/kube/rest.ts';
+import { createLogger } from '../../lib/log.ts';
+import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
+import { WgLinks } from '../../lib/wireguard/link.ts';
+import { pluginEntry } from './conflist.ts';
+import { Exclusions } from './exclusions.ts';
+import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
+import { Installer, uninstall } from './install.ts';
+import { agentMetrics } from './metrics.ts';
+import { PodStore } from './pods.ts';
+import { Recovery } from './recovery.ts';
+import { serveSocket } from './server.ts';
+import { CniService } from './service.ts';
+
+/** `kube-egress-gateway cni-manager`: returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    if (args[0] === 'uninstall') {
+      const f = parseFlags(args.slice(1), { 'cni-bin-dir': OPTIONS['cni-bin-dir'], 'cni-conf-dir': OPTIONS['cni-conf-dir'] });
+      uninstall(f['cni-conf-dir'], f['cni-bin-dir']);
+      return 0;
+    }
+    const flags = parseManagerFlags(args);
+    if (flags.help) {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    const log = loggerFor('cni-manager', flags['log-level']);
+    await runAgent(flags, shutdownSignal(log));
+    return 0;
+  } catch (err) {
+    const usage = errorCode(err) === 'USAGE';
+    createLogger().error(usage ? `${describeError(err)}; see --help` : 'cni-manager failed', { err });
+    return usage ? 2 : 1;
+  }
+}
+
+/** Runs the agent until `signal` fires; every part is stopped on the way out. */
+export async function runAgent(flags: Flags, signal: AbortSignal): Promise<void> {
+  const log = loggerFor('cni-manager', flags['log-level']);
+  const rest = new KubeRest(loadKubeConfig(flags.kubeconfig));
+  const registry = createRegistry('cni-manager');
+  const metrics = agentMetrics(registry);
+  const pods = new PodStore(flags['state-dir']);
+  const exclusions = new Exclusions({ rest, nodeName: flags['node-name'], own: flags['exclude-cidrs'], ttlMs: flags['cluster-ranges-ttl'], log });
+  const service = new CniService({ rest, exclusions, pods, log });
+  const socket = await serveSocket(flags.socket, service, metrics, log);
+  const ops = await startOpsServer({ registry, host: flags['metrics-bind-address'].host, port: flags['metrics-bind-address'].port });
+  const recovery = new Recovery({
+    rest, pods, links: new WgLinks(new ExecRunner()), metrics, log,
+    intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
+  });
+  recovery.start();
+  const installer = flags['skip-install'] ? undefined : new Installer({
+    source: flags['plugin-binary'], binDir: flags['cni-bin-dir'], confDir: flags['cni-conf-dir'], log,
+    entry: pluginEntry({ socketPath: flags.socket, ...(flags['plugin-state-dir'] !== undefined && { stateDir: flags['plugin-state-dir'] }) }),
+  });
+  if (installer) installer.onWrite = () => metrics.conflistWrites.inc();
+  installer?.start(flags['conflist-check-interval']);
+  log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });
+  await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  installer?.stop();
+  recovery.stop();
+  await socket.close();
+  await ops.close();
+  log.info('cni-manager stopped');
+}

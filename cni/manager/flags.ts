@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { COMMON_OPTIONS, parseBindAddress, parseFlags } from '../../lib/cli.ts';
+import { parseLevel } from '../../lib/log.ts';
+import { KegError } from '../../lib/errors.ts';
+import { DEFAULT_SOCKET_PATH } from '../protocol.ts';
+import { DEFAULT_EXCLUSIONS } from './exclusions.ts';
+
+export const OPTIONS = {
+  ...COMMON_OPTIONS,
+  'node-name': { type: 'string' },
+  socket: { type: 'string', default: DEFAULT_SOCKET_PATH },
+  'state-dir': { type: 'string', default: '/var/lib/kube-egress-gateway/cni-manager' },
+  'plugin-state-dir': { type: 'string' },
+  'plugin-binary': { type: 'string', default: '/usr/local/bin/kube-egress-cni' },
+  'cni-bin-dir': { type: 'string', default: '/opt/cni/bin' },
+  'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d' },
+  'skip-install': { type: 'boolean', default: false },
+  'exclude-cidrs': { type: 'string', default: DEFAULT_EXCLUSIONS.join(',') },
+  'cluster-ranges-ttl': { type: 'string', default: '60s' },
+  'conflist-check-interval': { type: 'string', default: '30s' },
+  'probe-interval': { type: 'string', default: '2s' },
+  'probe-timeout': { type: 'string', default: '1s' },
+  'probe-failures': { type: 'string', default: '2' },
+  'probe-port': { type: 'string', default: '8082' },
+} as const;
+
+const duration = z.string().regex(/^\d+(ms|s)$/, 'want a duration such as 500ms or 2s').transform((s) => (s.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s.slice(0, -1)) * 1000));
+const absPath = z.string().startsWith('/', 'want an absolute path');
+
+const FlagsSchema = z.object({
+  kubeconfig: z.string().optional(),
+  'log-level': z.string().transform((s) => parseLevel(s)),
+  'metrics-bind-address': z.string().transform((s) => parseBindAddress(s, 'metrics-bind-address')),
+  'node-name': z.string().min(1, 'set --node-name or $NODE_NAME'),
+  socket: absPath,
+  'state-dir': absPath,
+  'plugin-state-dir': absPath.optional(),
+  'plugin-binary': absPath,
+  'cni-bin-dir': absPath,
+  'cni-conf-dir': absPath,
+  'skip-install': z.boolean(),
+  'exclude-cidrs': z.string().transform((s) => s.split(',').filter((c) => c !== '')).pipe(z.array(z.cidrv4())),
+  'cluster-ranges-ttl': duration,
+  'conflist-check-interval': duration,
+  'probe-interval': duration,
+  'probe-timeout': duration,
+  'probe-failures': z.coerce.number().int().min(1).max(100),
+  'probe-port': z.coerce.number().int().min(1).max(65535),
+});
+export type Flags = z.output<typeof FlagsSchema>;
+
+/** Parses and validates `cni-manager` flags; every problem is a USAGE error naming the flag. */
+export function parseManagerFlags(args: string[], env: NodeJS.ProcessEnv = process.env): Flags & { help: boolean } {
+  const raw = parseFlags(args, OPTIONS);
+  if (raw.help) return { help: true } as Flags & { help: boolean };
+  const parsed = FlagsSchema.safeParse({ ...raw, 'node-name': raw['node-name'] ?? env.NODE_NAME ?? '' });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ');
+    throw new KegError('USAGE', issues);
+  }
+  return { ...parsed.data, help: false };
+}
+
+export const USAGE = `Usage: kube-egress-gateway cni-manager [flags]
+       kube-egress-gateway cni-manager uninstall [--cni-bin-dir DIR] [--cni-conf-dir DIR]
+
+The node agent: installs and chains kube-egress-cni, serves it on a unix
+socket, creates PodEndpoints, and resets pod tunnels when a gateway dies.
+Flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(' ')}
+See docs/cni.md.`;

@@ -1,0 +1,15 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../lib/metrics.ts';
+
+/** The node agent's metrics. Labels carry names and results, never keys. */
+export function agentMetrics(registry: Registry) {
+  return {
+    requestDuration: new Histogram({
+      name: 'keg_cni_agent_request_duration_seconds', help: 'Plugin requests served by the node agent', labelNames: ['op', 'result'], buckets: LATENCY_BUCKETS, registers: [registry],
+    }),
+    probeFailures: new Counter({ name: 'keg_cni_gateway_probe_failures_total', help: 'Failed gateway health probes', labelNames: ['sgc'], registers: [registry] }),
+    sessionResets: new Counter({ name: 'keg_cni_session_resets_total', help: 'Pod WireGuard sessions reset after a gateway failed', labelNames: ['sgc'], registers: [registry] }),
+    pods: new Gauge({ name: 'keg_cni_pods', help: 'Annotated pods wired on this node', registers: [registry] }),
+    conflistWrites: new Counter({ name: 'keg_cni_conflist_writes_total', help: 'Rewrites of the primary CNI conflist', registers: [registry] }),
+  };
+}
+export type AgentMetrics = ReturnType<typeof agentMetrics>;

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { JsonStore } from '../store.ts';
+
+/**
+ * What the agent remembers of each pod it wired, on disk so that a restarted
+ * agent still knows them (DEL of a pod wired before the restart, session
+ * resets). Public data only.
+ */
+export const AgentPodSchema = z.object({
+  containerId: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  staticGatewayConfiguration: z.string(),
+  sgcUid: z.string().optional(),
+  netns: z.string(),
+  podIpAddress: z.string(),
+  podPublicKey: z.string(),
+  gatewayPublicKey: z.string(),
+  gatewayEndpoint: z.string(),
+});
+export type AgentPod = z.output<typeof AgentPodSchema>;
+
+export class PodStore {
+  private readonly store: JsonStore<typeof AgentPodSchema>;
+
+  constructor(dir: string) {
+    this.store = new JsonStore(dir, AgentPodSchema);
+  }
+
+  put(pod: AgentPod): void {
+    this.store.write(pod.containerId, pod);
+  }
+
+  get(containerId: string): AgentPod | undefined {
+    return this.store.read(containerId);
+  }
+
+  remove(containerId: string): void {
+    this.store.remove(containerId);
+  }
+
+  list(): AgentPod[] {
+    return this.store.list();
+  }
+}

@@ -1,0 +1,127 @@
+import { request } from 'node:http';
+import { GATEWAY_PROBE_PORT, gatewayProbePath, KINDS } from '../../lib/api/constants.ts';
+import { RESOURCES } from '../../lib/api/resources.ts';
+import { GatewayVMConfigurationSchema, parseObject } from '../../lib/api/v1alpha1.ts';
+import { describeError } from '../../lib/errors.ts';
+import { resourcePath } from '../../lib/kube/paths.ts';
+import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { WgLinks } from '../../lib/wireguard/link.ts';
+import { POD_IFNAME } from '../plugin/names.ts';
+import type { AgentMetrics } from './metrics.ts';
+import type { AgentPod, PodStore } from './pods.ts';
+
+export interface RecoveryOptions {
+  rest: KubeRest;
+  pods: PodStore;
+  links: WgLinks;
+  metrics: AgentMetrics;
+  log: Logger;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failures before a gateway counts as down. */
+  failureThreshold: number;
+  port?: number;
+}
+
+/**
+ * Fast recovery. The ILB moves a dead gateway's flows to a live one, but the
+ * pod's WireGuard keeps its session with the dead one (whose keys the new
+ * gateway lacks) until WireGuard's own timers give up, ~15 s or more. So the
+ * agent probes every gateway node of the pools its pods use, like the ILB
+ * does, and when one goes down it removes and re-adds the gateway peer of
+ * each of this node's pods on that SGC: the next packet handshakes at once.
+ */
+export class Recovery {
+  private readonly o: RecoveryOptions;
+  /** Consecutive failures per `<sgc ns/name>|<gateway ip>`. */
+  private readonly failures = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(opts: RecoveryOptions) {
+    this.o = opts;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.o.intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One probe round over every SGC in use; overlapping rounds are skipped. */
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const bySgc = Map.groupBy(this.o.pods.list(), (p) => `${p.namespace}/${p.staticGatewayConfiguration}`);
+      this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
+      await Promise.all([...bySgc.entries()].map(([key, pods]) => this.probeSgc(key, pods)));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async probeSgc(key: string, pods: AgentPod[]): Promise<void> {
+    const first = pods[0] as AgentPod;
+    try {
+      const ips = await this.gatewayIps(first.namespace, first.staticGatewayConfiguration);
+      const results = await Promise.all(ips.map(async (ip) => [ip, await this.probe(ip, first.sgcUid ?? '')] as const));
+      let down = false;
+      for (const [ip, ok] of results) {
+        const id = `${key}|${ip}`;
+        const n = ok ? 0 : (this.failures.get(id) ?? 0) + 1;
+        this.failures.set(id, n);
+        if (!ok) this.o.metrics.probeFailures.inc({ sgc: key });
+        if (n === this.o.failureThreshold) {
+          this.o.log.warn('gateway stopped answering its probe; resetting pod sessions', { sgc: key, gateway: ip });
+          down = true;
+        }
+      }
+      if (down) await this.resetSessions(key, pods);
+    } catch (err) {
+      this.o.log.warn('gateway probe round failed', { sgc: key, reason: describeError(err) });
+    }
+  }
+
+  /** Primary IPs of the SGC's gateway nodes, from its GatewayVMConfiguration status. */
+  private async gatewayIps(namespace: string, name: string): Promise<string[]> {
+    try {
+      const vmc = parseObject(GatewayVMConfigurationSchema, await this.o.rest.get(resourcePath(RESOURCES[KINDS.GatewayVMConfiguration], namespace, name)));
+      return (vmc.status?.gatewayVMProfiles ?? []).map((p) => p.primaryIP).filter((ip): ip is string => !!ip);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+
+  private probe(ip: string, sgcUid: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = request({ host: ip, port: this.o.port ?? GATEWAY_PROBE_PORT, path: gatewayProbePath(sgcUid), timeout: this.o.timeoutMs }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  }
+
+  /** Removes and re-adds the gateway peer of each pod: WireGuard forgets the session, not the configuration. */
+  async resetSessions(key: string, pods: AgentPod[]): Promise<void> {
+    for (const pod of pods) {
+      try {
+        const link = await this.o.links.find(POD_IFNAME, pod.netns);
+        if (link === undefined) continue;
+        const wg = this.o.links.wg(link);
+        await wg.removePeer(link.wgName, pod.gatewayPublicKey);
+        await wg.setPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
+        this.o.metrics.sessionResets.inc({ sgc: key });
+      } catch (err) {
+        this.o.log.warn('cannot reset a pod session', { pod: `${pod.namespace}/${pod.name}`, reason: describeError(err) });
+      }
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { CommandRunner } from '../../lib/exec/runner.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { WgLinks } from '../../lib/wireguard/link.ts';
+import type { AgentClient } from './client.ts';
+import type { RecordStore } from './records.ts';
+import type { CniEnv, NetConf } from './spec.ts';
+
+/** Everything a verb works with; built once per invocation by run.ts. */
+export interface PluginContext {
+  env: CniEnv;
+  conf: NetConf;
+  runner: CommandRunner;
+  log: Logger;
+  agent: AgentClient;
+  records: RecordStore;
+  links: WgLinks;
+}
+
+/** The pod's namespace and name from CNI_ARGS, when the runtime is Kubernetes. */
+export function podRef(env: CniEnv): { namespace: string; name: string } | undefined {
+  const namespace = env.args.K8S_POD_NAMESPACE;
+  const name = env.args.K8S_POD_NAME;
+  return namespace && name ? { namespace, name } : undefined;
+}

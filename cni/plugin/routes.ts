@@ -1,0 +1,64 @@
+import { ipv4ToInt, parseCidr } from '../../lib/api/validation.ts';
+import type { Ip, Route, RouteSpec } from '../../lib/net/ip.ts';
+import type { GatewayConfig } from '../protocol.ts';
+import { POD_IFNAME } from './names.ts';
+import type { PodRecord } from './records.ts';
+
+export type RecordedRoute = PodRecord['routes'][number];
+
+/** The primary plugin's default route in the pod: its gateway and interface. */
+export function primaryDefault(routes: readonly Route[]): { gateway: string; dev: string } | undefined {
+  const r = routes.find((x) => x.dst === '0.0.0.0/0' && x.gateway !== undefined && x.dev !== undefined && x.dev !== POD_IFNAME);
+  return r ? { gateway: r.gateway as string, dev: r.dev as string } : undefined;
+}
+
+/** Whether `inner` lies inside `outer` (both IPv4 CIDRs). */
+export function cidrContains(outer: string, inner: string): boolean {
+  const o = parseCidr(outer);
+  const i = parseCidr(inner);
+  if (o?.family !== 4 || i?.family !== 4 || i.prefixLength < o.prefixLength) return false;
+  const size = 2 ** (32 - o.prefixLength);
+  return Math.floor(ipv4ToInt(o.address) / size) === Math.floor(ipv4ToInt(i.address) / size);
+}
+
+/**
+ * The routes ADD adds besides the default route. staticEgressGateway: every
+ * exclusion via the primary gateway, except those the primary network already
+ * reaches directly (replacing, say, the connected pod subnet route with a
+ * gateway route would break on-link traffic and could not be undone).
+ * azureNetworking: only the SGC's excludeCidrs, through the tunnel.
+ */
+export function extraRoutes(cfg: GatewayConfig, primary: { gateway: string; dev: string }, existing: readonly Route[]): RecordedRoute[] {
+  if (cfg.defaultRoute === 'azureNetworking') return unique(cfg.excludeCidrs).map((dst) => ({ dst, dev: POD_IFNAME }));
+  const direct = existing.filter((r) => r.dst !== '0.0.0.0/0' && r.dev === primary.dev).map((r) => r.dst);
+  return unique(cfg.exclusions)
+    .filter((dst) => !dst.endsWith('/0') && !direct.some((d) => cidrContains(d, dst)))
+    .map((dst) => ({ dst, via: primary.gateway, dev: primary.dev }));
+}
+
+function unique(cidrs: readonly string[]): string[] {
+  return [...new Set(cidrs)];
+}
+
+export function routeSpec(r: RecordedRoute, podIp: string | undefined): RouteSpec {
+  const src = r.dev === POD_IFNAME && podIp !== undefined ? { src: podIp.split('/')[0] } : {};
+  return { dst: r.dst, dev: r.dev, ...(r.via !== undefined && { via: r.via }), ...src };
+}
+
+/** Programs the pod's main table per the record's mode (idempotent: `ip route replace`). */
+export async function applyRoutes(ip: Ip, record: PodRecord): Promise<void> {
+  for (const r of record.routes) await ip.replaceRoute(routeSpec(r, record.podIp));
+  if (record.defaultRoute === 'staticEgressGateway') await ip.replaceRoute(routeSpec({ dst: 'default', dev: POD_IFNAME }, record.podIp));
+}
+
+/**
+ * Removes what applyRoutes added and gives the primary plugin its default
+ * route back. Routes through wg0 vanish with the link; a missing primary
+ * interface (its plugin's DEL ran first) leaves nothing to restore.
+ */
+export async function removeRoutes(ip: Ip, record: PodRecord): Promise<void> {
+  for (const r of record.routes) await ip.deleteRoute(routeSpec(r, record.podIp));
+  if (record.defaultRoute !== 'staticEgressGateway' || record.originalGateway === undefined) return;
+  await ip.deleteRoute({ dst: 'default', dev: POD_IFNAME });
+  if (await ip.link(record.ifname)) await ip.replaceRoute({ dst: 'default', via: record.originalGateway, dev: record.ifname });
+}

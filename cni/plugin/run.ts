@@ -1,0 +1,91 @@
+import { describeError } from '../../lib/errors.ts';
+import type { CommandRunner } from '../../lib/exec/runner.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
+import { WgLinks } from '../../lib/wireguard/link.ts';
+import { add } from './add.ts';
+import { check, CODE_DRIFT } from './check.ts';
+import { AgentClient } from './client.ts';
+import type { PluginContext } from './context.ts';
+import { del } from './del.ts';
+import { gc } from './gc.ts';
+import { RecordStore } from './records.ts';
+import { CniError, errorJson, parseEnv, parseNetConf, SUPPORTED_VERSIONS, versionJson } from './spec.ts';
+
+/** Plugin-specific CNI code for failures that are not one of the spec's. */
+export const CODE_INTERNAL = 999;
+const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1] as string;
+
+export interface RunInput {
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  runner: CommandRunner;
+  /** Where log lines go (stderr in the executable); stdout is the protocol's alone. */
+  writeLog: (line: string) => void;
+}
+
+export interface RunOutput {
+  stdout: string;
+  exitCode: number;
+}
+
+/** One plugin invocation: never throws, always answers in the spec's form. */
+export async function run(input: RunInput): Promise<RunOutput> {
+  let cniVersion = LATEST;
+  let log: Logger = createLogger({ level: 'warn', write: input.writeLog });
+  try {
+    const env = parseEnv(input.env);
+    if (env.command === 'VERSION') return { stdout: versionJson(requestedVersion(input.stdin)), exitCode: 0 };
+    const conf = parseNetConf(input.stdin);
+    cniVersion = conf.cniVersion;
+    log = createLogger({ level: conf.logLevel, write: input.writeLog }).with({ component: 'kube-egress-cni', verb: env.command });
+    const ctx: PluginContext = {
+      env, conf, runner: input.runner, log,
+      agent: new AgentClient(conf.socketPath),
+      records: new RecordStore(conf.stateDir),
+      links: new WgLinks(input.runner),
+    };
+    return { stdout: await dispatch(ctx), exitCode: 0 };
+  } catch (err) {
+    const cniErr = toCniError(err);
+    log.error('failed', { code: cniErr.cniCode, err });
+    return { stdout: errorJson(cniVersion, cniErr), exitCode: 1 };
+  }
+}
+
+async function dispatch(ctx: PluginContext): Promise<string> {
+  switch (ctx.env.command) {
+    case 'ADD':
+      return JSON.stringify(await add(ctx));
+    case 'DEL':
+      await del(ctx);
+      return '';
+    case 'CHECK': {
+      const problems = await check(ctx);
+      if (problems.length > 0) throw new CniError(CODE_DRIFT, `pod network drifted: ${problems.join('; ')}`);
+      return '';
+    }
+    case 'GC':
+      await gc(ctx);
+      return '';
+    default:
+      // STATUS: the plugin can always serve plain pods, and annotated pods
+      // get code 11 from ADD while the agent is away, so it reports ready
+      // rather than stop the node from creating any pod.
+      return '';
+  }
+}
+
+/** VERSION answers in the version asked for when we speak it, else our latest. */
+function requestedVersion(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : LATEST;
+  } catch {
+    return LATEST;
+  }
+}
+
+export function toCniError(err: unknown): CniError {
+  if (err instanceof CniError) return err;
+  return new CniError(CODE_INTERNAL, describeError(err), undefined, err);
+}

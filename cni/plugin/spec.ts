@@ -1,0 +1,146 @@
+/**
+ * CNI spec 1.1 at the plugin's edge: environment, network configuration on
+ * stdin, results and errors. Everything the runtime hands over is parsed here.
+ */
+import { z } from 'zod';
+import { KegError } from '../../lib/errors.ts';
+import { CNI_CODES, DEFAULT_SOCKET_PATH } from '../protocol.ts';
+
+export const SUPPORTED_VERSIONS = ['1.0.0', '1.1.0'] as const;
+export const PLUGIN_TYPE = 'kube-egress-cni';
+export const DEFAULT_STATE_DIR = '/var/lib/cni/kube-egress-gateway';
+/** containerd's capability that carries the pod's annotations into runtimeConfig. */
+export const ANNOTATIONS_CAPABILITY = 'io.kubernetes.cri.pod-annotations';
+/** Cap on stdin: a conflist with a prevResult is a few KiB; anything near this is not one. */
+export const MAX_STDIN_BYTES = 1 << 20;
+
+/** An error reported to the runtime as the spec's error JSON. */
+export class CniError extends KegError {
+  readonly cniCode: number;
+  readonly details: string | undefined;
+
+  constructor(cniCode: number, msg: string, details?: string, cause?: unknown) {
+    super(`CNI_${cniCode}`, msg, { cause });
+    this.name = 'CniError';
+    this.cniCode = cniCode;
+    this.details = details;
+  }
+}
+
+export const VERBS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'] as const;
+export type Verb = (typeof VERBS)[number];
+
+export interface CniEnv {
+  command: Verb;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  /** CNI_ARGS as key/value pairs (K8S_POD_NAMESPACE, K8S_POD_NAME, ...). */
+  args: Record<string, string>;
+}
+
+/** Variables each verb requires (spec §Parameters); CNI_PATH is not used by this plugin and not demanded. */
+const REQUIRED: Record<Verb, readonly string[]> = {
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+  STATUS: [],
+  GC: [],
+  VERSION: [],
+};
+
+export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
+  const command = env.CNI_COMMAND;
+  if (!command) throw new CniError(CNI_CODES.invalidEnv, 'CNI_COMMAND is not set');
+  if (!(VERBS as readonly string[]).includes(command)) throw new CniError(CNI_CODES.invalidEnv, `unknown CNI_COMMAND ${JSON.stringify(command)}`);
+  const verb = command as Verb;
+  const missing = REQUIRED[verb].filter((v) => !env[v]);
+  if (missing.length > 0) throw new CniError(CNI_CODES.invalidEnv, `${verb} needs ${missing.join(', ')}`);
+  if (env.CNI_NETNS && !env.CNI_NETNS.startsWith('/')) throw new CniError(CNI_CODES.invalidEnv, 'CNI_NETNS must be an absolute path');
+  return {
+    command: verb,
+    ...(env.CNI_CONTAINERID && { containerId: env.CNI_CONTAINERID }),
+    ...(env.CNI_NETNS && { netns: env.CNI_NETNS }),
+    ...(env.CNI_IFNAME && { ifname: env.CNI_IFNAME }),
+    args: parseCniArgs(env.CNI_ARGS ?? ''),
+  };
+}
+
+export function parseCniArgs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(';')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CniError(CNI_CODES.invalidEnv, `CNI_ARGS: invalid pair ${JSON.stringify(pair)}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+const IpConfigSchema = z.looseObject({ address: z.string(), gateway: z.string().optional(), interface: z.int().optional() });
+const RouteSchema = z.looseObject({ dst: z.string(), gw: z.string().optional() });
+const InterfaceSchema = z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() });
+
+/** A CNI result (1.0.0 and 1.1.0 share the format). Unknown fields are kept so a pass-through is exact. */
+export const ResultSchema = z.looseObject({
+  cniVersion: z.string(),
+  interfaces: z.array(InterfaceSchema).optional(),
+  ips: z.array(IpConfigSchema).optional(),
+  routes: z.array(RouteSchema).optional(),
+  dns: z.looseObject({}).optional(),
+});
+export type Result = z.output<typeof ResultSchema>;
+
+export const NetConfSchema = z.looseObject({
+  cniVersion: z.string(),
+  name: z.string().min(1),
+  type: z.literal(PLUGIN_TYPE),
+  socketPath: z.string().startsWith('/').default(DEFAULT_SOCKET_PATH),
+  stateDir: z.string().startsWith('/').default(DEFAULT_STATE_DIR),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
+  prevResult: ResultSchema.optional(),
+  runtimeConfig: z.looseObject({ [ANNOTATIONS_CAPABILITY]: z.record(z.string(), z.string()).optional() }).optional(),
+  'cni.dev/valid-attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
+});
+export type NetConf = z.output<typeof NetConfSchema>;
+
+/**
+ * Parses stdin. Garbage is code 6 (decode), a structurally bad configuration
+ * code 7, a version we do not speak code 1: the spec's codes for each case.
+ */
+export function parseNetConf(stdin: string): NetConf {
+  if (Buffer.byteLength(stdin) > MAX_STDIN_BYTES) throw new CniError(CNI_CODES.decodeFailure, `network configuration larger than ${MAX_STDIN_BYTES} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(stdin);
+  } catch (err) {
+    throw new CniError(CNI_CODES.decodeFailure, `network configuration on stdin is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CniError(CNI_CODES.decodeFailure, 'network configuration on stdin is not a JSON object');
+  checkVersion((json as { cniVersion?: unknown }).cniVersion);
+  const parsed = NetConfSchema.safeParse(json);
+  if (!parsed.success) throw new CniError(CNI_CODES.invalidConfig, `invalid network configuration: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
+  return parsed.data;
+}
+
+function checkVersion(version: unknown): void {
+  if (typeof version !== 'string') throw new CniError(CNI_CODES.invalidConfig, 'network configuration has no cniVersion');
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
+    throw new CniError(CNI_CODES.incompatibleVersion, `incompatible CNI version ${JSON.stringify(version)}: this plugin supports ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+}
+
+/** The spec's error object. */
+export function errorJson(cniVersion: string, err: CniError): string {
+  return JSON.stringify({ cniVersion, code: err.cniCode, msg: err.message, ...(err.details !== undefined && { details: err.details }) });
+}
+
+export function versionJson(cniVersion: string): string {
+  return JSON.stringify({ cniVersion, supportedVersions: SUPPORTED_VERSIONS });
+}
+
+/** The pod's first IPv4 address from a result, as a /32. */
+export function podIpv4(result: Result): string | undefined {
+  const ip = result.ips?.find((i) => !i.address.includes(':'));
+  return ip === undefined ? undefined : `${ip.address.split('/')[0]}/32`;
+}

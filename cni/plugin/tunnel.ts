@@ -1,0 +1,58 @@
+import { KegError } from '../../lib/errors.ts';
+import type { PrivateKey } from '../../lib/wireguard/keys.ts';
+import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
+import { POD_IFNAME } from './names.ts';
+import type { PodRecord } from './records.ts';
+
+/** The peer of every pod tunnel: the gateway's ILB frontend, for all destinations. */
+export function gatewayPeer(record: PodRecord): { publicKey: string; endpoint: string; allowedIps: string[] } {
+  if (record.gatewayPublicKey === undefined || record.gatewayEndpoint === undefined) {
+    throw new KegError('CNI_RECORD_INCOMPLETE', `record of ${record.containerId} has no gateway`);
+  }
+  return { publicKey: record.gatewayPublicKey, endpoint: record.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] };
+}
+
+/**
+ * Creates the pod's WireGuard link in the host namespace (so its UDP socket
+ * stays on the host, reaching the gateway over the node's network), keys it,
+ * sets the gateway peer, and moves it into the pod as wg0.
+ */
+export async function createTunnel(links: WgLinks, record: PodRecord, key: PrivateKey): Promise<WgLink> {
+  const link = await links.create(record.hostLink);
+  try {
+    const wg = links.wg(link);
+    await wg.configureDevice(link.wgName, { privateKey: key });
+    await wg.setPeer(link.wgName, gatewayPeer(record));
+    const moved = await links.move(link, record.netns, POD_IFNAME);
+    await links.setUp(moved);
+    return moved;
+  } catch (err) {
+    await deleteTunnel(links, record).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Deletes the pod's link wherever it is: in the pod as wg0, or still in the
+ * host namespace under its host name (ADD died before the move). A missing
+ * namespace or link is success; for wireguard-go, a socket left behind is removed.
+ */
+export async function deleteTunnel(links: WgLinks, record: PodRecord): Promise<void> {
+  const inPod = await findOwn(links, record, record.netns);
+  if (inPod) await links.delete(inPod);
+  const onHost = await findOwn(links, record, undefined);
+  if (onHost) await links.delete(onHost);
+  // Deleting the pod's namespace took the tun with it; what may remain is the socket.
+  await links.delete({ ifname: record.hostLink, wgName: record.hostLink, kind: 'userspace', netnsPath: record.netns });
+}
+
+async function findOwn(links: WgLinks, record: PodRecord, netns: string | undefined): Promise<WgLink | undefined> {
+  const name = netns === undefined ? record.hostLink : POD_IFNAME;
+  try {
+    const link = await links.find(name, netns);
+    return link !== undefined && (link.wgName === record.hostLink || link.kind === 'kernel') ? link : undefined;
+  } catch (err) {
+    if (err instanceof KegError && err.code === 'WG_LINK_FOREIGN') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The wire contract between the plugin and the node agent: HTTP/1.1 with JSON
+ * bodies over the agent's unix socket. Both sides parse with these schemas, so
+ * neither trusts the other's bytes.
+ */
+import { z } from 'zod';
+import { DEFAULT_ROUTES } from '../lib/api/constants.ts';
+import { isPodIpAddress, WIREGUARD_KEY_PATTERN } from '../lib/api/validation.ts';
+
+export const DEFAULT_SOCKET_PATH = '/var/run/kube-egress-gateway/cni.sock';
+
+export const PATHS = { pod: '/v1/pod', add: '/v1/add', del: '/v1/del' } as const;
+
+/** CNI error codes (spec 1.1 §Error). */
+export const CNI_CODES = {
+  incompatibleVersion: 1,
+  unsupportedField: 2,
+  unknownContainer: 3,
+  invalidEnv: 4,
+  ioFailure: 5,
+  decodeFailure: 6,
+  invalidConfig: 7,
+  tryAgainLater: 11,
+  notAvailable: 50,
+} as const;
+
+const name = z.string().min(1).max(253);
+const ipv4 = z.ipv4();
+const cidr = z.cidrv4();
+
+export const PodRefSchema = z.object({ namespace: name, name });
+export type PodRef = z.output<typeof PodRefSchema>;
+
+/** Which SGC a pod names (undefined: a plain pod). */
+export const PodInfoSchema = z.object({ staticGatewayConfiguration: name.optional() });
+export type PodInfo = z.output<typeof PodInfoSchema>;
+
+export const AddRequestSchema = z.object({
+  containerId: z.string().min(1).max(256),
+  pod: PodRefSchema,
+  /** The SGC the plugin read from the runtime's annotations; the agent checks it against the Pod when absent. */
+  staticGatewayConfiguration: name.optional(),
+  netns: z.string().startsWith('/').max(4096),
+  podIpAddress: z.string().refine(isPodIpAddress, 'podIpAddress must be an IPv4 /32'),
+  podPublicKey: z.string().regex(WIREGUARD_KEY_PATTERN),
+});
+export type AddRequest = z.output<typeof AddRequestSchema>;
+
+/** What the plugin needs to wire a pod to its gateway. Nothing secret. */
+export const GatewayConfigSchema = z.object({
+  staticGatewayConfiguration: name,
+  gatewayIp: ipv4,
+  gatewayPort: z.int().min(1).max(65535),
+  gatewayPublicKey: z.string().regex(WIREGUARD_KEY_PATTERN),
+  defaultRoute: z.enum(DEFAULT_ROUTES),
+  /** The SGC's excludeCidrs: bypass (staticEgressGateway) or tunnel (azureNetworking). */
+  excludeCidrs: z.array(cidr),
+  /** Every destination that must bypass the tunnel in staticEgressGateway mode (SGC's, agent's, cluster's). */
+  exclusions: z.array(cidr),
+});
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+
+export const DelRequestSchema = z.object({ containerId: z.string().min(1).max(256), pod: PodRefSchema.optional() });
+export type DelRequest = z.output<typeof DelRequestSchema>;
+
+/** An error the agent hands back for the plugin to report as is. */
+export const AgentErrorSchema = z.object({ code: z.int().min(1).max(999), msg: z.string(), details: z.string().optional() });
+export type AgentError = z.output<typeof AgentErrorSchema>;

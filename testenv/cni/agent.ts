@@ -1,0 +1,31 @@
+import { existsSync } from 'node:fs';
+import type { TestKube } from '../kubeapi/index.ts';
+import type { Teardown } from '../netns.ts';
+import { runAgent } from '../../cni/manager/cmd.ts';
+import { parseManagerFlags } from '../../cni/manager/flags.ts';
+import type { CniLab } from './lab.ts';
+
+export interface RunningAgent {
+  stop(): Promise<void>;
+}
+
+/** Runs the node agent in-process for a lab (no install: the lab's conflist already chains the plugin). */
+export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = []): Promise<RunningAgent> {
+  const flags = parseManagerFlags([
+    `--kubeconfig=${kube.kubeconfigPath}`, `--node-name=${nodeName}`, `--socket=${lab.socket}`, `--state-dir=${lab.agentStateDir}`,
+    '--metrics-bind-address=127.0.0.1:0', '--skip-install', '--log-level=warn', '--probe-interval=3600s', ...extra,
+  ]);
+  const ctl = new AbortController();
+  const done = runAgent(flags, ctl.signal);
+  const stop = async (): Promise<void> => {
+    ctl.abort();
+    await done;
+  };
+  t.teardown(stop);
+  await waitForSocket(lab.socket);
+  return { stop };
+}
+
+async function waitForSocket(path: string): Promise<void> {
+  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
+}

@@ -1,0 +1,157 @@
+/**
+ * A CNI test bed: a "node" network namespace in which the real cnitool runs
+ * the chain bridge + host-local, then kube-egress-cni. The bridge and every
+ * pod-side link live in namespaces the test owns; the host's are untouched.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CommandError, ExecRunner } from '../../lib/exec/runner.ts';
+import { createLogger } from '../../lib/log.ts';
+import { type Teardown, tempNetns, uniqueSuffix } from '../netns.ts';
+import { type CniBinaries, resolveCniBinaries, SPEC_VERSION } from './binaries.ts';
+
+const runner = new ExecRunner();
+const PLUGIN_MAIN = fileURLToPath(new URL('../../cni/plugin/main.ts', import.meta.url));
+
+let binaries: Promise<CniBinaries> | undefined;
+
+/** Resolves cnitool and the reference plugins once per process; `npm test` builds them beforehand. */
+export function cniBinaries(): Promise<CniBinaries> {
+  binaries ??= resolveCniBinaries({ runner, log: createLogger({ level: 'warn' }) });
+  return binaries;
+}
+
+export interface CniLabOptions {
+  /** The plugin executable; default: a wrapper running cni/plugin/main.ts with this Node. */
+  plugin?: string;
+  /** Third octet of the pod subnet 10.<n>.0.0/24 (unique per test file avoids confusion in logs). */
+  subnetOctet?: number;
+}
+
+export interface CniCall {
+  capArgs?: Record<string, unknown>;
+  cniArgs?: Record<string, string>;
+}
+
+export interface CniOutcome {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** A test's CNI bed. */
+export class CniLab {
+  readonly dir: string;
+  readonly binDir: string;
+  readonly confDir: string;
+  readonly stateDir: string;
+  readonly agentStateDir: string;
+  readonly socket: string;
+  readonly netName: string;
+  /** The same bridge network without our plugin (same bridge and IP pool): the primary plugin alone. */
+  readonly primaryNet: string;
+  readonly bridge: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly node: { name: string; path: string };
+  private readonly bins: CniBinaries;
+
+  private constructor(dir: string, node: { name: string; path: string }, bins: CniBinaries, octet: number) {
+    this.dir = dir;
+    this.node = node;
+    this.bins = bins;
+    this.binDir = join(dir, 'bin');
+    this.confDir = join(dir, 'net.d');
+    this.stateDir = join(dir, 'plugin-state');
+    this.agentStateDir = join(dir, 'agent-state');
+    this.socket = join(dir, 'run', 'cni.sock');
+    this.netName = `kegnet-${uniqueSuffix()}`;
+    this.primaryNet = `${this.netName}-primary`;
+    this.bridge = `kegbr-${uniqueSuffix()}`;
+    this.subnet = `10.${octet}.0.0/24`;
+    this.gateway = `10.${octet}.0.1`;
+  }
+
+  static async create(t: Teardown, opts: CniLabOptions = {}): Promise<CniLab> {
+    const bins = await cniBinaries();
+    const dir = mkdtempSync(join(tmpdir(), 'keg-cni-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const node = await tempNetns(t, 'node');
+    const lab = new CniLab(dir, node, bins, opts.subnetOctet ?? 77);
+    lab.install(opts.plugin);
+    return lab;
+  }
+
+  private install(plugin: string | undefined): void {
+    for (const d of [this.binDir, this.confDir]) mkdirSync(d, { recursive: true });
+    for (const name of ['bridge', 'host-local']) writeWrapper(join(this.binDir, name), [join(this.bins.pluginDir, name)]);
+    writeWrapper(join(this.binDir, 'kube-egress-cni'), plugin ? [plugin] : [process.execPath, PLUGIN_MAIN]);
+    writeFileSync(join(this.confDir, '10-keg.conflist'), JSON.stringify(this.conflist(), null, 2));
+    const primary = this.conflist();
+    writeFileSync(join(this.confDir, '20-primary.conflist'), JSON.stringify({ ...primary, name: this.primaryNet, plugins: (primary.plugins as unknown[]).slice(0, 1) }));
+  }
+
+  /** The chain as a cluster would have it after the agent inserted itself. */
+  conflist(): Record<string, unknown> {
+    return {
+      cniVersion: SPEC_VERSION,
+      name: this.netName,
+      plugins: [
+        {
+          type: 'bridge', bridge: this.bridge, isGateway: true, ipMasq: false,
+          ipam: { type: 'host-local', subnet: this.subnet, dataDir: join(this.dir, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] },
+        },
+        { type: 'kube-egress-cni', socketPath: this.socket, stateDir: this.stateDir, logLevel: 'debug', capabilities: { 'io.kubernetes.cri.pod-annotations': true } },
+      ],
+    };
+  }
+
+  /** Runs `cnitool <verb> <net> <netns>` inside the node namespace. */
+  async cnitool(verb: 'add' | 'del' | 'check' | 'gc' | 'status', podNetns: string, call: CniCall = {}, net = this.netName): Promise<CniOutcome> {
+    const env: Record<string, string> = { NETCONFPATH: this.confDir, CNI_PATH: this.binDir };
+    if (call.capArgs) env.CAP_ARGS = JSON.stringify(call.capArgs);
+    if (call.cniArgs) env.CNI_ARGS = Object.entries(call.cniArgs).map(([k, v]) => `${k}=${v}`).join(';');
+    try {
+      const r = await runner.run(['nsenter', `--net=${this.node.path}`, '--', this.bins.cnitool, verb, net, podNetns], { env, timeoutMs: 120_000 });
+      return { ok: true, stdout: r.stdout, stderr: r.stderr, code: 0 };
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      return { ok: false, stdout: err.stdout, stderr: err.stderr, code: err.exitCode };
+    }
+  }
+
+  /** Our plugin's entry as a single network configuration, as libcni hands it to the plugin. */
+  pluginConf(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const entry = { ...((this.conflist().plugins as Record<string, unknown>[])[1]) };
+    delete entry.capabilities;
+    return { cniVersion: SPEC_VERSION, name: this.netName, ...entry, ...extra };
+  }
+
+  /** Runs the plugin executable directly in the node namespace, as a runtime would. */
+  async invoke(env: Record<string, string>, stdin: string): Promise<CniOutcome> {
+    try {
+      const r = await runner.run(['nsenter', `--net=${this.node.path}`, '--', join(this.binDir, 'kube-egress-cni')], { env, input: stdin, timeoutMs: 120_000 });
+      return { ok: true, stdout: r.stdout, stderr: r.stderr, code: 0 };
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      return { ok: false, stdout: err.stdout, stderr: err.stderr, code: err.exitCode };
+    }
+  }
+
+  /** The CNI_ARGS and CAP_ARGS kubelet/containerd would pass for a pod. */
+  static podCall(namespace: string, name: string, annotations?: Record<string, string>): CniCall {
+    return {
+      cniArgs: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: namespace, K8S_POD_NAME: name },
+      ...(annotations !== undefined && { capArgs: { 'io.kubernetes.cri.pod-annotations': annotations } }),
+    };
+  }
+}
+
+function writeWrapper(path: string, argv: string[]): void {
+  // A fixture executable: the runtime execs plugins by path, so each needs a file in CNI_PATH.
+  writeFileSync(path, `#!/bin/sh\nexec ${argv.map((a) => `'${a}'`).join(' ')} "$@"\n`);
+  chmodSync(path, 0o755);
+}
