@@ -10,7 +10,7 @@ import { applyCrds, loadCrds } from '../../lib/kube/crds.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
 import type { Binaries } from './binaries.ts';
 import { ManagedProcess } from './process.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 export interface TestKubeOptions {
   binaries: Binaries;
@@ -57,7 +57,7 @@ export class TestKube {
   static async start(opts: TestKubeOptions): Promise<TestKube> {
     const dir = mkdtempSync(join(tmpdir(), 'keg-kube-'));
     try {
-      const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+      const [etcdClient, etcdPeer, apiPort] = (await freePorts(3)) as [number, number, number];
       const token = randomBytes(24).toString('hex');
       const argv = writeApiserverFiles(dir, token);
       const etcdUrl = `http://127.0.0.1:${etcdClient}`;

@@ -1,0 +1,57 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loggerFor, shutdownSignal } from '../lib/cli.ts';
+import { describeError, errorCode } from '../lib/errors.ts';
+import { ExecRunner } from '../lib/exec/runner.ts';
+import { loadKubeConfig } from '../lib/kube/config.ts';
+import { KubeRest } from '../lib/kube/rest.ts';
+import { createRegistry, startOpsServer } from '../lib/metrics.ts';
+import { USAGE, parseGatewayFlags } from './config.ts';
+import { GatewayDaemon } from './daemon.ts';
+import { nodeNameFromImds } from './imds.ts';
+import { startProbeServer } from './probe.ts';
+
+/**
+ * `kube-egress-gateway gateway`. Returns the exit code: 0 after a drained
+ * shutdown, 1 when it cannot start, 2 for usage errors.
+ *
+ * On SIGTERM the probe fails every gateway for --drain-seconds (the load
+ * balancer takes the node out of rotation), then the daemon exits leaving the
+ * data path in place: established tunnels keep working, and the next daemon
+ * adopts links, rules and peers without interrupting them.
+ */
+export async function main(args: string[]): Promise<number> {
+  let cfg;
+  try {
+    cfg = parseGatewayFlags(args);
+  } catch (err) {
+    process.stderr.write(`${describeError(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (cfg.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const log = loggerFor('gateway', cfg.logLevel);
+  const stop = shutdownSignal(log);
+  try {
+    const nodeName = cfg.nodeName ?? (await nodeNameFromImds(cfg.imdsEndpoint));
+    const rest = new KubeRest(loadKubeConfig(cfg.kubeconfig));
+    const registry = createRegistry('gateway');
+    const daemon = new GatewayDaemon({ rest, runner: new ExecRunner(), config: cfg, nodeName, registry, log: log.with({ node: nodeName }) });
+    const probe = await startProbeServer({ ...cfg.probe, ready: (uid) => daemon.reconciler.isReady(uid) });
+    const ops = await startOpsServer({ registry, ...cfg.metrics, ready: () => daemon.ready && !probe.draining });
+    log.info('gateway daemon starting', { node: nodeName, netns: cfg.netnsName, probePort: probe.port, metricsPort: ops.port });
+    if (!stop.aborted) await Promise.race([daemon.start(), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+    if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+    probe.drain();
+    log.info('draining: failing probes before exit', { drainMs: cfg.drainMs });
+    await sleep(cfg.drainMs);
+    await daemon.stop();
+    await Promise.all([probe.close(), ops.close()]);
+    log.info('gateway daemon stopped; data path left in place');
+    return 0;
+  } catch (err) {
+    log.error('gateway daemon failed', { error: describeError(err), code: errorCode(err) });
+    return 1;
+  }
+}

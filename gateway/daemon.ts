@@ -1,0 +1,147 @@
+import type { CommandRunner } from '../lib/exec/runner.ts';
+import { RESOURCES } from '../lib/api/resources.ts';
+import {
+  GatewayVMConfigurationSchema, PodEndpointSchema, StaticGatewayConfigurationSchema, parseObject,
+  type GatewayVMConfiguration, type PodEndpoint, type StaticGatewayConfiguration,
+} from '../lib/api/v1alpha1.ts';
+import { Informer } from '../lib/kube/informer.ts';
+import type { KubeRest } from '../lib/kube/rest.ts';
+import { WorkQueue, objectKey, splitKey } from '../lib/kube/workqueue.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Registry } from '../lib/metrics.ts';
+import { WgLinks } from '../lib/wireguard/link.ts';
+import { namesFor, type GatewayConfig } from './config.ts';
+import { Datapath } from './datapath.ts';
+import { PeerIndex } from './desired.ts';
+import { type GatewaySample, gatewayMetrics } from './metrics.ts';
+import { GC_KEY, GatewayReconciler } from './reconciler.ts';
+import { StatusPublisher } from './status.ts';
+
+export interface DaemonOptions {
+  rest: KubeRest;
+  runner: CommandRunner;
+  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace'>;
+  nodeName: string;
+  registry: Registry;
+  log: Logger;
+  /** For tests: coalescing period of GatewayStatus writes. */
+  statusIntervalMs?: number;
+}
+
+/**
+ * The gateway daemon's control loop: informers on SGCs, GatewayVMConfigurations
+ * and PodEndpoints feed one work queue keyed by SGC; a timer adds a full
+ * resync (re-read and re-apply everything, then garbage-collect) every
+ * resync interval. One worker: the data path of a node is one shared thing.
+ */
+export class GatewayDaemon {
+  readonly reconciler: GatewayReconciler;
+  private readonly o: DaemonOptions;
+  private readonly queue: WorkQueue;
+  private readonly status: StatusPublisher;
+  private readonly sgcs: Informer<StaticGatewayConfiguration>;
+  private readonly vmConfigs: Informer<GatewayVMConfiguration>;
+  private readonly endpoints: Informer<PodEndpoint>;
+  private readonly index = new PeerIndex();
+  private readonly pendingSince = new Map<string, number>();
+  private readonly links: WgLinks;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private synced = false;
+
+  constructor(o: DaemonOptions) {
+    this.o = o;
+    const { rest, log } = o;
+    const names = namesFor(o.config);
+    const links = new WgLinks(o.runner);
+    this.links = links;
+    const metrics = gatewayMetrics(o.registry, () => this.sample());
+    this.sgcs = new Informer({ rest, log, type: RESOURCES.StaticGatewayConfiguration, parse: (x) => parseObject(StaticGatewayConfigurationSchema, x), resyncMs: 0 });
+    this.vmConfigs = new Informer({ rest, log, type: RESOURCES.GatewayVMConfiguration, parse: (x) => parseObject(GatewayVMConfigurationSchema, x), resyncMs: 0 });
+    this.endpoints = new Informer({ rest, log, type: RESOURCES.PodEndpoint, parse: (x) => parseObject(PodEndpointSchema, x), resyncMs: 0 });
+    this.reconciler = new GatewayReconciler({
+      rest, log, names, links, metrics, nodeName: o.nodeName,
+      datapath: new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface }),
+      peers: this.index,
+      sgc: (key) => { const k = splitKey(key); return this.sgcs.get(k.namespace, k.name); },
+      vmConfig: (key) => { const k = splitKey(key); return this.vmConfigs.get(k.namespace, k.name); },
+      sgcKeys: () => this.sgcs.list().map((s) => objectKey(s.metadata.namespace, s.metadata.name)),
+      pendingSince: this.pendingSince,
+      onChange: () => this.status.changed(),
+      requestGc: () => this.queue.add(GC_KEY),
+    });
+    this.queue = new WorkQueue({
+      name: 'gateway', log, reconcile: this.reconciler.reconcile, baseBackoffMs: 200, maxBackoffMs: 30_000,
+    });
+    this.status = new StatusPublisher({
+      rest, log, namespace: o.config.namespace, nodeName: o.nodeName, summaries: () => this.reconciler.summaries(), minIntervalMs: o.statusIntervalMs ?? 1000,
+    });
+    this.wire();
+  }
+
+  private wire(): void {
+    // A GatewayVMConfiguration has its SGC's namespace and name: both map to the SGC's key.
+    const enqueue = (o: { metadata: { namespace: string; name: string } }) => this.queue.add(objectKey(o.metadata.namespace, o.metadata.name));
+    this.sgcs.on({ add: enqueue, update: enqueue, delete: enqueue });
+    this.vmConfigs.on({ add: enqueue, update: enqueue, delete: enqueue });
+    this.endpoints.on({
+      add: (pe) => this.endpointChanged(pe),
+      update: (pe) => this.endpointChanged(pe),
+      delete: (pe) => {
+        this.pendingSince.delete(objectKey(pe.metadata.namespace, pe.metadata.name));
+        const sgc = this.index.remove(pe);
+        if (sgc !== undefined) this.queue.add(sgc);
+      },
+    });
+  }
+
+  private endpointChanged(pe: PodEndpoint): void {
+    const key = objectKey(pe.metadata.namespace, pe.metadata.name);
+    if (!this.pendingSince.has(key)) this.pendingSince.set(key, performance.now());
+    for (const sgc of this.index.upsert(pe)) this.queue.add(sgc);
+  }
+
+  /** True once every informer has listed (for /readyz). */
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
+  async start(): Promise<void> {
+    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start()]);
+    this.synced = true;
+    this.resync();
+    this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
+    this.resyncTimer.unref();
+  }
+
+  /** Every SGC is re-read and re-applied, then leftovers are collected. */
+  private resync(): void {
+    for (const sgc of this.sgcs.list()) {
+      const key = objectKey(sgc.metadata.namespace, sgc.metadata.name);
+      this.reconciler.markFull(key);
+      this.queue.add(key);
+    }
+    this.queue.add(GC_KEY);
+  }
+
+  /** Resolves when no work is queued or running (tests and benchmarks). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop()]);
+    await this.queue.shutdown();
+    await this.status.stop();
+  }
+
+  private async sample(): Promise<GatewaySample[]> {
+    const out: GatewaySample[] = [];
+    for (const { gateway, link } of this.reconciler.servedLinks()) {
+      out.push({ gateway, state: await this.links.wg(link).show(link.wgName) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,112 @@
+import { isIP } from 'node:net';
+import type { GatewayVMConfiguration, PodEndpoint, StaticGatewayConfiguration } from '../lib/api/v1alpha1.ts';
+import { isValidKey } from '../lib/wireguard/keys.ts';
+import { objectKey } from '../lib/kube/workqueue.ts';
+
+/** One gateway (SGC) as this node must serve it, from the API objects. Secrets are fetched later. */
+export interface DesiredGateway {
+  /** namespace/name of the SGC. */
+  key: string;
+  uid: string;
+  /** The ILB frontend IP (floating IP), put on the host interface as a /32. */
+  ilbIp: string;
+  port: number;
+  publicKey: string;
+  secretRef: { namespace: string; name: string };
+  /** This node's egress (secondary) IP for this gateway. */
+  secondaryIp: string;
+}
+
+/** Why an SGC does not (yet) apply to this node; undefined fields mean it does. */
+export type Applicability = { ok: true; gateway: DesiredGateway } | { ok: false; reason: string };
+
+/**
+ * Whether this node serves the SGC, and with what: the node must be listed in
+ * the GatewayVMConfiguration (same namespace/name) with a secondary IP, and
+ * the operator must have published the server profile. Anything missing or
+ * malformed means "does not apply", which tears down what was there.
+ */
+export function desiredGateway(
+  sgc: StaticGatewayConfiguration | undefined, vmConfig: GatewayVMConfiguration | undefined, nodeName: string,
+): Applicability {
+  if (!sgc) return { ok: false, reason: 'no StaticGatewayConfiguration' };
+  if (sgc.metadata.deletionTimestamp !== undefined) return { ok: false, reason: 'being deleted' };
+  const profile = vmConfig?.status?.gatewayVMProfiles?.find((p) => p.nodeName === nodeName);
+  if (!profile) return { ok: false, reason: 'this node is not in the GatewayVMConfiguration' };
+  const secondaryIp = profile.secondaryIP ?? '';
+  if (isIP(secondaryIp) !== 4) return { ok: false, reason: 'no IPv4 secondary IP for this node yet' };
+  const server = sgc.status?.gatewayServerProfile;
+  const ref = server?.privateKeySecretRef;
+  if (!server || isIP(server.ip ?? '') !== 4 || !server.port || server.port < 1 || server.port > 0xffff) {
+    return { ok: false, reason: 'no gateway server profile (ip, port) yet' };
+  }
+  if (!isValidKey(server.publicKey) || !ref?.name || !ref.namespace) return { ok: false, reason: 'no gateway key yet' };
+  return {
+    ok: true,
+    gateway: {
+      key: objectKey(sgc.metadata.namespace, sgc.metadata.name),
+      uid: sgc.metadata.uid ?? '',
+      ilbIp: server.ip as string,
+      port: server.port,
+      publicKey: server.publicKey,
+      secretRef: { namespace: ref.namespace, name: ref.name },
+      secondaryIp,
+    },
+  };
+}
+
+/** The SGC key a PodEndpoint belongs to: the SGC of that name in the endpoint's namespace. */
+export function sgcKeyOf(pe: PodEndpoint): string {
+  return objectKey(pe.metadata.namespace, pe.spec.staticGatewayConfiguration);
+}
+
+/**
+ * PodEndpoints grouped by SGC, kept up to date from informer events, so a
+ * reconcile reads its peers without scanning every endpoint of the cluster.
+ */
+export class PeerIndex {
+  private readonly bySgc = new Map<string, Map<string, PodEndpoint>>();
+  private readonly sgcOf = new Map<string, string>();
+
+  /** Records the endpoint; returns the SGC keys whose peers changed (old and new when it moved). */
+  upsert(pe: PodEndpoint): string[] {
+    const key = objectKey(pe.metadata.namespace, pe.metadata.name);
+    const sgc = sgcKeyOf(pe);
+    const previous = this.sgcOf.get(key);
+    const touched = [sgc];
+    if (previous !== undefined && previous !== sgc) {
+      this.bySgc.get(previous)?.delete(key);
+      touched.push(previous);
+    }
+    this.sgcOf.set(key, sgc);
+    let peers = this.bySgc.get(sgc);
+    if (!peers) this.bySgc.set(sgc, (peers = new Map()));
+    peers.set(key, pe);
+    return touched;
+  }
+
+  remove(pe: PodEndpoint): string | undefined {
+    const key = objectKey(pe.metadata.namespace, pe.metadata.name);
+    const sgc = this.sgcOf.get(key);
+    if (sgc === undefined) return undefined;
+    this.sgcOf.delete(key);
+    const peers = this.bySgc.get(sgc);
+    peers?.delete(key);
+    if (peers?.size === 0) this.bySgc.delete(sgc);
+    return sgc;
+  }
+
+  /** Desired peers of an SGC as public key -> allowed IP (a key listed twice: the last one wins). */
+  peersOf(sgcKey: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const pe of this.bySgc.get(sgcKey)?.values() ?? []) out.set(pe.spec.podPublicKey, pe.spec.podIpAddress);
+    return out;
+  }
+
+  /** PodEndpoint keys of an SGC by public key, for the latency metric. */
+  endpointKeysOf(sgcKey: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [key, pe] of this.bySgc.get(sgcKey) ?? []) out.set(pe.spec.podPublicKey, key);
+    return out;
+  }
+}

@@ -1,0 +1,77 @@
+// Probe, status, metrics, node identity from IMDS, drain, and complete removal.
+import t from 'tap';
+import { RESOURCES } from '../lib/api/resources.ts';
+import { resourcePath } from '../lib/kube/paths.ts';
+import { startImdsEmulator } from '../testenv/azure/imds/server.ts';
+import type { GatewayStatus } from '../lib/api/v1alpha1.ts';
+import { Lab, NODE, SYSTEM_NS, waitFor } from './testing/lab.ts';
+
+t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion leaves nothing behind; drain on SIGTERM', async (t) => {
+  const lab = await Lab.start(t);
+  const imds = await startImdsEmulator({
+    default: { name: 'gwpool_0', computerName: NODE.name.toUpperCase(), vmScaleSetName: 'gwpool', resourceGroupName: 'rg', subscriptionId: 'sub', privateIps: [NODE.ip] },
+  });
+  t.teardown(() => imds.close());
+  await lab.forwardToNode(imds.port);
+  const empty = await lab.state();
+  const daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s']);
+  t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
+
+  t.ok(await waitFor(async () => (await lab.httpStatus('/healthz', 8080)) === 200, 20_000), 'daemon up');
+  t.equal(await lab.httpStatus('/gw/00000000-0000-0000-0000-000000000000'), 503, 'unknown UID: 503');
+  for (const bad of ['/gw/', '/gw/not-a-uid', '/gw/../etc/passwd', '/gw/00000000-0000-0000-0000-000000000000/x']) {
+    t.equal(await lab.httpStatus(bad), 400, `malformed ${bad}: 400`);
+  }
+
+  // The SGC exists, but the operator has not listed this node yet: not programmed.
+  const gw = await lab.createGateway('egress-a', 6000, '10.0.0.65');
+  await lab.setVmProfiles('egress-a', [{ nodeName: 'another-node', primaryIP: '10.0.0.9', secondaryIP: '10.0.0.70' }]);
+  await new Promise((r) => setTimeout(r, 2500));
+  t.equal(await lab.httpStatus(`/gw/${gw.uid}`), 503, 'before programming: 503');
+  t.same(await lab.state(), empty, 'nothing programmed for a node that does not serve the SGC');
+
+  await lab.setVmProfiles('egress-a', [{ nodeName: NODE.name, primaryIP: NODE.ip, secondaryIP: '10.0.0.65' }]);
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw.uid}`)) === 200, 10_000), 'after programming: 200 (node name came from IMDS)');
+  const pod = await lab.addPod('10.244.0.10', gw);
+  await lab.createEndpoint('pod-a', 'egress-a', { ip: pod.ip, publicKey: pod.key.publicKey() });
+  t.ok(await waitFor(async () => (await lab.gatewayPeers(6000)).length === 1));
+  t.equal(await lab.sourceSeenBy(pod), '10.0.0.65');
+
+  const status = await waitFor(async () => {
+    const obj = await lab.kube.rest.get<GatewayStatus>(resourcePath(RESOURCES.GatewayStatus, SYSTEM_NS, NODE.name)).catch(() => undefined);
+    return obj?.status?.gateways?.[0]?.peerCount === 1;
+  });
+  t.ok(status !== undefined, 'GatewayStatus counts the peer');
+  const obj = await lab.kube.rest.get<GatewayStatus>(resourcePath(RESOURCES.GatewayStatus, SYSTEM_NS, NODE.name));
+  t.match(obj.status?.gateways, [{ staticGatewayConfiguration: 'app/egress-a', uid: gw.uid, interfaceName: `${lab.linkPrefix}6000`, port: 6000, ready: true, peerCount: 1, lastProgrammed: /^\d{4}-/ }]);
+  t.notMatch(JSON.stringify(obj), pod.key.publicKey(), 'no per-peer data in the status');
+  t.notMatch(JSON.stringify(obj), gw.key.revealBase64(), 'no key in the status');
+
+  const metrics = await lab.httpBody('/metrics', 8080);
+  t.match(metrics, /keg_gateway_peers\{gateway="app\/egress-a",component="gateway"\} 1/);
+  t.match(metrics, /keg_gateway_bytes\{gateway="app\/egress-a",direction="in",component="gateway"\} [1-9]/);
+  t.match(metrics, /keg_gateway_oldest_handshake_age_seconds\{gateway="app\/egress-a",component="gateway"\} \d/);
+  t.match(metrics, /keg_gateway_peer_programming_seconds_count\{[^}]*gateway="app\/egress-a"[^}]*\} 1/);
+  t.notMatch(daemon.output(), gw.key.revealBase64(), 'the private key never reaches the log');
+
+  await lab.deleteEndpoint('pod-a');
+  await lab.deleteGateway('egress-a');
+  t.ok(await waitFor(async () => (await lab.state()).gw === undefined, 10_000), 'gateway namespace removed');
+  t.equal(await lab.httpStatus(`/gw/${gw.uid}`), 503, 'its probe path answers 503 again');
+  t.same(await lab.state(), empty, 'node: no link, rule, route, address or nft table left (full ip and nft state as before)');
+  t.ok(await waitFor(async () => {
+    const o = await lab.kube.rest.get<GatewayStatus>(resourcePath(RESOURCES.GatewayStatus, SYSTEM_NS, NODE.name));
+    return (o.status?.gateways ?? []).length === 0;
+  }), 'GatewayStatus lists no gateway');
+
+  // Drain: a gateway again, then SIGTERM: probes fail for the drain period, then exit 0.
+  const gw2 = await lab.createGateway('egress-b', 6001, '10.0.0.66');
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 10_000));
+  const term = performance.now();
+  daemon.proc.kill('SIGTERM');
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 503, 2000), 'draining: 503');
+  t.equal(await lab.httpStatus('/readyz', 8080), 503, 'not ready while draining');
+  t.equal(await daemon.exited, 0, 'exits 0 after the drain');
+  t.ok(performance.now() - term >= 2900, 'not before --drain-seconds');
+  t.ok((await lab.state()).gw?.some((l) => l.includes(`${lab.linkPrefix}6001`)), 'and leaves the data path for the next daemon');
+});
