@@ -1,5 +1,6 @@
 import t from 'tap';
-import { linkName, namesFor, parseDuration, parseGatewayFlags, portOfLink } from './config.ts';
+import { linkName, namesFor, parseGatewayFlags, portOfLink } from './config.ts';
+import { parseDuration } from '../lib/duration.ts';
 
 t.test('defaults', async (t) => {
   const c = parseGatewayFlags([], {});

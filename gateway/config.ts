@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { COMMON_OPTIONS, parseBindAddress, parseFlags } from '../lib/cli.ts';
 import { KegError } from '../lib/errors.ts';
 import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
+import { parseDuration } from '../lib/duration.ts';
 
 /** Flags of `kube-egress-gateway gateway` (on top of the common ones). */
 export const GATEWAY_OPTIONS = {
@@ -35,15 +36,6 @@ export interface GatewayConfig {
 }
 
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
-const DURATION = /^(\d+)(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `30s`, `5m`, `1h`, `250ms`, or plain seconds. */
-export function parseDuration(value: string, flag: string): number {
-  const m = DURATION.exec(value);
-  if (!m) throw new KegError('USAGE', `--${flag}=${value}: want a duration such as 30s, 5m or 1h`);
-  return Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 1000);
-}
 
 const FlagsSchema = z.object({
   'node-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes node name').optional(),

@@ -1,0 +1,126 @@
+/**
+ * Wires the three reconcilers to informers and work queues. The internal
+ * configurations share their SGC's namespace and name, so one key addresses
+ * all three objects and events fan out by key:
+ *   SGC change             -> SGC queue
+ *   GatewayLBConfiguration -> LB queue, SGC queue, VM queue (its pool may now exist)
+ *   GatewayVMConfiguration -> VM queue, SGC queue, LB queue (LB deletion waits for it)
+ */
+import { RESOURCES } from '../lib/api/resources.ts';
+import { GatewayLBConfigurationSchema, GatewayVMConfigurationSchema, parseObject, type GatewayLBConfiguration, type GatewayVMConfiguration } from '../lib/api/v1alpha1.ts';
+import type { Logger } from '../lib/log.ts';
+import { Counter, Histogram, LATENCY_BUCKETS, type Registry } from '../lib/metrics.ts';
+import { Informer } from '../lib/kube/informer.ts';
+import type { KubeRest } from '../lib/kube/rest.ts';
+import { WorkQueue, objectKey, splitKey, type ReconcileResult } from '../lib/kube/workqueue.ts';
+import type { Azure } from './azure/client.ts';
+import { EventRecorder } from './events.ts';
+import { LbReconciler } from './lb.ts';
+import { SgcReconciler, parseSgcItem, type SgcItem } from './sgc.ts';
+import { VmReconciler } from './vm.ts';
+import { VmssSync } from './vmss-sync.ts';
+
+export interface ControllerOptions {
+  rest: KubeRest;
+  azure: Azure;
+  log: Logger;
+  registry: Registry;
+  /** Operator namespace (key Secrets). */
+  namespace: string;
+  vmRequeueMs: number;
+  /** How long a shared-resource write waits for more gateways to join it. Default 200 ms. */
+  batchDelayMs?: number;
+  /** Retry interval for errors the user must fix. Default 60 s. */
+  userErrorRetryMs?: number;
+  /** Keys reconciled in parallel per kind; parallel keys are what batching merges, and most of a reconcile is waiting on ARM. Default 64. */
+  concurrency?: number;
+}
+
+type Key = (ns: string | undefined, name: string) => void;
+
+export class Controller {
+  private readonly informers: { sgc: Informer<SgcItem>; lb: Informer<GatewayLBConfiguration>; vm: Informer<GatewayVMConfiguration> };
+  private readonly queues: WorkQueue[] = [];
+  private synced = false;
+  private markSynced!: () => void;
+  /** Reconciles wait for every cache, so none acts on a half-listed world. */
+  private readonly allSynced = new Promise<void>((resolve) => (this.markSynced = resolve));
+
+  constructor(o: ControllerOptions) {
+    const log = o.log;
+    const inf = <T extends { metadata: { name: string; namespace?: string | undefined } }>(rt: (typeof RESOURCES)[keyof typeof RESOURCES], parse: (raw: unknown) => T) =>
+      new Informer<T>({ rest: o.rest, type: rt, parse, log });
+    this.informers = {
+      sgc: inf(RESOURCES.StaticGatewayConfiguration, parseSgcItem),
+      lb: inf(RESOURCES.GatewayLBConfiguration, (r) => parseObject(GatewayLBConfigurationSchema, r)),
+      vm: inf(RESOURCES.GatewayVMConfiguration, (r) => parseObject(GatewayVMConfigurationSchema, r)),
+    };
+    const { sgc, lb, vm } = this.informers;
+    const batchDelayMs = o.batchDelayMs ?? 200;
+    const userErrorRetryMs = o.userErrorRetryMs ?? 60_000;
+    const sgcR = new SgcReconciler({
+      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace,
+      get: (ns, n) => sgc.get(ns, n), getLb: (ns, n) => lb.get(ns, n), getVm: (ns, n) => vm.get(ns, n),
+    });
+    const lbR = new LbReconciler({
+      rest: o.rest, azure: o.azure, log, batchDelayMs, userErrorRetryMs,
+      get: (ns, n) => lb.get(ns, n), vmConfigExists: (ns, n) => vm.get(ns, n) !== undefined,
+    });
+    const vmR = new VmReconciler({
+      rest: o.rest, azure: o.azure, log, sync: new VmssSync(o.azure, batchDelayMs), requeueMs: o.vmRequeueMs, userErrorRetryMs,
+      get: (ns, n) => vm.get(ns, n), lbReady: (ns, n) => Boolean(lb.get(ns, n)?.status?.frontendIp),
+    });
+    const metrics = reconcileMetrics(o.registry);
+    const queue = (name: string, fn: (ns: string, n: string) => Promise<ReconcileResult>): Key => {
+      const q = new WorkQueue({
+        name, log, concurrency: o.concurrency ?? 64,
+        reconcile: async (key) => {
+          await this.allSynced;
+          const { namespace, name: n } = splitKey(key);
+          return fn(namespace ?? '', n);
+        },
+        onResult: (_key, ok, seconds) => {
+          metrics.total.inc({ controller: name, result: ok ? 'success' : 'error' });
+          metrics.duration.observe({ controller: name }, seconds);
+        },
+      });
+      this.queues.push(q);
+      return (ns, n) => q.add(objectKey(ns, n));
+    };
+    const toSgc = queue('staticgatewayconfiguration', (ns, n) => sgcR.reconcile(ns, n));
+    const toLb = queue('gatewaylbconfiguration', (ns, n) => lbR.reconcile(ns, n));
+    const toVm = queue('gatewayvmconfiguration', (ns, n) => vmR.reconcile(ns, n));
+    fanOut(sgc, [toSgc]);
+    fanOut(lb, [toLb, toSgc, toVm], [toSgc]);
+    fanOut(vm, [toVm, toSgc], [toSgc, toLb]);
+  }
+
+  /** Lists and watches everything; resolves once the caches are synced and reconciling has begun. */
+  async start(): Promise<void> {
+    await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    this.synced = true;
+    this.markSynced();
+  }
+
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await Promise.all(this.queues.map((q) => q.shutdown()));
+  }
+}
+
+/** Sends every event of an informer to the queues of the same key. */
+function fanOut<T extends { metadata: { name: string; namespace?: string | undefined } }>(i: Informer<T>, targets: Key[], onDelete: Key[] = targets): void {
+  const fire = (list: Key[]) => (obj: T) => list.forEach((k) => k(obj.metadata.namespace, obj.metadata.name));
+  i.on({ add: fire(targets), update: fire(targets), delete: fire(onDelete) });
+}
+
+function reconcileMetrics(registry: Registry) {
+  return {
+    total: new Counter({ name: 'keg_operator_reconcile_total', help: 'Reconciles by controller and result.', labelNames: ['controller', 'result'], registers: [registry] }),
+    duration: new Histogram({ name: 'keg_operator_reconcile_duration_seconds', help: 'Reconcile duration by controller.', labelNames: ['controller'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+  };
+}
