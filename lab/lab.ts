@@ -1,0 +1,208 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ExecRunner, type CommandRunner } from '../lib/exec/runner.ts';
+import type { Logger } from '../lib/log.ts';
+import { deleteNetns } from '../lib/net/netns.ts';
+import { startArmEmulator, type ArmEmulator } from '../testenv/azure/arm/index.ts';
+import { CRD_DIR, TestKube, testBinaries } from '../testenv/kubeapi/index.ts';
+import { azureView } from './azure-view.ts';
+import { SYSTEM_NAMESPACE, ensureNamespace, registerNode } from './kube-objects.ts';
+import { INTERNET_IF, LabNetwork, VNET_IF, type LabNode } from './network.ts';
+import { API_ENDPOINT_IP, API_ENDPOINT_PORT, ECHO_PORT, NODE_LOCAL_DNS_IP } from './plan.ts';
+import { CORE, resourcePath } from '../lib/kube/paths.ts';
+import { parseEndpoint, startPortal } from './portal.ts';
+import { Processes } from './processes.ts';
+import type { RouterConfig } from './router/config.ts';
+import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm } from './world.ts';
+
+export interface LabOptions {
+  log: Logger;
+  gateways?: number;
+  workers?: number;
+  /** The emulated ILB's probe interval; Azure's is 5 s. */
+  probeIntervalMs?: number;
+  /** Keep the lab directory (logs) after stop, for debugging. */
+  keepDir?: boolean;
+}
+
+export interface LabMachine extends LabNode, LabVm {
+  /** Index within its pool. */
+  index: number;
+  /** Per-node directory: kubeconfig, CNI dirs, state. */
+  dir: string;
+  podCIDR?: string;
+}
+
+/** Where in-node processes find the API server: their own loopback, forwarded to the host's. */
+export const NODE_API_PORT = 6443;
+export const IMDS_IP = '169.254.169.254';
+
+/**
+ * The whole system's stage on one machine: a real apiserver and the ARM
+ * emulator on the host's loopback, the VNet of node namespaces with its
+ * router (ILB, NAT) and internet echo, IMDS, and portals that give every node
+ * its own 127.0.0.1:6443 to the apiserver. The product's parts are started on
+ * top of it by lab/parts.ts, with the same CLIs as in a cluster.
+ */
+export class Lab {
+  readonly id = randomBytes(2).toString('hex');
+  readonly dir: string;
+  readonly log: Logger;
+  readonly runner: CommandRunner = new ExecRunner();
+  readonly procs: Processes;
+  readonly machines: LabMachine[] = [];
+  /** Namespaces the parts create outside the node namespaces (gateway namespaces, pods), deleted on stop. */
+  readonly ownNetns = new Set<string>();
+  kube!: TestKube;
+  arm!: ArmEmulator;
+  net!: LabNetwork;
+  readonly probeIntervalMs: number;
+  /** Keep the lab directory (every part's log) after stop. */
+  keepDir: boolean;
+  private readonly opts: LabOptions;
+  private hostPortal: Server | undefined;
+  private controller: NodeJS.Timeout | undefined;
+  private routerConfigText = '';
+
+  private constructor(opts: LabOptions) {
+    this.opts = opts;
+    this.log = opts.log;
+    this.probeIntervalMs = opts.probeIntervalMs ?? 5_000;
+    this.keepDir = opts.keepDir ?? false;
+    this.dir = mkdtempSync(join(tmpdir(), 'keg-lab-'));
+    this.procs = new Processes(this.dir);
+  }
+
+  static async start(opts: LabOptions): Promise<Lab> {
+    const lab = new Lab(opts);
+    try {
+      await lab.bringUp();
+      return lab;
+    } catch (err) {
+      await lab.stop();
+      throw err;
+    }
+  }
+
+  get gateways(): LabMachine[] {
+    return this.machines.filter((m) => m.gateway);
+  }
+
+  get workers(): LabMachine[] {
+    return this.machines.filter((m) => !m.gateway);
+  }
+
+  machine(name: string): LabMachine {
+    const m = this.machines.find((x) => x.computerName === name);
+    if (!m) throw new Error(`no lab machine ${name}`);
+    return m;
+  }
+
+  private async bringUp(): Promise<void> {
+    this.log.info('starting the Kubernetes API (etcd + kube-apiserver)');
+    this.kube = await TestKube.start({ binaries: await testBinaries(), crdDir: CRD_DIR });
+    await ensureNamespace(this.kube.rest, SYSTEM_NAMESPACE);
+    this.log.info('starting the Azure Resource Manager emulator');
+    this.arm = await startArmEmulator({ location: 'eastus' });
+    seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2 });
+    this.net = await LabNetwork.create(this.runner, this.id);
+    await this.addMachines(labVms(this.arm.inventory()));
+    await this.startInfrastructure();
+    this.controller = setInterval(() => this.syncRouter(), 300);
+    this.syncRouter();
+  }
+
+  private async addMachines(vms: LabVm[]): Promise<void> {
+    const counters = new Map<string, number>();
+    const apiSock = join(this.dir, 'apiserver.sock');
+    const apiPort = Number(new URL(this.kube.server).port);
+    this.hostPortal = await startPortal(parseEndpoint(`unix:${apiSock}`), parseEndpoint(`tcp:127.0.0.1:${apiPort}`));
+    for (const vm of vms) {
+      const index = counters.get(vm.pool) ?? 0;
+      counters.set(vm.pool, index + 1);
+      const node = await this.net.addNode(vm.computerName, vm.ip);
+      const dir = join(this.dir, 'nodes', vm.computerName);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const podCIDR = vm.gateway ? undefined : `10.244.${index}.0/24`;
+      const m: LabMachine = { ...node, ...vm, index, dir, ...(podCIDR ? { podCIDR } : {}) };
+      this.machines.push(m);
+      await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
+      writeFileSync(join(dir, 'kubeconfig'), this.kube.kubeConfig.exportConfig().replace(this.kube.server, `https://127.0.0.1:${NODE_API_PORT}`), { mode: 0o600 });
+      this.procs.startScript(`portal-${vm.computerName}`, m, 'lab/portal-main.ts', ['--listen', `tcp:127.0.0.1:${NODE_API_PORT}`, '--connect', `unix:${apiSock}`]);
+    }
+  }
+
+  private async startInfrastructure(): Promise<void> {
+    const router = this.net.router;
+    await this.runner.run(['ip', '-n', router.name, 'addr', 'add', `${IMDS_IP}/32`, 'dev', 'lo']);
+    const byCaller = Object.fromEntries(this.machines.map((m) => [m.ip, {
+      name: `${m.pool}_${m.index}`, computerName: m.computerName, vmScaleSetName: m.pool,
+      resourceGroupName: LAB_RESOURCE_GROUP, subscriptionId: this.arm.subscriptionId, privateIps: [m.ip],
+    }]));
+    writeFileSync(join(this.dir, 'imds.json'), JSON.stringify({ byCaller, tenantId: this.arm.tenantId }));
+    this.procs.startScript('imds', router, 'testenv/azure/imds/cmd.ts', ['--listen', `${IMDS_IP}:80`, '--config', join(this.dir, 'imds.json')]);
+    this.procs.startScript('router', router, 'lab/router/main.ts', [
+      '--config', this.routerConfigPath(), '--status', join(this.dir, 'router-status.json'), '--vnet-if', VNET_IF, '--internet-if', INTERNET_IF,
+    ]);
+    this.procs.startScript('echo', this.net.internet, 'lab/echo.ts', ['--address', '0.0.0.0', '--port', String(ECHO_PORT)]);
+    await this.exposeApiToPods();
+    for (const w of this.workers) {
+      await this.runner.run(['ip', '-n', w.name, 'addr', 'add', `${NODE_LOCAL_DNS_IP}/32`, 'dev', 'lo']);
+      this.procs.startScript(`dns-${w.computerName}`, w, 'lab/echo.ts', ['--address', NODE_LOCAL_DNS_IP, '--port', '80']);
+    }
+  }
+
+  /**
+   * As in a cluster, pods find the API server through the `kubernetes`
+   * Service's endpoints: here an address on the VNet router, forwarded to the
+   * real apiserver. (The test apiserver does not reconcile that endpoint
+   * itself, so the lab publishes it.)
+   */
+  private async exposeApiToPods(): Promise<void> {
+    await this.runner.run(['ip', '-n', this.net.router.name, 'addr', 'add', `${API_ENDPOINT_IP}/32`, 'dev', VNET_IF]);
+    this.procs.startScript('portal-api-endpoint', this.net.router, 'lab/portal-main.ts', [
+      '--listen', `tcp:${API_ENDPOINT_IP}:${API_ENDPOINT_PORT}`, '--connect', `unix:${join(this.dir, 'apiserver.sock')}`,
+    ]);
+    await this.kube.rest.create(resourcePath(CORE.endpointSlices, 'default'), {
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'lab' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [API_ENDPOINT_IP], conditions: { ready: true } }],
+      ports: [{ name: 'https', port: API_ENDPOINT_PORT, protocol: 'TCP' }],
+    });
+  }
+
+  routerConfigPath(): string {
+    return join(this.dir, 'router.json');
+  }
+
+  /** Derives the router's configuration from the Azure state, as Azure's data plane follows its control plane. */
+  private syncRouter(): void {
+    const cfg: RouterConfig = {
+      ...azureView(this.arm.inventory()),
+      podRoutes: this.workers.flatMap((m) => (m.podCIDR ? [{ cidr: m.podCIDR, nodeIp: m.ip }] : [])),
+      probeIntervalMs: this.probeIntervalMs,
+      unhealthyThreshold: 1,
+    };
+    const text = JSON.stringify(cfg);
+    if (text === this.routerConfigText) return;
+    const tmp = `${this.routerConfigPath()}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, this.routerConfigPath());
+    this.routerConfigText = text;
+  }
+
+  /** Tears everything down: processes, namespaces (and the links in them), the API, the emulator, the directory. */
+  async stop(): Promise<void> {
+    clearInterval(this.controller);
+    await this.procs.stopAll();
+    for (const name of this.ownNetns) await deleteNetns(this.runner, name);
+    await this.net?.destroy();
+    this.hostPortal?.close();
+    await this.arm?.stop();
+    await this.kube?.stop();
+    if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

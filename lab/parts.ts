@@ -1,0 +1,94 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab, LabMachine } from './lab.ts';
+import { IMDS_IP } from './lab.ts';
+import { SYSTEM_NAMESPACE } from './kube-objects.ts';
+import { ROUTER_IP } from './plan.ts';
+import { pluginExecutable, prepareCni } from './kubelet.ts';
+import { LAB_RESOURCE_GROUP, LAB_SUBNET, LAB_VNET } from './world.ts';
+
+/*
+ * The product's parts in the lab, started with the same CLIs and flags as in
+ * a cluster. The operator runs in the host namespace (a pod with cluster
+ * networking: it reaches the API and ARM on loopback); gateway daemons and
+ * node agents run inside their node's namespace, like hostNetwork pods.
+ * Host-wide names (namespaces, WireGuard links) carry the lab id and the node
+ * index, so several nodes and labs can share the machine.
+ */
+
+/** The product's CLI, as the container image runs it. */
+const CLI = 'cmd/kube-egress-gateway.ts';
+
+export function gatewayNetnsName(lab: Lab, m: LabMachine): string {
+  return `keg-${lab.id}-gw${m.index}`;
+}
+
+/** WireGuard links of a gateway are <prefix><port>; at most 15 characters. */
+export function gatewayLinkPrefix(lab: Lab, m: LabMachine): string {
+  return `g${lab.id}${m.index}-`;
+}
+
+export function startOperator(lab: Lab, extra: string[] = []): void {
+  const cloudConfig = join(lab.dir, 'azure.json');
+  writeFileSync(cloudConfig, JSON.stringify({
+    cloud: 'AzurePublicCloud', tenantId: lab.arm.tenantId, subscriptionId: lab.arm.subscriptionId,
+    resourceGroup: LAB_RESOURCE_GROUP, location: 'eastus', vnetName: LAB_VNET, subnetName: LAB_SUBNET,
+    aadClientId: 'lab-operator', aadClientSecret: 'lab-operator-secret',
+    resourceManagerEndpoint: lab.arm.endpoint, activeDirectoryAuthorityHost: lab.arm.endpoint, caCertFile: lab.arm.caPath,
+  }), { mode: 0o600 });
+  lab.procs.startScript('operator', undefined, CLI, ['operator',
+    '--kubeconfig', lab.kube.kubeconfigPath, '--cloud-config', cloudConfig, '--namespace', SYSTEM_NAMESPACE,
+    '--leader-elect', '--metrics-bind-address', '127.0.0.1:0', ...extra,
+  ]);
+}
+
+export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: number } = {}): void {
+  lab.ownNetns.add(gatewayNetnsName(lab, m));
+  lab.procs.startScript(`gateway-${m.computerName}`, m, CLI, ['gateway',
+    '--kubeconfig', join(m.dir, 'kubeconfig'), '--imds-endpoint', `http://${IMDS_IP}`,
+    '--netns-name', gatewayNetnsName(lab, m), '--link-prefix', gatewayLinkPrefix(lab, m),
+    '--host-interface', 'eth0', '--namespace', SYSTEM_NAMESPACE,
+    '--drain-seconds', String(opts.drainSeconds ?? Math.ceil((lab.probeIntervalMs * 2) / 1000)),
+  ]);
+}
+
+/** Gracefully stops a gateway daemon: it fails its probes for the drain period, then exits. */
+export async function stopGateway(lab: Lab, m: LabMachine): Promise<void> {
+  await lab.procs.stop(`gateway-${m.computerName}`, 120_000);
+}
+
+/**
+ * A gateway node dies: every process of the node is killed and its link to
+ * the VNet goes down. The gateway namespace and its links stay, as they
+ * would on a powered-off VM that comes back.
+ */
+export async function killGatewayNode(lab: Lab, m: LabMachine): Promise<void> {
+  await lab.procs.kill(`gateway-${m.computerName}`);
+  await lab.runner.run(['ip', '-n', m.name, 'link', 'set', 'eth0', 'down']);
+}
+
+/** The node comes back: its link up with the routes the kernel dropped, and its gateway daemon restarted. */
+export async function reviveGatewayNode(lab: Lab, m: LabMachine): Promise<void> {
+  await lab.runner.run(['ip', '-n', m.name, 'link', 'set', 'eth0', 'up']);
+  await lab.runner.run(['ip', '-n', m.name, 'route', 'replace', `${ROUTER_IP}/32`, 'dev', 'eth0', 'scope', 'link']);
+  await lab.runner.run(['ip', '-n', m.name, 'route', 'replace', 'default', 'via', ROUTER_IP, 'dev', 'eth0', 'onlink']);
+  startGateway(lab, m);
+}
+
+/**
+ * The node agent of a worker: it installs the plugin into the node's CNI bin
+ * dir and chains itself into the node's primary conflist, as on a real node.
+ */
+export async function startAgent(lab: Lab, m: LabMachine, extra: string[] = []): Promise<void> {
+  const { binDir, confDir } = await prepareCni(m);
+  lab.procs.startScript(`agent-${m.computerName}`, m, CLI, ['cni-manager',
+    '--kubeconfig', join(m.dir, 'kubeconfig'), '--node-name', m.computerName,
+    '--socket', join(m.dir, 'cni.sock'), '--state-dir', join(m.dir, 'agent-state'),
+    '--plugin-binary', pluginExecutable(lab), '--cni-bin-dir', binDir, '--cni-conf-dir', confDir,
+    '--probe-interval', `${Math.max(1, Math.round(lab.probeIntervalMs / 1000))}s`, ...extra,
+  ]);
+}
+
+export async function stopAgent(lab: Lab, m: LabMachine): Promise<void> {
+  await lab.procs.stop(`agent-${m.computerName}`);
+}

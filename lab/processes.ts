@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from '../testenv/kubeapi/process.ts';
+import type { Netns } from './network.ts';
+
+/** The repository root, for starting the project's own entry points. */
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The lab's long-running processes by name, each logging to <dir>/<name>.log.
+ * A process in a namespace is started through nsenter, which execs in place:
+ * signals reach the process itself.
+ */
+export class Processes {
+  private readonly dir: string;
+  private readonly procs = new Map<string, ManagedProcess>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Starts a TypeScript entry point of the repository (path relative to its root). */
+  startScript(name: string, ns: Netns | undefined, script: string, args: string[], env?: Record<string, string>): ManagedProcess {
+    const node = [process.execPath, join(REPO, script), ...args];
+    return this.start(name, ns ? ['nsenter', `--net=${ns.path}`, ...node] : node, env);
+  }
+
+  start(name: string, argv: string[], env?: Record<string, string>): ManagedProcess {
+    const existing = this.procs.get(name);
+    if (existing?.running) throw new Error(`lab process ${name} is already running`);
+    const proc = existing ?? new ManagedProcess(name, join(this.dir, `${name}.log`));
+    proc.start(argv, env);
+    this.procs.set(name, proc);
+    return proc;
+  }
+
+  get(name: string): ManagedProcess | undefined {
+    return this.procs.get(name);
+  }
+
+  /** SIGTERM, and SIGKILL after `graceMs`. */
+  async stop(name: string, graceMs?: number): Promise<void> {
+    await this.procs.get(name)?.stop(graceMs);
+  }
+
+  async kill(name: string): Promise<void> {
+    await this.procs.get(name)?.kill('SIGKILL');
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.procs.values()].map((p) => p.stop(3_000)));
+  }
+
+  logTail(name: string, lines?: number): string {
+    return this.procs.get(name)?.logTail(lines) ?? '';
+  }
+}
