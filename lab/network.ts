@@ -3,7 +3,7 @@ import type { CommandRunner } from '../lib/exec/runner.ts';
 import { inNetns } from '../lib/exec/runner.ts';
 import { Ip } from '../lib/net/ip.ts';
 import { deleteNetns, ensureNetns } from '../lib/net/netns.ts';
-import { ECHO_ALT_IP, ECHO_IP, INTERNET_ROUTER_IP, ONPREM_CIDR, ONPREM_IP, PUBLIC_RANGES, ROUTER_IP, labNetnsName, routerPortName } from './plan.ts';
+import { ECHO_ALT_IP, ECHO_IP, INTERNET_ROUTER_IP, ONPREM_CIDR, ONPREM_IP, PUBLIC_RANGES, ROUTER_IP, VNET_CIDR, labNetnsName, routerPortName } from './plan.ts';
 
 export interface Netns {
   name: string;
@@ -70,8 +70,9 @@ export class LabNetwork {
     await internet.addAddress('eth0', `${ONPREM_IP}/24`);
     await internet.setUp('eth0');
     await router.replaceRoute({ dst: ONPREM_CIDR, via: ECHO_IP });
-    // The internet knows the lab's public ranges live behind the router.
-    for (const cidr of PUBLIC_RANGES) await internet.replaceRoute({ dst: cidr, via: INTERNET_ROUTER_IP });
+    // The internet knows the lab's public ranges live behind the router; the
+    // on-premises network (same namespace) reaches the VNet over its peering.
+    for (const cidr of [...PUBLIC_RANGES, VNET_CIDR]) await internet.replaceRoute({ dst: cidr, via: INTERNET_ROUTER_IP });
   }
 
   /** A node namespace on the VNet with `ip` as its primary address. */

@@ -53,8 +53,10 @@ export async function runAgent(flags: Flags, signal: AbortSignal): Promise<void>
   const recovery = new Recovery({
     rest, pods, links: new WgLinks(new ExecRunner()), metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
+    lbProbeIntervalMs: flags['lb-probe-interval'],
   });
-  recovery.start();
+  if (flags['fast-recovery']) recovery.start();
+  else log.info('fast recovery is off: pods re-handshake on WireGuard\'s own timers after a gateway failure');
   const installer = flags['skip-install'] ? undefined : new Installer({
     source: flags['plugin-binary'], binDir: flags['cni-bin-dir'], confDir: flags['cni-conf-dir'], log,
     entry: pluginEntry({ socketPath: flags.socket, ...(flags['plugin-state-dir'] !== undefined && { stateDir: flags['plugin-state-dir'] }) }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { COMMON_OPTIONS, parseBindAddress, parseFlags } from '../../lib/cli.ts';
 import { parseLevel } from '../../lib/log.ts';
 import { KegError } from '../../lib/errors.ts';
+import { parseDuration } from '../../lib/duration.ts';
 import { DEFAULT_SOCKET_PATH } from '../protocol.ts';
 import { DEFAULT_EXCLUSIONS } from './exclusions.ts';
 
@@ -22,9 +23,18 @@ export const OPTIONS = {
   'probe-timeout': { type: 'string', default: '1s' },
   'probe-failures': { type: 'string', default: '2' },
   'probe-port': { type: 'string', default: '8082' },
+  'fast-recovery': { type: 'string', default: 'true' },
+  'lb-probe-interval': { type: 'string', default: '5s' },
 } as const;
 
-const duration = z.string().regex(/^\d+(ms|s)$/, 'want a duration such as 500ms or 2s').transform((s) => (s.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s.slice(0, -1)) * 1000));
+const duration = z.string().transform((s, ctx) => {
+  try {
+    return parseDuration(s, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'want a duration such as 500ms, 2s or 1m' });
+    return z.NEVER;
+  }
+});
 const absPath = z.string().startsWith('/', 'want an absolute path');
 
 const FlagsSchema = z.object({
@@ -46,6 +56,10 @@ const FlagsSchema = z.object({
   'probe-timeout': duration,
   'probe-failures': z.coerce.number().int().min(1).max(100),
   'probe-port': z.coerce.number().int().min(1).max(65535),
+  'fast-recovery': z.enum(['true', 'false']).transform((s) => s === 'true'),
+  // The load balancer's own probe interval (Azure's is 5 s): how long it may
+  // take to move a flow after a gateway changes state.
+  'lb-probe-interval': duration,
 });
 export type Flags = z.output<typeof FlagsSchema>;
 

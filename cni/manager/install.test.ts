@@ -74,10 +74,12 @@ t.test('cni-manager flags', async (t) => {
   t.throws(() => parseManagerFlags([], {}), { code: 'USAGE', message: /--node-name: set --node-name or \$NODE_NAME/ });
   t.throws(() => parseManagerFlags(['--socket=rel.sock'], { NODE_NAME: 'n' }), { message: /--socket: want an absolute path/ });
   t.throws(() => parseManagerFlags(['--exclude-cidrs=10.0.0.1/33'], { NODE_NAME: 'n' }), { message: /--exclude-cidrs/ });
-  t.throws(() => parseManagerFlags(['--probe-interval=2m'], { NODE_NAME: 'n' }), { message: /--probe-interval: want a duration/ });
+  t.throws(() => parseManagerFlags(['--probe-interval=soon'], { NODE_NAME: 'n' }), { message: /--probe-interval: want a duration/ });
+  t.throws(() => parseManagerFlags(['--fast-recovery=maybe'], { NODE_NAME: 'n' }), { message: /--fast-recovery/ });
+  t.match(parseManagerFlags(['--fast-recovery=false', '--lb-probe-interval=1m'], { NODE_NAME: 'n' }), { 'fast-recovery': false, 'lb-probe-interval': 60_000 });
   t.throws(() => parseManagerFlags(['--bogus'], {}), { code: 'USAGE' });
   const f = parseManagerFlags(['--probe-interval=500ms', '--exclude-cidrs='], { NODE_NAME: 'n' });
-  t.match(f, { 'node-name': 'n', 'probe-interval': 500, 'probe-timeout': 1000, 'exclude-cidrs': [], socket: '/var/run/kube-egress-gateway/cni.sock', help: false });
+  t.match(f, { 'node-name': 'n', 'probe-interval': 500, 'probe-timeout': 1000, 'fast-recovery': true, 'lb-probe-interval': 5_000, 'exclude-cidrs': [], socket: '/var/run/kube-egress-gateway/cni.sock', help: false });
   t.same(parseManagerFlags(['--help']).help, true);
   t.equal(await main(['--bogus']), 2, 'usage error exits 2');
   t.equal(await main(['--node-name=n', '--kubeconfig=/nonexistent']), 1, 'runtime error exits 1');

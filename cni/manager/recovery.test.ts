@@ -35,7 +35,7 @@ t.test('a gateway that stops answering its probe makes the agent reset its pods\
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => probe.close(() => r())));
   await createVmConfig(kube.rest, 'team-c', 'egress', ['127.0.0.1']);
-  await startAgent(t, lab, kube, 'node-r', ['--probe-interval=200ms', '--probe-timeout=500ms', '--probe-failures=2', `--probe-port=${(probe.address() as AddressInfo).port}`]);
+  await startAgent(t, lab, kube, 'node-r', ['--probe-interval=200ms', '--probe-timeout=500ms', '--probe-failures=2', '--lb-probe-interval=60s', `--probe-port=${(probe.address() as AddressInfo).port}`]);
 
   await createPod(kube.rest, 'team-c', 'app', 'egress');
   const pod = await tempNetns(t, 'pod');
@@ -64,4 +64,13 @@ t.test('a gateway that stops answering its probe makes the agent reset its pods\
   t.same([peer.endpoint, peer.allowedIps], [`${gw.ip}:${gw.port}`, ['0.0.0.0/0']], 'the peer configuration is unchanged');
   await ping(pod.path, '172.31.255.1', 1);
   t.not((await podPeer()).latestHandshake, null, 'and handshakes again on the next packet');
+
+  // The load balancer hands a recovered gateway its flows back; it has no session for them.
+  healthy = true;
+  peer = await podPeer();
+  for (let i = 0; i < 100 && peer.latestHandshake !== null; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    peer = await podPeer();
+  }
+  t.equal(peer.latestHandshake, null, 'a gateway that answers again also resets the sessions');
 });

@@ -21,6 +21,12 @@ export interface RecoveryOptions {
   timeoutMs: number;
   /** Consecutive failures before a gateway counts as down. */
   failureThreshold: number;
+  /**
+   * How long the load balancer may take to move flows after a gateway changes
+   * state; sessions are reset once more after it, because at the first reset
+   * the flow may still be going to the old gateway.
+   */
+  lbProbeIntervalMs?: number;
   port?: number;
 }
 
@@ -36,6 +42,9 @@ export class Recovery {
   private readonly o: RecoveryOptions;
   /** Consecutive failures per `<sgc ns/name>|<gateway ip>`. */
   private readonly failures = new Map<string, number>();
+  /** Gateways currently considered down, by `<sgc ns/name>|<gateway ip>`. */
+  private readonly down = new Set<string>();
+  private readonly followUps = new Set<NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -49,6 +58,8 @@ export class Recovery {
 
   stop(): void {
     clearInterval(this.timer);
+    for (const t of this.followUps) clearTimeout(t);
+    this.followUps.clear();
   }
 
   /** One probe round over every SGC in use; overlapping rounds are skipped. */
@@ -69,21 +80,39 @@ export class Recovery {
     try {
       const ips = await this.gatewayIps(first.namespace, first.staticGatewayConfiguration);
       const results = await Promise.all(ips.map(async (ip) => [ip, await this.probe(ip, first.sgcUid ?? '')] as const));
-      let down = false;
+      let changed = false;
       for (const [ip, ok] of results) {
         const id = `${key}|${ip}`;
         const n = ok ? 0 : (this.failures.get(id) ?? 0) + 1;
         this.failures.set(id, n);
         if (!ok) this.o.metrics.probeFailures.inc({ sgc: key });
-        if (n === this.o.failureThreshold) {
+        if (n === this.o.failureThreshold && !this.down.has(id)) {
+          this.down.add(id);
           this.o.log.warn('gateway stopped answering its probe; resetting pod sessions', { sgc: key, gateway: ip });
-          down = true;
+          changed = true;
+        } else if (ok && this.down.delete(id)) {
+          // The load balancer gives a recovered gateway its flows back, and it has no sessions for them.
+          this.o.log.info('gateway answers again; resetting pod sessions', { sgc: key, gateway: ip });
+          changed = true;
         }
       }
-      if (down) await this.resetSessions(key, pods);
+      if (changed) {
+        await this.resetSessions(key, pods);
+        this.followUp(key);
+      }
     } catch (err) {
       this.o.log.warn('gateway probe round failed', { sgc: key, reason: describeError(err) });
     }
+  }
+
+  private followUp(key: string): void {
+    if (!this.o.lbProbeIntervalMs) return;
+    const timer = setTimeout(() => {
+      this.followUps.delete(timer);
+      const pods = this.o.pods.list().filter((p) => `${p.namespace}/${p.staticGatewayConfiguration}` === key);
+      void this.resetSessions(key, pods);
+    }, this.o.lbProbeIntervalMs);
+    this.followUps.add(timer);
   }
 
   /** Primary IPs of the SGC's gateway nodes, from its GatewayVMConfiguration status. */
