@@ -4,7 +4,7 @@ import { POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
 import { KegError } from '../lib/errors.ts';
 import { inNetns } from '../lib/exec/runner.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
-import { isNotFound } from '../lib/kube/rest.ts';
+import { isConflict, isNotFound } from '../lib/kube/rest.ts';
 import { deleteNetns, ensureNetns } from '../lib/net/netns.ts';
 import { CniLab, cniBinaries } from '../testenv/cni/lab.ts';
 import { SPEC_VERSION } from '../testenv/cni/binaries.ts';
@@ -47,7 +47,10 @@ export async function prepareCni(m: LabMachine): Promise<{ binDir: string; confD
       ipam: { type: 'host-local', subnet: m.podCIDR, dataDir: join(m.dir, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] },
     }],
   };
-  writeFileSync(join(confDir, '10-lab-pods.conflist'), JSON.stringify(primary, null, 2));
+  // Written once, like a node's primary CNI config: the agent chains itself
+  // into it, and a restarted agent must find it as it left it.
+  const conflist = join(confDir, '10-lab-pods.conflist');
+  if (!existsSync(conflist)) writeFileSync(conflist, JSON.stringify(primary, null, 2));
   return { binDir, confDir };
 }
 
@@ -77,9 +80,12 @@ async function cnitool(lab: Lab, m: LabMachine, verb: 'add' | 'del', pod: { name
 
 export async function createPod(lab: Lab, m: LabMachine, p: { namespace: string; name: string; sgc?: string }): Promise<LabPod> {
   const annotations: Record<string, string> = p.sgc ? { [POD_SGC_ANNOTATION]: p.sgc } : {};
+  // A Pod whose sandbox failed stays and is retried, as kubelet does.
   await lab.kube.rest.create(resourcePath(CORE.pods, p.namespace), {
     metadata: { name: p.name, namespace: p.namespace, annotations },
     spec: { nodeName: m.computerName, containers: [{ name: 'app', image: 'lab/none' }] },
+  }).catch((err: unknown) => {
+    if (!isConflict(err)) throw err;
   });
   const netnsName = `keg-${lab.id}-p-${p.name}`;
   lab.ownNetns.add(netnsName);
