@@ -23,8 +23,8 @@ export interface RecoveryOptions {
   failureThreshold: number;
   /**
    * How long the load balancer may take to move flows after a gateway changes
-   * state; sessions are reset once more after it, because at the first reset
-   * the flow may still be going to the old gateway.
+   * state: for about twice that, pods' tunnels are watched for stalls, because
+   * at the first reset the flow may still be going to the old gateway.
    */
   lbProbeIntervalMs?: number;
   port?: number;
@@ -44,7 +44,10 @@ export class Recovery {
   private readonly failures = new Map<string, number>();
   /** Gateways currently considered down, by `<sgc ns/name>|<gateway ip>`. */
   private readonly down = new Set<string>();
-  private readonly followUps = new Set<NodeJS.Timeout>();
+  /** SGCs in a transition window, until when: their pods' tunnels are watched for stalls. */
+  private readonly watchUntil = new Map<string, number>();
+  /** Last seen transfer counters of each watched pod's gateway peer. */
+  private readonly transfer = new Map<string, { rx: number; tx: number }>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -58,8 +61,6 @@ export class Recovery {
 
   stop(): void {
     clearInterval(this.timer);
-    for (const t of this.followUps) clearTimeout(t);
-    this.followUps.clear();
   }
 
   /** One probe round over every SGC in use; overlapping rounds are skipped. */
@@ -98,21 +99,41 @@ export class Recovery {
       }
       if (changed) {
         await this.resetSessions(key, pods);
-        this.followUp(key);
+        this.watchUntil.set(key, Date.now() + 2 * (this.o.lbProbeIntervalMs ?? 0) + 2 * this.o.intervalMs);
       }
+      if ((this.watchUntil.get(key) ?? 0) > Date.now()) await this.resetStalled(key, pods);
+      else this.watchUntil.delete(key);
     } catch (err) {
       this.o.log.warn('gateway probe round failed', { sgc: key, reason: describeError(err) });
     }
   }
 
-  private followUp(key: string): void {
-    if (!this.o.lbProbeIntervalMs) return;
-    const timer = setTimeout(() => {
-      this.followUps.delete(timer);
-      const pods = this.o.pods.list().filter((p) => `${p.namespace}/${p.staticGatewayConfiguration}` === key);
-      void this.resetSessions(key, pods);
-    }, this.o.lbProbeIntervalMs);
-    this.followUps.add(timer);
+  /**
+   * After a gateway changes state the load balancer moves flows on its own
+   * schedule, and a moved flow lands on a gateway without its session; a
+   * handshake sent before the move is lost, and WireGuard waits 5 s
+   * (REKEY_TIMEOUT) before it tries again. So for the rest of the transition
+   * window, each round resets the session of any pod whose gateway peer
+   * received nothing since the last round: its next packet handshakes at once,
+   * and the first one after the move succeeds.
+   */
+  private async resetStalled(key: string, pods: AgentPod[]): Promise<void> {
+    const stalled: AgentPod[] = [];
+    for (const pod of pods) {
+      const link = await this.o.links.find(POD_IFNAME, pod.netns).catch(() => undefined);
+      if (link === undefined) continue;
+      const state = await this.o.links.wg(link).show(link.wgName).catch(() => undefined);
+      const peer = state?.peers.find((p) => p.publicKey === pod.gatewayPublicKey);
+      if (!peer) continue;
+      const id = `${pod.namespace}/${pod.name}`;
+      const prev = this.transfer.get(id);
+      this.transfer.set(id, { rx: peer.rxBytes, tx: peer.txBytes });
+      if (prev && peer.rxBytes === prev.rx) stalled.push(pod);
+    }
+    if (stalled.length === 0) return;
+    this.o.log.info('pod tunnels receive nothing; resetting their sessions', { sgc: key, pods: stalled.length });
+    for (const pod of stalled) this.transfer.delete(`${pod.namespace}/${pod.name}`);
+    await this.resetSessions(key, stalled);
   }
 
   /** Primary IPs of the SGC's gateway nodes, from its GatewayVMConfiguration status. */

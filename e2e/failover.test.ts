@@ -1,0 +1,85 @@
+// Gateway failure and maintenance under a steady request loop, with the ILB
+// probing at Azure's default interval. The outages are reported as comments.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPod, type LabPod } from '../lab/kubelet.ts';
+import type { Lab, LabMachine } from '../lab/lab.ts';
+import { measureOutage, type Outage } from '../lab/outage.ts';
+import { killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway } from '../lab/parts.ts';
+import type { RouterStatus } from '../lab/router/daemon.ts';
+import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { until } from '../lab/wait.ts';
+import { startE2eLab } from './fixture.ts';
+
+function healthyBackends(lab: Lab): number {
+  const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
+  return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
+}
+
+/** Kills the gateway node the pod's flow goes through, during a request loop, and measures the outage. */
+async function killServingGateway(lab: Lab, pod: LabPod): Promise<{ outage: Outage; victim: LabMachine }> {
+  const loop = startLoop(lab, pod, 100);
+  // A steady flow first: right after a gateway comes back, the load balancer
+  // may still be handing it its flows back.
+  const steady = () => {
+    const last = loop.samples().slice(-20);
+    return last.length === 20 && last.every((s) => s.ok && s.source === last[0]?.source);
+  };
+  await until('a steady flow through one gateway', steady, 60_000);
+  const serving = loop.samples().at(-1)?.source as string;
+  const victim = gatewayForEgress(lab, serving);
+  if (!victim) throw new Error(`no gateway node owns the egress address ${serving}`);
+  const killedAt = Date.now();
+  await killGatewayNode(lab, victim);
+  // Recovered means served by another gateway: a request that started just
+  // before the link went down may still have succeeded through the victim.
+  await until('egress to recover', () => loop.samples().some((s) => s.t > killedAt && s.ok && s.source !== serving), 120_000, 250);
+  await new Promise((r) => setTimeout(r, 500));
+  await loop.stop();
+  return { outage: measureOutage(loop.samples(), killedAt), victim };
+}
+
+t.test('gateway failover', async (t) => {
+  const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });
+  const w = lab.workers[0] as LabMachine;
+  await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
+  const sgc = await waitSgcReady(lab, 'default', 'ha');
+  const prefix = sgc.status?.egressIpPrefix as string;
+  const pod = await createPod(lab, w, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
+  await waitEgress(lab, pod);
+  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
+
+  await t.test('8. a gateway node dies during a request loop: egress recovers (fast recovery on, then off)', async (t) => {
+    const on = await killServingGateway(lab, pod);
+    t.ok(on.outage.after && inPrefix(on.outage.after, prefix), `recovered, egressing from ${on.outage.after}`);
+    t.comment(`outage with fast recovery: ${(on.outage.ms / 1000).toFixed(1)} s, ${on.outage.failed} requests failed (ILB probe every 5 s)`);
+    await reviveGatewayNode(lab, on.victim);
+    await until('both gateways back in rotation', () => healthyBackends(lab) === 2, 120_000);
+
+    await stopAgent(lab, w);
+    await startAgent(lab, w, ['--fast-recovery=false']);
+    const off = await killServingGateway(lab, pod);
+    t.ok(off.outage.after && inPrefix(off.outage.after, prefix), `recovered without fast recovery too, egressing from ${off.outage.after}`);
+    t.comment(`outage without fast recovery: ${(off.outage.ms / 1000).toFixed(1)} s, ${off.outage.failed} requests failed`);
+    await reviveGatewayNode(lab, off.victim);
+    await stopAgent(lab, w);
+    await startAgent(lab, w);
+    await until('both gateways back in rotation', () => healthyBackends(lab) === 2, 120_000);
+  });
+
+  await t.test('9. rolling restart of every gateway daemon with drain', async (t) => {
+    const loop = startLoop(lab, pod, 100);
+    await until('the loop to succeed', () => loop.samples().filter((s) => s.ok).length >= 5, 60_000);
+    for (const g of lab.gateways) {
+      await stopGateway(lab, g);
+      startGateway(lab, g);
+      await until(`${g.computerName} back in rotation`, () => healthyBackends(lab) === 2, 120_000);
+    }
+    await loop.stop();
+    const samples = loop.samples();
+    const failed = samples.filter((s) => !s.ok).length;
+    t.comment(`rolling restart: ${samples.length} requests, ${failed} failed`);
+    t.ok(failed <= samples.length * 0.05, `at most 5% of requests failed (${failed} of ${samples.length})`);
+  });
+});
