@@ -9,7 +9,7 @@ import { measureOutage, type Outage } from '../lab/outage.ts';
 import { killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway } from '../lab/parts.ts';
 import type { RouterStatus } from '../lab/router/daemon.ts';
 import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
-import { until } from '../lab/wait.ts';
+import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
 function healthyBackends(lab: Lab): number {

@@ -4,7 +4,7 @@ import { azureView } from '../lab/azure-view.ts';
 import { createPod, deletePod } from '../lab/kubelet.ts';
 import { gatewayNetnsName, startAgent, startOperator } from '../lab/parts.ts';
 import { applySgc, getSgc, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
-import { until } from '../lab/wait.ts';
+import { until } from '../testenv/wait.ts';
 import type { Lab } from '../lab/lab.ts';
 import { startE2eLab } from './fixture.ts';
 

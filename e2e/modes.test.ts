@@ -3,7 +3,7 @@ import t from 'tap';
 import { createPod } from '../lab/kubelet.ts';
 import { DEFAULT_OUTBOUND_IP, ONPREM_CIDR, ONPREM_IP } from '../lab/plan.ts';
 import { applySgc, egressIp, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
-import { until } from '../lab/wait.ts';
+import { until } from '../testenv/wait.ts';
 import { LAB_RESOURCE_GROUP } from '../lab/world.ts';
 import { getFrom, startE2eLab } from './fixture.ts';
 

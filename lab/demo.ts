@@ -11,7 +11,7 @@ import { createPod } from './kubelet.ts';
 import { measureOutage } from './outage.ts';
 import { killGatewayNode, startAgent, startGateway, startOperator } from './parts.ts';
 import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from './scenario.ts';
-import { until } from './wait.ts';
+import { until } from '../testenv/wait.ts';
 
 const started = Date.now();
 const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);

@@ -10,7 +10,7 @@ import type { LabPod } from './kubelet.ts';
 import { parseSamples, type Sample } from './outage.ts';
 import { ECHO_IP, ECHO_PORT } from './plan.ts';
 import { REPO } from './processes.ts';
-import { until } from './wait.ts';
+import { until } from '../testenv/wait.ts';
 import { azureView } from './azure-view.ts';
 
 /*

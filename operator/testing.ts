@@ -23,6 +23,7 @@ import type { Teardown } from '../testenv/netns.ts';
 import { Azure, type AzureTuning } from './azure/client.ts';
 import { parseCloudConfig, type CloudConfig } from './config.ts';
 import { Controller } from './controller.ts';
+import { until } from '../testenv/wait.ts';
 
 export const OPERATOR_NS = 'kube-egress-gateway-system';
 export const RG = 'aks-nodes';
@@ -90,21 +91,9 @@ export async function startOperator(t: Teardown, w: World, opts: { vmRequeueMs?:
   return { controller, registry, logs, stop };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
-  }
+/** Polls until `probe` yields a value (testenv/wait.ts), every 100 ms. */
+export function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  return until(what, probe, timeoutMs, 100);
 }
 
 export function sgcPath(namespace: string, name?: string): string {

@@ -12,7 +12,7 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new KegError('LAB_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+      throw new KegError('WAIT_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
