@@ -159,15 +159,14 @@ export class Recovery {
     });
   }
 
-  /** Removes and re-adds the gateway peer of each pod: WireGuard forgets the session, not the configuration. */
+  /** Resets the gateway peer of each pod: WireGuard forgets the session, not the configuration. */
   async resetSessions(key: string, pods: AgentPod[]): Promise<void> {
     for (const pod of pods) {
       try {
         const link = await this.o.links.find(POD_IFNAME, pod.netns);
         if (link === undefined) continue;
         const wg = this.o.links.wg(link);
-        await wg.removePeer(link.wgName, pod.gatewayPublicKey);
-        await wg.setPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
+        await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
         this.o.metrics.sessionResets.inc({ sgc: key });
       } catch (err) {
         this.o.log.warn('cannot reset a pod session', { pod: `${pod.namespace}/${pod.name}`, reason: describeError(err) });

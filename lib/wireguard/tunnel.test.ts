@@ -69,6 +69,14 @@ t.test('pod-like and gateway-like namespaces talk through the tunnel over a veth
   t.same(await links.find('wg0', pod.path), podLink, 'found again by name and namespace');
   t.same(await links.list(gw.path), [gwLink]);
 
+  const podWg = links.wg(podLink);
+  const before = (await podWg.show(podLink.wgName)).peers[0]!;
+  await podWg.resetPeer(podLink.wgName, { publicKey: before.publicKey, endpoint: before.endpoint!, allowedIps: before.allowedIps });
+  const after = (await podWg.show(podLink.wgName)).peers[0]!;
+  t.equal(after.latestHandshake, null, 'resetPeer forgets the session');
+  t.same([after.publicKey, after.endpoint, after.allowedIps], [before.publicKey, before.endpoint, before.allowedIps], 'and keeps the configuration');
+  t.ok(await ping(pod.path, b.tunnelIp), 'the next packet handshakes again');
+
   await links.wg(gwLink).removePeer(gwLink.wgName, a.key.publicKey());
   await links.wg(gwLink).removePeer(gwLink.wgName, a.key.publicKey());
   t.same((await links.wg(gwLink).show(gwLink.wgName)).peers, [], 'peer gone; removing it twice was fine');

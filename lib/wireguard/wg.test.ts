@@ -97,6 +97,12 @@ t.test('setPeers and removePeers batch by argv size', async (t) => {
   t.same(none.calls, [], 'nothing to do runs nothing');
 });
 
+t.test('resetPeer removes and re-adds in one call', async (t) => {
+  const fake = new FakeRunner();
+  await new Wg(fake).resetPeer('wg0', { publicKey: PEER1, endpoint: '10.0.0.1:6000', allowedIps: ['0.0.0.0/0'] });
+  t.same(fake.lines(), [`wg set wg0 peer ${PEER1} remove peer ${PEER1} endpoint 10.0.0.1:6000 allowed-ips 0.0.0.0/0`]);
+});
+
 t.test('removePeer renders a remove clause', async (t) => {
   const fake = new FakeRunner();
   await new Wg(fake).removePeer('wg0', PEER1);

@@ -85,6 +85,18 @@ export class Wg {
     for (const batch of batches(clauses)) await this.wg(dev, 'set peers', ['set', dev, ...batch]);
   }
 
+  /**
+   * Makes WireGuard forget the peer's session (keys, handshake state) but not
+   * its configuration, so the next packet starts a new handshake. Removal and
+   * re-adding go in one `wg set` call, which the kernel and wireguard-go apply
+   * as one transaction: the peer is never missing, even for an instant.
+   */
+  async resetPeer(dev: string, peer: PeerConfig): Promise<void> {
+    assertIfname(dev);
+    const clause = peerClause(peer);
+    await this.wg(dev, 'reset peer', ['set', dev, 'peer', peer.publicKey, 'remove', ...clause]);
+  }
+
   /** Removes a peer; a peer that is not there is success. */
   async removePeer(dev: string, publicKey: string): Promise<void> {
     await this.removePeers(dev, [publicKey]);
