@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
-import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +12,7 @@ import { SYSTEM_NAMESPACE, ensureNamespace, registerNode } from './kube-objects.
 import { INTERNET_IF, LabNetwork, VNET_IF, type LabNode } from './network.ts';
 import { API_ENDPOINT_IP, API_ENDPOINT_PORT, ECHO_PORT, NODE_LOCAL_DNS_IP } from './plan.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
-import { parseEndpoint, startPortal } from './portal.ts';
+import { parseEndpoint, startPortal, type Portal } from './portal.ts';
 import { Processes } from './processes.ts';
 import type { RouterConfig } from './router/config.ts';
 import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm } from './world.ts';
@@ -63,7 +62,7 @@ export class Lab {
   /** Keep the lab directory (every part's log) after stop. */
   keepDir: boolean;
   private readonly opts: LabOptions;
-  private hostPortal: Server | undefined;
+  private hostPortal: Portal | undefined;
   private controller: NodeJS.Timeout | undefined;
   private routerConfigText = '';
 
@@ -200,7 +199,7 @@ export class Lab {
     await this.procs.stopAll();
     for (const name of this.ownNetns) await deleteNetns(this.runner, name);
     await this.net?.destroy();
-    this.hostPortal?.close();
+    await this.hostPortal?.close();
     await this.arm?.stop();
     await this.kube?.stop();
     if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });

@@ -7,6 +7,6 @@ if (!f.listen || !f.connect) {
   process.stderr.write('usage: portal-main.ts --listen tcp:HOST:PORT|unix:PATH --connect tcp:HOST:PORT|unix:PATH\n');
   process.exit(2);
 }
-const server = await startPortal(parseEndpoint(f.listen), parseEndpoint(f.connect));
+const portal = await startPortal(parseEndpoint(f.listen), parseEndpoint(f.connect));
 process.stdout.write('ready\n');
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => void portal.close().then(() => process.exit(0)));

@@ -1,5 +1,5 @@
 import { chmodSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { KegError } from '../lib/errors.ts';
 
 /** tcp:HOST:PORT or unix:PATH. */
@@ -27,7 +27,13 @@ function connect(to: Endpoint): Socket {
  * a service on the host's loopback (the test apiserver) without giving the
  * host namespace any new address. Unix sockets are created owner-only.
  */
-export function startPortal(listen: Endpoint, target: Endpoint): Promise<Server> {
+export interface Portal {
+  /** Stops listening and cuts open connections (long watches would otherwise keep it alive). */
+  close(): Promise<void>;
+}
+
+export function startPortal(listen: Endpoint, target: Endpoint): Promise<Portal> {
+  const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target);
     client.pipe(upstream).pipe(client);
@@ -35,19 +41,29 @@ export function startPortal(listen: Endpoint, target: Endpoint): Promise<Server>
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', close);
-    upstream.on('error', close);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('error', close).on('close', () => open.delete(s));
+    }
+    client.on('close', close);
+    upstream.on('close', close);
   });
+  const portal: Portal = {
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      for (const s of open) s.destroy();
+    }),
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     if (listen.kind === 'unix') {
       rmSync(listen.path, { force: true });
       server.listen(listen.path, () => {
         chmodSync(listen.path, 0o600);
-        resolve(server);
+        resolve(portal);
       });
     } else {
-      server.listen(listen.port, listen.host, () => resolve(server));
+      server.listen(listen.port, listen.host, () => resolve(portal));
     }
   });
 }

@@ -36,10 +36,15 @@ export async function waitSgcReady(lab: Lab, namespace: string, name: string, ti
   }, timeoutMs);
 }
 
-/** The address the echo service sees for a request from the pod, or the error. */
-export async function egressIp(lab: Lab, pod: LabPod, timeoutMs = 3_000): Promise<string> {
-  const { stdout } = await lab.runner.run(['nsenter', `--net=${pod.netns.path}`, process.execPath, join(REPO, 'lab/client.ts'), ECHO_URL, '--timeout-ms', String(timeoutMs)]);
+/** GET `url` from inside a namespace; the body (for the echo services, the source address they saw), or the error. */
+export async function getFrom(lab: Lab, netnsPath: string, url: string, timeoutMs = 3_000): Promise<string> {
+  const { stdout } = await lab.runner.run(['nsenter', `--net=${netnsPath}`, process.execPath, join(REPO, 'lab/client.ts'), url, '--timeout-ms', String(timeoutMs)]);
   return stdout.trim();
+}
+
+/** The address the echo service sees for a request from the pod, or the error. */
+export function egressIp(lab: Lab, pod: LabPod, timeoutMs = 3_000): Promise<string> {
+  return getFrom(lab, pod.netns.path, ECHO_URL, timeoutMs);
 }
 
 /** Retries until the pod egresses at all (tunnels need a moment after a pod starts). */

@@ -11,7 +11,7 @@ import { Exclusions } from './exclusions.ts';
 import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
 import { Installer, uninstall } from './install.ts';
 import { agentMetrics } from './metrics.ts';
-import { PodStore } from './pods.ts';
+import { podStore } from './pods.ts';
 import { Recovery } from './recovery.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
@@ -45,7 +45,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal): Promise<void>
   const rest = new KubeRest(loadKubeConfig(flags.kubeconfig));
   const registry = createRegistry('cni-manager');
   const metrics = agentMetrics(registry);
-  const pods = new PodStore(flags['state-dir']);
+  const pods = podStore(flags['state-dir']);
   const exclusions = new Exclusions({ rest, nodeName: flags['node-name'], own: flags['exclude-cidrs'], ttlMs: flags['cluster-ranges-ttl'], log });
   const service = new CniService({ rest, exclusions, pods, log });
   const socket = await serveSocket(flags.socket, service, metrics, log);

@@ -20,26 +20,9 @@ export const AgentPodSchema = z.object({
 });
 export type AgentPod = z.output<typeof AgentPodSchema>;
 
-export class PodStore {
-  private readonly store: JsonStore<typeof AgentPodSchema>;
+/** The agent's pods, keyed by container ID. */
+export type PodStore = JsonStore<typeof AgentPodSchema>;
 
-  constructor(dir: string) {
-    this.store = new JsonStore(dir, AgentPodSchema);
-  }
-
-  put(pod: AgentPod): void {
-    this.store.write(pod.containerId, pod);
-  }
-
-  get(containerId: string): AgentPod | undefined {
-    return this.store.read(containerId);
-  }
-
-  remove(containerId: string): void {
-    this.store.remove(containerId);
-  }
-
-  list(): AgentPod[] {
-    return this.store.list();
-  }
+export function podStore(dir: string): PodStore {
+  return new JsonStore(dir, AgentPodSchema);
 }

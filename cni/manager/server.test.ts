@@ -12,7 +12,7 @@ import { createNode, createPod, ensureNamespace } from '../../testenv/cni/cluste
 import { AgentClient } from '../plugin/client.ts';
 import { Exclusions } from './exclusions.ts';
 import { agentMetrics } from './metrics.ts';
-import { PodStore } from './pods.ts';
+import { podStore } from './pods.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
 
@@ -49,7 +49,7 @@ t.test('socket is 0600 and owned by us; a non-root user is refused; requests are
   chmodSync(dir, 0o755);
   const socket = join(dir, 'run', 'cni.sock');
   const log = silentLogger;
-  const pods = new PodStore(join(dir, 'state'));
+  const pods = podStore(join(dir, 'state'));
   const service = new CniService({ rest: kube.rest, exclusions: new Exclusions({ rest: kube.rest, nodeName: 'n1', own: [], ttlMs: 1000, log }), pods, log });
   const metrics = agentMetrics(createRegistry('test', { processMetrics: false }));
   const server = await serveSocket(socket, service, metrics, log);

@@ -40,7 +40,7 @@ export class CniService {
     }
     const sgc = await fetchSgc(this.rest, req.pod.namespace, name);
     const cfg = gatewayConfig(sgc, await this.exclusions.get());
-    this.pods.put({
+    this.pods.write(req.containerId, {
       containerId: req.containerId, namespace: req.pod.namespace, name: req.pod.name, staticGatewayConfiguration: name,
       ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }), netns: req.netns,
       podIpAddress: req.podIpAddress, podPublicKey: req.podPublicKey,
@@ -59,7 +59,7 @@ export class CniService {
 
   /** Deletes the container's PodEndpoint; an unknown container is success (idempotent DEL). */
   async del(req: DelRequest): Promise<Record<string, never>> {
-    const known = this.pods.get(req.containerId);
+    const known = this.pods.read(req.containerId);
     if (known === undefined) return {};
     await deleteEndpoint(this.rest, { namespace: known.namespace, name: known.name }, known.podPublicKey);
     this.pods.remove(req.containerId);

@@ -42,7 +42,7 @@ export async function add(ctx: PluginContext): Promise<Result> {
     staticGatewayConfiguration: cfg.staticGatewayConfiguration, hostLink: hostLinkName(containerId), podIp,
     gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, routes: [],
   };
-  ctx.records.write(record);
+  ctx.records.write(record.containerId, record);
   try {
     await wire(ctx, record, key, cfg);
   } catch (err) {
@@ -64,7 +64,7 @@ async function wire(ctx: PluginContext, record: PodRecord, key: PrivateKey, cfg:
   record.originalGateway = primary.gateway;
   record.ifname = primary.dev;
   record.routes = extraRoutes(cfg, primary, main);
-  ctx.records.write(record);
+  ctx.records.write(record.containerId, record);
   await createTunnel(ctx.links, record, key);
   await applyRoutes(ip, record);
   await applyIngress(podRunner, ip, primary.dev, primary.gateway);

@@ -27,26 +27,8 @@ export const RecordSchema = z.object({
 export type PodRecord = z.output<typeof RecordSchema>;
 
 /** The plugin's records, keyed by container ID. */
-export class RecordStore {
-  private readonly store: JsonStore<typeof RecordSchema>;
+export type RecordStore = JsonStore<typeof RecordSchema>;
 
-  constructor(dir: string) {
-    this.store = new JsonStore(dir, RecordSchema);
-  }
-
-  write(record: PodRecord): void {
-    this.store.write(record.containerId, record);
-  }
-
-  read(containerId: string): PodRecord | undefined {
-    return this.store.read(containerId);
-  }
-
-  remove(containerId: string): void {
-    this.store.remove(containerId);
-  }
-
-  list(): PodRecord[] {
-    return this.store.list();
-  }
+export function recordStore(dir: string): RecordStore {
+  return new JsonStore(dir, RecordSchema);
 }

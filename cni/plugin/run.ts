@@ -8,7 +8,7 @@ import { AgentClient } from './client.ts';
 import type { PluginContext } from './context.ts';
 import { del } from './del.ts';
 import { gc } from './gc.ts';
-import { RecordStore } from './records.ts';
+import { recordStore } from './records.ts';
 import { CniError, errorJson, parseEnv, parseNetConf, SUPPORTED_VERSIONS, versionJson } from './spec.ts';
 
 /** Plugin-specific CNI code for failures that are not one of the spec's. */
@@ -41,7 +41,7 @@ export async function run(input: RunInput): Promise<RunOutput> {
     const ctx: PluginContext = {
       env, conf, runner: input.runner, log,
       agent: new AgentClient(conf.socketPath),
-      records: new RecordStore(conf.stateDir),
+      records: recordStore(conf.stateDir),
       links: new WgLinks(input.runner),
     };
     return { stdout: await dispatch(ctx), exitCode: 0 };

@@ -18,17 +18,19 @@ import { type Teardown, tempNetns } from '../../testenv/netns.ts';
 import { ResultSchema } from './spec.ts';
 
 const runner = new ExecRunner();
-const ECHO = fileURLToPath(new URL('../../testenv/cni/echo.ts', import.meta.url));
+// The lab's echo service and client: the answer is the caller's address as the server saw it.
+const ECHO = fileURLToPath(new URL('../../lab/echo.ts', import.meta.url));
+const CLIENT = fileURLToPath(new URL('../../lab/client.ts', import.meta.url));
 
 function serve(t: Teardown, dir: string, netns: string, port: number): void {
   const proc = new ManagedProcess('echo', join(dir, `echo-${port}-${Math.random()}.log`));
-  proc.start(['nsenter', `--net=${netns}`, '--', process.execPath, ECHO, 'serve', String(port)]);
+  proc.start(['nsenter', `--net=${netns}`, '--', process.execPath, ECHO, '--address', '0.0.0.0', '--port', String(port)]);
   t.teardown(() => proc.stop());
 }
 
 async function ask(netns: string, host: string, port: number, attempts = 20): Promise<string> {
   for (let i = 0; i < attempts; i++) {
-    const out = await inNetns(runner, netns).run([process.execPath, ECHO, 'ask', host, String(port)]).catch(() => undefined);
+    const out = await inNetns(runner, netns).run([process.execPath, CLIENT, `http://${host}:${port}/`, '--timeout-ms', '5000']).catch(() => undefined);
     if (out) return out.stdout.trim();
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -9,12 +9,11 @@
  *                    node netns: eth0 10.0.0.4/24 ── the daemon runs here (nsenter),
  *                                creating its gateway namespace and links
  *
- * The apiserver listens on the test process's loopback; forward.ts makes it
+ * The apiserver listens on the test process's loopback; the lab's portal makes it
  * reachable on the node namespace's loopback. Everything is removed in teardown.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -32,9 +31,11 @@ import { renderState } from '../../lib/net/ip-state.ts';
 import { deleteNetns, netnsPath } from '../../lib/net/netns.ts';
 import { type Teardown, tempNetns, uniqueSuffix } from '../../testenv/netns.ts';
 import { startTestKube, type TestKube } from '../../testenv/kubeapi/index.ts';
+import { parseEndpoint, startPortal } from '../../lab/portal.ts';
 
 export const runner = new ExecRunner();
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const PORTAL_MAIN = here('../../lab/portal-main.ts');
 export const NODE = { name: 'gw-node-0', ip: '10.0.0.4' };
 export const ILB_IP = '10.0.0.100';
 export const SERVER_IP = '203.0.113.10';
@@ -122,21 +123,9 @@ export class Lab {
   /** 127.0.0.1:<port> inside the node namespace reaches 127.0.0.1:<port> of the test process (the apiserver, IMDS). */
   async forwardToNode(port: number): Promise<void> {
     const sock = join(this.dir, `fwd-${port}.sock`);
-    const open = new Set<Socket>();
-    const server: Server = createServer((c) => {
-      const up = connect(port, '127.0.0.1');
-      open.add(c).add(up);
-      c.pipe(up).pipe(c);
-      for (const s of [c, up]) s.on('close', () => open.delete(s)).on('error', () => {});
-      c.on('close', () => up.destroy());
-      up.on('close', () => c.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(sock, resolve));
-    this.t.teardown(() => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of open) s.destroy();
-    }));
-    await this.spawnIn(this.node, [here('./forward.ts'), `${port}=${sock}`], 'ready');
+    const portal = await startPortal(parseEndpoint(`unix:${sock}`), parseEndpoint(`tcp:127.0.0.1:${port}`));
+    this.t.teardown(() => portal.close());
+    await this.spawnIn(this.node, [PORTAL_MAIN, '--listen', `tcp:127.0.0.1:${port}`, '--connect', `unix:${sock}`], 'ready');
   }
 
   /** Runs `node <args>` inside `ns` until teardown; resolves when it printed `ready`. */
