@@ -3,8 +3,8 @@
 import t from 'tap';
 import { createPod } from '../lab/kubelet.ts';
 import { API_ENDPOINT_IP, API_ENDPOINT_PORT, DEFAULT_OUTBOUND_IP, ECHO_ALT_IP, NODE_LOCAL_DNS_IP } from '../lab/plan.ts';
-import { applySgc, egressIp, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
-import { getFrom, serveInPod, startE2eLab } from './fixture.ts';
+import { applySgc, egressIp, getFrom, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { serveInPod, startE2eLab } from './fixture.ts';
 
 t.test('egress through the lab', async (t) => {
   const lab = await startE2eLab(t);

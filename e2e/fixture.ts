@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { createLogger } from '../lib/log.ts';
 import type { Teardown } from '../testenv/netns.ts';
 import { Lab, type LabOptions } from '../lab/lab.ts';
 import type { LabPod } from '../lab/kubelet.ts';
 import { startAgent, startGateway, startOperator } from '../lab/parts.ts';
-import { REPO } from '../lab/processes.ts';
 
 /**
  * A lab with every part running, for one test file, torn down in teardown
@@ -17,12 +15,6 @@ export async function startE2eLab(t: Teardown, opts: Partial<LabOptions> & { age
   for (const g of lab.gateways) startGateway(lab, g);
   for (const w of lab.workers) await startAgent(lab, w, opts.agentFlags);
   return lab;
-}
-
-/** GET `url` from inside the pod; the body (the source address the server saw) or the error. */
-export async function getFrom(lab: Lab, netnsPath: string, url: string, timeoutMs = 3_000): Promise<string> {
-  const { stdout } = await lab.runner.run(['nsenter', `--net=${netnsPath}`, process.execPath, join(REPO, 'lab/client.ts'), url, '--timeout-ms', String(timeoutMs)]);
-  return stdout.trim();
 }
 
 /** Serves the echo service inside the pod on :8080, as a workload behind a Service would. */

@@ -2,10 +2,10 @@
 import t from 'tap';
 import { createPod } from '../lab/kubelet.ts';
 import { DEFAULT_OUTBOUND_IP, ONPREM_CIDR, ONPREM_IP } from '../lab/plan.ts';
-import { applySgc, egressIp, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { applySgc, egressIp, getFrom, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { LAB_RESOURCE_GROUP } from '../lab/world.ts';
-import { getFrom, startE2eLab } from './fixture.ts';
+import { startE2eLab } from './fixture.ts';
 
 t.test('public IP prefix modes', async (t) => {
   const lab = await startE2eLab(t, { workers: 1 });
