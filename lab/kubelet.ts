@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
 import { KegError } from '../lib/errors.ts';
@@ -6,7 +6,7 @@ import { inNetns } from '../lib/exec/runner.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { isConflict, isNotFound } from '../lib/kube/rest.ts';
 import { deleteNetns, ensureNetns } from '../lib/net/netns.ts';
-import { CniLab, cniBinaries } from '../testenv/cni/lab.ts';
+import { CniLab, cniBinaries, writeWrapper } from '../testenv/cni/lab.ts';
 import { SPEC_VERSION } from '../testenv/cni/binaries.ts';
 import type { Lab, LabMachine } from './lab.ts';
 import { REPO } from './processes.ts';
@@ -59,10 +59,7 @@ export function pluginExecutable(lab: Lab): string {
   const built = join(REPO, 'dist', 'kube-egress-cni');
   if (existsSync(built)) return built;
   const wrapper = join(lab.dir, 'kube-egress-cni');
-  if (!existsSync(wrapper)) {
-    writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${join(REPO, 'cni/plugin/main.ts')}' "$@"\n`);
-    chmodSync(wrapper, 0o755);
-  }
+  if (!existsSync(wrapper)) writeWrapper(wrapper, [process.execPath, join(REPO, 'cni/plugin/main.ts')]);
   return wrapper;
 }
 

@@ -150,7 +150,7 @@ export class CniLab {
   }
 }
 
-function writeWrapper(path: string, argv: string[]): void {
+export function writeWrapper(path: string, argv: string[]): void {
   // A fixture executable: the runtime execs plugins by path, so each needs a file in CNI_PATH.
   writeFileSync(path, `#!/bin/sh\nexec ${argv.map((a) => `'${a}'`).join(' ')} "$@"\n`);
   chmodSync(path, 0o755);
