@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { main } from './cmd.ts';
+import { KEY_SECRET_NAMESPACE } from '../testenv/helm/accounts.ts';
 import { OPERATOR_NS, POOL, cloudConfigJson, createSgc, operatorKubeconfig, deleteSgcAndWait, startWorld, waitFor, waitReady, type World } from './testing.ts';
 import { freePorts } from '../testenv/kubeapi/ports.ts';
 
@@ -33,7 +34,7 @@ function runOperator(t: { teardown: (fn: () => unknown) => void }, args: string[
 
 function operatorArgs(w: World, kubeconfig: string, port: number, extra: string[] = []): string[] {
   return ['--cloud-config', w.configPath, '--kubeconfig', kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`,
-    '--namespace', OPERATOR_NS, '--azure-poll-interval', '100ms', '--batch-delay', '50ms', ...extra];
+    '--namespace', OPERATOR_NS, '--secret-namespace', KEY_SECRET_NAMESPACE, '--azure-poll-interval', '100ms', '--batch-delay', '50ms', ...extra];
 }
 
 t.test('usage errors and help', async (t) => {
@@ -76,6 +77,7 @@ t.test('the operator binary', async (t) => {
     const second = runOperator(t, operatorArgs(w, kubeconfig, port, ['--leader-elect']));
     const sgc = await waitReady(rest, NS, 'crashy', 'True', 90_000);
     t.ok(sgc.status?.gatewayServerProfile?.ip, `Ready after restart: ${sgc.status?.gatewayServerProfile?.ip ?? ''}`);
+    t.equal(sgc.status?.gatewayServerProfile?.privateKeySecretRef?.namespace, KEY_SECRET_NAMESPACE, 'the key Secret is in --secret-namespace');
     const inv = w.emu.inventory();
     const created = Object.keys(inv).filter((id) => !start.includes(id));
     t.equal(created.filter((id) => id.includes('/publicipprefixes/')).length, 1, 'one managed prefix');

@@ -23,6 +23,7 @@ export const OPTIONS = {
   ...COMMON_OPTIONS,
   'cloud-config': { type: 'string', default: '/etc/kubernetes/kube-egress-gateway/azure.json' },
   namespace: { type: 'string', default: 'kube-egress-gateway-system' },
+  'secret-namespace': { type: 'string' },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-id': { type: 'string', default: 'kube-egress-gateway-operator' },
   'vm-requeue-interval': { type: 'string', default: '5m' },
@@ -33,7 +34,9 @@ export const OPTIONS = {
 const USAGE = `Usage: kube-egress-gateway operator [flags]
 
   --cloud-config PATH          cloud config JSON (default /etc/kubernetes/kube-egress-gateway/azure.json)
-  --namespace NS               operator namespace: key Secrets and the leader Lease (default kube-egress-gateway-system)
+  --namespace NS               operator namespace: the leader Lease (default kube-egress-gateway-system)
+  --secret-namespace NS        where the gateway key Secrets live; the gateway daemons may read every
+                               Secret there, so no other Secret belongs in it (default: --namespace)
   --leader-elect               run only while holding the leader Lease
   --leader-election-id NAME    Lease name (default kube-egress-gateway-operator)
   --vm-requeue-interval DUR    how often Ready gateways are checked for drift in Azure (default 5m)
@@ -75,7 +78,7 @@ async function run(flags: ReturnType<typeof parseFlags<typeof OPTIONS>>, log: Lo
   const signal = shutdownSignal(log);
   const registry = createRegistry('operator');
   const azure = new Azure({ config, registry, log, signal, pollIntervalMs });
-  const controller = new Controller({ rest, azure, log, registry, namespace: flags.namespace, vmRequeueMs, batchDelayMs });
+  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
   let elector: LeaderElector | undefined;

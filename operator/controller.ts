@@ -25,7 +25,7 @@ export interface ControllerOptions {
   azure: Azure;
   log: Logger;
   registry: Registry;
-  /** Operator namespace (key Secrets). */
+  /** Where the key Secrets live (--secret-namespace). */
   namespace: string;
   vmRequeueMs: number;
   /** How long a shared-resource write waits for more gateways to join it. Default 200 ms. */

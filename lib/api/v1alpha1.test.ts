@@ -17,7 +17,7 @@ import {
 } from './v1alpha1.ts';
 import { MESSAGES, PUBLIC_IP_PREFIX_ID_PATTERN, WIREGUARD_KEY_PATTERN } from './validation.ts';
 
-const CRD_DIR = fileURLToPath(new URL('../../config/crd/', import.meta.url));
+const CRD_DIR = fileURLToPath(new URL('../../charts/kube-egress-gateway/crds/', import.meta.url));
 const SAMPLES_DIR = fileURLToPath(new URL('../../config/samples/', import.meta.url));
 
 // ------------------------------------------------------------ CRD model (only what the tests read)

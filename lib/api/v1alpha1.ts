@@ -1,6 +1,6 @@
 /**
  * Runtime schemas and types for egressgateway.kubernetes.azure.com/v1alpha1,
- * matching config/crd/*.yaml (a test walks both and compares property names).
+ * matching charts/kube-egress-gateway/crds/*.yaml (a test walks both and compares property names).
  * Every object read from the API goes through parseObject(), so code never
  * handles an unparsed object.
  */

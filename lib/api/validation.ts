@@ -1,7 +1,7 @@
 /**
  * Semantic validation of a StaticGatewayConfiguration spec: the same rules as
  * the CEL rules (x-kubernetes-validations) in
- * config/crd/egressgateway.kubernetes.azure.com_staticgatewayconfigurations.yaml,
+ * charts/kube-egress-gateway/crds/egressgateway.kubernetes.azure.com_staticgatewayconfigurations.yaml,
  * with the same messages, word for word (a test checks that every CEL message
  * is one of MESSAGES). The zod schemas in v1alpha1.ts run these rules after the
  * structural checks, so an object that bypassed admission is still rejected.

@@ -7,8 +7,8 @@ import type { Teardown } from '../netns.ts';
 
 export { TestKube } from './server.ts';
 
-/** config/crd of this repository: tests apply what users apply. */
-export const CRD_DIR = fileURLToPath(new URL('../../config/crd', import.meta.url));
+/** The chart's crds/ (the one copy of the CRDs): tests apply what users install. */
+export const CRD_DIR = fileURLToPath(new URL('../../charts/kube-egress-gateway/crds', import.meta.url));
 
 let binaries: Promise<Binaries> | undefined;
 

@@ -14,7 +14,7 @@ import { freePorts } from './ports.ts';
 
 export interface TestKubeOptions {
   binaries: Binaries;
-  /** A directory of CRD manifests to apply once the API is up; usually config/crd. */
+  /** A directory of CRD manifests to apply once the API is up; usually the chart's crds/. */
   crdDir?: string;
   /** How long to wait for etcd and the apiserver to become ready. */
   startTimeoutMs?: number;

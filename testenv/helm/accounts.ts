@@ -1,0 +1,40 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { applyObjects, serviceAccountToken, writeTokenKubeconfig } from '../kubeapi/apply.ts';
+import type { TestKube } from '../kubeapi/server.ts';
+import { renderChart } from './chart.ts';
+
+/** The namespace the harnesses install into, and the chart's default key Secret namespace. */
+export const RELEASE_NAMESPACE = 'kube-egress-gateway-system';
+export const KEY_SECRET_NAMESPACE = 'kube-egress-gateway-keys';
+
+/** The ServiceAccount of each part, as the chart names them for the release `kube-egress-gateway`. */
+export const SERVICE_ACCOUNTS = {
+  operator: 'kube-egress-gateway-operator',
+  gateway: 'kube-egress-gateway-daemon',
+  agent: 'kube-egress-gateway-cni-manager',
+} as const;
+export type Part = keyof typeof SERVICE_ACCOUNTS;
+
+const IDENTITY_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+
+/**
+ * Installs what the chart renders for the parts' identities (namespaces,
+ * ServiceAccounts and RBAC) for real, so every part that then runs with a
+ * token of its ServiceAccount exercises exactly the shipped permissions.
+ * The workloads are left out: the harness runs the parts itself.
+ */
+export async function installChartIdentities(kube: TestKube, values: object = {}): Promise<void> {
+  const objs = await renderChart(values, { namespace: RELEASE_NAMESPACE });
+  await applyObjects(kube.rest, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: RELEASE_NAMESPACE } }]);
+  await applyObjects(kube.rest, objs.filter((o) => IDENTITY_KINDS.has(o.kind)));
+}
+
+/**
+ * An owner-only kubeconfig at `file` that authenticates as the part's
+ * ServiceAccount (a TokenRequest token), optionally at another server URL
+ * (a lab node reaches the apiserver through its own loopback).
+ */
+export async function partKubeconfig(kube: TestKube, part: Part, file: string, server?: string): Promise<KubeConfig> {
+  const token = await serviceAccountToken(kube.rest, RELEASE_NAMESPACE, SERVICE_ACCOUNTS[part]);
+  return writeTokenKubeconfig(kube.kubeConfig, token, file, { user: SERVICE_ACCOUNTS[part], ...(server ? { server } : {}) });
+}
