@@ -70,7 +70,7 @@ t.test('what the values render', async (t) => {
   const def = await renderChart();
   const op = find(def, 'Deployment', '-operator');
   t.equal(podOf(op).spec.containers[0]?.image, 'kube-egress-gateway:0.1.0', 'image defaults to the appVersion');
-  t.same(argsOf(op).slice(0, 6), ['operator', '--cloud-config=/azure/config/azure-cloud-config.json', `--namespace=${NS}`, `--secret-namespace=${KEYS}`, '--leader-elect', '--leader-election-id=kube-egress-gateway-operator']);
+  t.same(argsOf(op).slice(0, 7), ['operator', '--cloud-config=/azure/config/azure-cloud-config.json', `--namespace=${NS}`, `--secret-namespace=${KEYS}`, '--gateway-lb-probe-port=8082', '--leader-elect', '--leader-election-id=kube-egress-gateway-operator']);
   const secret = find(def, 'Secret', '-azure-cloud-config');
   t.equal(secret.metadata.name, 'kube-egress-gateway-azure-cloud-config', 'the Go chart\'s Secret name');
   const cfg = JSON.parse(Buffer.from((secret.data as Record<string, string>)['azure-cloud-config.json'] ?? '', 'base64').toString()) as object;

@@ -4,7 +4,7 @@ import t from 'tap';
 import { createPod } from '../lab/kubelet.ts';
 import { API_ENDPOINT_IP, API_ENDPOINT_PORT, DEFAULT_OUTBOUND_IP, ECHO_ALT_IP, NODE_LOCAL_DNS_IP } from '../lab/plan.ts';
 import { applySgc, egressIp, getFrom, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
-import { serveInPod, startE2eLab } from './fixture.ts';
+import { rbacDenials, serveInPod, startE2eLab } from './fixture.ts';
 
 t.test('egress through the lab', async (t) => {
   const lab = await startE2eLab(t);
@@ -68,4 +68,6 @@ t.test('egress through the lab', async (t) => {
     t.match(version, /^(200|401|403)/, 'the API server answers the pod');
     t.equal(await getFrom(lab, pod.netns.path, `http://${NODE_LOCAL_DNS_IP}/`), pod.ip, 'node-local DNS answers, and sees the pod\'s own address (not the tunnel)');
   });
+
+  t.same(rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
 });

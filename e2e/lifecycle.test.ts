@@ -6,7 +6,7 @@ import { gatewayNetnsName, startAgent, startOperator } from '../lab/parts.ts';
 import { applySgc, getSgc, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import type { Lab } from '../lab/lab.ts';
-import { startE2eLab } from './fixture.ts';
+import { rbacDenials, startE2eLab } from './fixture.ts';
 
 const SGC_PATH = '/apis/egressgateway.kubernetes.azure.com/v1alpha1/namespaces/default/staticgatewayconfigurations';
 
@@ -53,7 +53,7 @@ t.test('lifecycle', async (t) => {
 
     await lab.procs.kill('operator');
     await new Promise((r) => setTimeout(r, 2_000));
-    startOperator(lab);
+    await startOperator(lab);
     await newPodWorks('after-operator');
 
     await lab.procs.kill(`agent-${w.computerName}`);
@@ -103,4 +103,6 @@ t.test('lifecycle', async (t) => {
     await until('the gateways to remove it', async () => (await gatewayState(lab)) === baseline, 60_000);
     t.equal(await gatewayState(lab), baseline, 'no link, address, route, rule or nftables state of it remains on the gateways');
   });
+
+  t.same(rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
 });

@@ -37,7 +37,7 @@ async function demo(): Promise<void> {
   lab = await Lab.start({ log, gateways: 2, workers: 2 });
   for (const m of lab.machines) say(`  node ${m.computerName.padEnd(14)} ${m.ip.padEnd(12)} ${m.gateway ? 'gateway pool' : `worker, pods ${m.podCIDR}`}`);
   say('Starting the operator, a gateway daemon on each gateway node, a node agent on each worker (the product\'s own CLI) ...');
-  startOperator(lab);
+  await startOperator(lab);
   for (const g of lab.gateways) startGateway(lab, g);
   for (const w of lab.workers) await startAgent(lab, w);
 

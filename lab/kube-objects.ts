@@ -4,12 +4,6 @@ import { isConflict, type KubeRest } from '../lib/kube/rest.ts';
 
 export const SYSTEM_NAMESPACE = 'kube-egress-gateway-system';
 
-export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
-  await rest.create(resourcePath(CORE.namespaces), { metadata: { name } }).catch((err: unknown) => {
-    if (!isConflict(err)) throw err;
-  });
-}
-
 /** A Node object as the kubelet and cloud provider would register it. */
 export async function registerNode(rest: KubeRest, p: { name: string; ip: string; gateway: boolean; podCIDR?: string }): Promise<void> {
   const body = {

@@ -7,8 +7,9 @@ import type { Logger } from '../lib/log.ts';
 import { deleteNetns } from '../lib/net/netns.ts';
 import { startArmEmulator, type ArmEmulator } from '../testenv/azure/arm/index.ts';
 import { CRD_DIR, TestKube, testBinaries } from '../testenv/kubeapi/index.ts';
+import { installChartIdentities, partKubeconfig } from '../testenv/helm/accounts.ts';
 import { azureView } from './azure-view.ts';
-import { SYSTEM_NAMESPACE, ensureNamespace, registerNode } from './kube-objects.ts';
+import { registerNode } from './kube-objects.ts';
 import { INTERNET_IF, LabNetwork, VNET_IF, type LabNode } from './network.ts';
 import { API_ENDPOINT_IP, API_ENDPOINT_PORT, ECHO_PORT, NODE_LOCAL_DNS_IP } from './plan.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
@@ -30,9 +31,14 @@ export interface LabOptions {
 export interface LabMachine extends LabNode, LabVm {
   /** Index within its pool. */
   index: number;
-  /** Per-node directory: kubeconfig, CNI dirs, state. */
+  /** Per-node directory (owner-only): the node's part's kubeconfig, CNI dirs, state. */
   dir: string;
   podCIDR?: string;
+}
+
+/** The kubeconfig of the part that runs on a node, with its ServiceAccount's token. */
+export function nodeKubeconfig(m: LabMachine): string {
+  return join(m.dir, 'kubeconfig');
 }
 
 /** Where in-node processes find the API server: their own loopback, forwarded to the host's. */
@@ -103,7 +109,10 @@ export class Lab {
   private async bringUp(): Promise<void> {
     this.log.info('starting the Kubernetes API (etcd + kube-apiserver)');
     this.kube = await TestKube.start({ binaries: await testBinaries(), crdDir: CRD_DIR });
-    await ensureNamespace(this.kube.rest, SYSTEM_NAMESPACE);
+    // The chart's namespaces, ServiceAccounts and RBAC: every part runs as its
+    // own ServiceAccount (lab/parts.ts), so a missing permission fails here
+    // as it would in a cluster.
+    await installChartIdentities(this.kube);
     this.log.info('starting the Azure Resource Manager emulator');
     this.arm = await startArmEmulator({ location: 'eastus' });
     seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2 });
@@ -129,7 +138,8 @@ export class Lab {
       const m: LabMachine = { ...node, ...vm, index, dir, ...(podCIDR ? { podCIDR } : {}) };
       this.machines.push(m);
       await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
-      writeFileSync(join(dir, 'kubeconfig'), this.kube.kubeConfig.exportConfig().replace(this.kube.server, `https://127.0.0.1:${NODE_API_PORT}`), { mode: 0o600 });
+      // The token of the node's part: the gateway daemon's or the node agent's ServiceAccount.
+      await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`);
       this.procs.startScript(`portal-${vm.computerName}`, m, 'lab/portal-main.ts', ['--listen', `tcp:127.0.0.1:${NODE_API_PORT}`, '--connect', `unix:${apiSock}`]);
     }
   }

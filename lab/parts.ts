@@ -1,8 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, LabMachine } from './lab.ts';
-import { IMDS_IP } from './lab.ts';
+import { IMDS_IP, nodeKubeconfig } from './lab.ts';
 import { SYSTEM_NAMESPACE } from './kube-objects.ts';
+import { KEY_SECRET_NAMESPACE, partKubeconfig } from '../testenv/helm/accounts.ts';
 import { ROUTER_IP } from './plan.ts';
 import { pluginExecutable, prepareCni } from './kubelet.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBNET, LAB_VNET } from './world.ts';
@@ -28,7 +29,14 @@ export function gatewayLinkPrefix(lab: Lab, m: LabMachine): string {
   return `g${lab.id}${m.index}-`;
 }
 
-export function startOperator(lab: Lab, extra: string[] = []): void {
+/** The operator's kubeconfig: a token of its ServiceAccount, so it runs with the chart's RBAC. */
+async function operatorKubeconfig(lab: Lab): Promise<string> {
+  const file = join(lab.dir, 'operator.kubeconfig');
+  if (!existsSync(file)) await partKubeconfig(lab.kube, 'operator', file);
+  return file;
+}
+
+export async function startOperator(lab: Lab, extra: string[] = []): Promise<void> {
   const cloudConfig = join(lab.dir, 'azure.json');
   writeFileSync(cloudConfig, JSON.stringify({
     cloud: 'AzurePublicCloud', tenantId: lab.arm.tenantId, subscriptionId: lab.arm.subscriptionId,
@@ -37,7 +45,9 @@ export function startOperator(lab: Lab, extra: string[] = []): void {
     resourceManagerEndpoint: lab.arm.endpoint, activeDirectoryAuthorityHost: lab.arm.endpoint, caCertFile: lab.arm.caPath,
   }), { mode: 0o600 });
   lab.procs.startScript('operator', undefined, CLI, ['operator',
-    '--kubeconfig', lab.kube.kubeconfigPath, '--cloud-config', cloudConfig, '--namespace', SYSTEM_NAMESPACE,
+    '--kubeconfig', await operatorKubeconfig(lab), '--cloud-config', cloudConfig, '--namespace', SYSTEM_NAMESPACE,
+    // As the chart runs it: key Secrets where the gateway daemons may read and nothing else lives.
+    '--secret-namespace', KEY_SECRET_NAMESPACE,
     '--leader-elect', '--metrics-bind-address', '127.0.0.1:0', ...extra,
   ]);
 }
@@ -45,7 +55,7 @@ export function startOperator(lab: Lab, extra: string[] = []): void {
 export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: number } = {}): void {
   lab.ownNetns.add(gatewayNetnsName(lab, m));
   lab.procs.startScript(`gateway-${m.computerName}`, m, CLI, ['gateway',
-    '--kubeconfig', join(m.dir, 'kubeconfig'), '--imds-endpoint', `http://${IMDS_IP}`,
+    '--kubeconfig', nodeKubeconfig(m), '--imds-endpoint', `http://${IMDS_IP}`,
     '--netns-name', gatewayNetnsName(lab, m), '--link-prefix', gatewayLinkPrefix(lab, m),
     '--host-interface', 'eth0', '--namespace', SYSTEM_NAMESPACE,
     '--drain-seconds', String(opts.drainSeconds ?? Math.ceil((lab.probeIntervalMs * 2) / 1000)),
@@ -82,7 +92,7 @@ export async function reviveGatewayNode(lab: Lab, m: LabMachine): Promise<void> 
 export async function startAgent(lab: Lab, m: LabMachine, extra: string[] = []): Promise<void> {
   const { binDir, confDir } = await prepareCni(m);
   lab.procs.startScript(`agent-${m.computerName}`, m, CLI, ['cni-manager',
-    '--kubeconfig', join(m.dir, 'kubeconfig'), '--node-name', m.computerName,
+    '--kubeconfig', nodeKubeconfig(m), '--node-name', m.computerName,
     '--socket', join(m.dir, 'cni.sock'), '--state-dir', join(m.dir, 'agent-state'),
     '--plugin-binary', pluginExecutable(lab), '--cni-bin-dir', binDir, '--cni-conf-dir', confDir,
     // Probe faster than the load balancer, and tell the agent how slow the load balancer is.

@@ -32,6 +32,13 @@ export function parseBindAddress(value: string, flag: string): { host: string; p
   return { host: m[1] || '0.0.0.0', port };
 }
 
+/** A TCP port number, 1-65535. */
+export function parsePort(value: string, flag: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : 0;
+  if (port < 1 || port > 65535) throw new KegError('USAGE', `--${flag}=${value}: want a port, 1-65535`);
+  return port;
+}
+
 export function loggerFor(component: string, level: string): Logger {
   return createLogger({ level: parseLevel(level) }).with({ component });
 }

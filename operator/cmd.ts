@@ -7,7 +7,8 @@
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { COMMON_OPTIONS, loggerFor, parseBindAddress, parseFlags, shutdownSignal } from '../lib/cli.ts';
+import { COMMON_OPTIONS, loggerFor, parseBindAddress, parseFlags, parsePort, shutdownSignal } from '../lib/cli.ts';
+import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
 import { describeError, errorCode } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { createRegistry, startOpsServer } from '../lib/metrics.ts';
@@ -24,6 +25,7 @@ export const OPTIONS = {
   'cloud-config': { type: 'string', default: '/etc/kubernetes/kube-egress-gateway/azure.json' },
   namespace: { type: 'string', default: 'kube-egress-gateway-system' },
   'secret-namespace': { type: 'string' },
+  'gateway-lb-probe-port': { type: 'string', default: String(GATEWAY_PROBE_PORT) },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-id': { type: 'string', default: 'kube-egress-gateway-operator' },
   'vm-requeue-interval': { type: 'string', default: '5m' },
@@ -37,6 +39,7 @@ const USAGE = `Usage: kube-egress-gateway operator [flags]
   --namespace NS               operator namespace: the leader Lease (default kube-egress-gateway-system)
   --secret-namespace NS        where the gateway key Secrets live; the gateway daemons may read every
                                Secret there, so no other Secret belongs in it (default: --namespace)
+  --gateway-lb-probe-port N    the port the gateway daemons answer the load balancer probe on (default 8082)
   --leader-elect               run only while holding the leader Lease
   --leader-election-id NAME    Lease name (default kube-egress-gateway-operator)
   --vm-requeue-interval DUR    how often Ready gateways are checked for drift in Azure (default 5m)
@@ -73,12 +76,13 @@ async function run(flags: ReturnType<typeof parseFlags<typeof OPTIONS>>, log: Lo
   const vmRequeueMs = parseDuration(flags['vm-requeue-interval'], 'vm-requeue-interval');
   const pollIntervalMs = parseDuration(flags['azure-poll-interval'], 'azure-poll-interval');
   const batchDelayMs = parseDuration(flags['batch-delay'], 'batch-delay');
+  const probePort = parsePort(flags['gateway-lb-probe-port'], 'gateway-lb-probe-port');
   const config = await loadCloudConfig(flags['cloud-config']);
   const rest = new KubeRest(loadKubeConfig(flags.kubeconfig));
   const signal = shutdownSignal(log);
   const registry = createRegistry('operator');
   const azure = new Azure({ config, registry, log, signal, pollIntervalMs });
-  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs });
+  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
   let elector: LeaderElector | undefined;

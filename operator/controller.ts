@@ -6,6 +6,7 @@
  *   GatewayLBConfiguration -> LB queue, SGC queue, VM queue (its pool may now exist)
  *   GatewayVMConfiguration -> VM queue, SGC queue, LB queue (LB deletion waits for it)
  */
+import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { GatewayLBConfigurationSchema, GatewayVMConfigurationSchema, parseObject, type GatewayLBConfiguration, type GatewayVMConfiguration } from '../lib/api/v1alpha1.ts';
 import type { Logger } from '../lib/log.ts';
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   batchDelayMs?: number;
   /** Retry interval for errors the user must fix. Default 60 s. */
   userErrorRetryMs?: number;
+  /** The gateway daemons' health probe port, programmed into the ILB probes. Default 8082. */
+  probePort?: number;
   /** Keys reconciled in parallel per kind; parallel keys are what batching merges, and most of a reconcile is waiting on ARM. Default 64. */
   concurrency?: number;
 }
@@ -63,7 +66,7 @@ export class Controller {
       get: (ns, n) => sgc.get(ns, n), getLb: (ns, n) => lb.get(ns, n), getVm: (ns, n) => vm.get(ns, n),
     });
     const lbR = new LbReconciler({
-      rest: o.rest, azure: o.azure, log, batchDelayMs, userErrorRetryMs,
+      rest: o.rest, azure: o.azure, log, batchDelayMs, userErrorRetryMs, probePort: o.probePort ?? GATEWAY_PROBE_PORT,
       get: (ns, n) => lb.get(ns, n), vmConfigExists: (ns, n) => vm.get(ns, n) !== undefined,
     });
     const vmR = new VmReconciler({

@@ -2,7 +2,7 @@ import t from 'tap';
 import { GATEWAY_PORT_RANGE_END, GATEWAY_PORT_RANGE_START } from '../lib/api/constants.ts';
 import { choosePort, ensureGateway, frontendIp, isEmpty, newLoadBalancer, removeGateway } from './lb-model.ts';
 
-const ctx = { lbId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/ilb', subnetId: '/sub/net', location: 'eastus' };
+const ctx = { lbId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/ilb', subnetId: '/sub/net', location: 'eastus', probePort: 8082 };
 const gw = (n: string, pool = 'vmss-a') => ({ lbConfigUid: `lb-${n}`, sgcUid: `sgc-${n}`, vmssUniqueId: pool });
 
 t.test('ensureGateway builds frontend, pool, probe and rule, then is a no-op', async (t) => {
@@ -23,6 +23,8 @@ t.test('ensureGateway builds frontend, pool, probe and rule, then is a no-op', a
   lb.probes![0]!.requestPath = '/wrong';
   t.equal(ensureGateway(lb, ctx, gw('1')).changed, true, 'a drifted probe is corrected');
   t.equal(lb.probes?.length, 1);
+  t.equal(ensureGateway(lb, { ...ctx, probePort: 9082 }, gw('1')).changed, true, 'a new probe port (--gateway-lb-probe-port) is applied');
+  t.equal(lb.probes?.[0]?.port, 9082);
 });
 
 t.test('ports: lowest free per pool, stable per rule', async (t) => {

@@ -7,7 +7,7 @@
  */
 import type { LoadBalancer } from './azure/client.ts';
 import {
-  GATEWAY_PORT_RANGE_END, GATEWAY_PORT_RANGE_START, GATEWAY_PROBE_PORT, gatewayProbePath,
+  GATEWAY_PORT_RANGE_END, GATEWAY_PORT_RANGE_START, gatewayProbePath,
 } from '../lib/api/constants.ts';
 import { KegError } from '../lib/errors.ts';
 
@@ -24,6 +24,8 @@ export interface LbContext {
   lbId: string;
   subnetId: string;
   location: string;
+  /** The port the gateway daemons answer the health probe on (--gateway-lb-probe-port). */
+  probePort: number;
 }
 
 const same = (a: string | undefined, b: string | undefined) => (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
@@ -59,7 +61,7 @@ export function ensureGateway(lb: LoadBalancer, ctx: LbContext, gw: GatewayLb): 
     lb.backendAddressPools.push({ name: gw.vmssUniqueId });
     changed = true;
   }
-  const probe = { name: gw.lbConfigUid, protocol: 'Http' as const, port: GATEWAY_PROBE_PORT, requestPath: gatewayProbePath(gw.sgcUid), intervalInSeconds: 5, numberOfProbes: 1 };
+  const probe = { name: gw.lbConfigUid, protocol: 'Http' as const, port: ctx.probePort, requestPath: gatewayProbePath(gw.sgcUid), intervalInSeconds: 5, numberOfProbes: 1 };
   const oldProbe = named(lb.probes, gw.lbConfigUid);
   if (!oldProbe || oldProbe.protocol !== probe.protocol || oldProbe.port !== probe.port || oldProbe.requestPath !== probe.requestPath) {
     lb.probes = [...lb.probes.filter((p) => p !== oldProbe), probe];

@@ -34,6 +34,8 @@ export interface LbReconcilerOptions {
   batchDelayMs: number;
   /** Retry interval for problems only the user can fix. */
   userErrorRetryMs: number;
+  /** The gateway daemons' health probe port. */
+  probePort: number;
 }
 
 export class LbReconciler {
@@ -43,7 +45,7 @@ export class LbReconciler {
 
   constructor(o: LbReconcilerOptions) {
     this.o = o;
-    this.ctx = { lbId: o.azure.loadBalancerId(), subnetId: o.azure.subnetId(), location: o.azure.config.location };
+    this.ctx = { lbId: o.azure.loadBalancerId(), subnetId: o.azure.subnetId(), location: o.azure.config.location, probePort: o.probePort };
     this.batcher = new Batcher({ delayMs: o.batchDelayMs, flush: (_key, wants) => this.flush(wants) });
   }
 
