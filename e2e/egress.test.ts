@@ -69,5 +69,5 @@ t.test('egress through the lab', async (t) => {
     t.equal(await getFrom(lab, pod.netns.path, `http://${NODE_LOCAL_DNS_IP}/`), pod.ip, 'node-local DNS answers, and sees the pod\'s own address (not the tunnel)');
   });
 
-  t.same(rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
+  t.same(await rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
 });

@@ -104,5 +104,5 @@ t.test('lifecycle', async (t) => {
     t.equal(await gatewayState(lab), baseline, 'no link, address, route, rule or nftables state of it remains on the gateways');
   });
 
-  t.same(rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
+  t.same(await rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
 });

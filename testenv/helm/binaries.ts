@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { KegError } from '../../lib/errors.ts';
 import type { CommandRunner } from '../../lib/exec/runner.ts';
 import type { Logger } from '../../lib/log.ts';
 import { defaultCacheDir, findGo, goBuild, isExecutable, type GoModule } from '../kubeapi/binaries.ts';
@@ -22,7 +23,7 @@ export interface HelmResolveOptions {
 export async function resolveHelm(opts: HelmResolveOptions): Promise<string> {
   const env = opts.env ?? process.env;
   if (env.HELM_BIN) {
-    if (!isExecutable(env.HELM_BIN)) throw new Error(`HELM_BIN=${env.HELM_BIN} is not an executable file`);
+    if (!isExecutable(env.HELM_BIN)) throw new KegError('BINARY_NOT_FOUND', `HELM_BIN=${env.HELM_BIN} is not an executable file`);
     return env.HELM_BIN;
   }
   const cached = join(opts.cacheDir ?? defaultCacheDir(env), `helm-v${HELM_VERSION}`, 'helm');
