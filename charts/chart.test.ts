@@ -98,6 +98,10 @@ t.test('what the values render', async (t) => {
 
   await t.rejects(renderChart({}, { namespace: KEYS }), /keySecretNamespace must not be the release namespace/);
   await t.rejects(renderChart({ config: { workloadIdentity: { enabled: true } } }), /config.workloadIdentity.clientId is required/);
+  await t.rejects(renderChart({ common: { logLevel: 'loud' } }), /\/common\/logLevel/, 'values.schema.json names a bad value');
+  await t.rejects(renderChart({ gatewayCNIManager: { exceptionCidrs: ['10.0.0.0'] } }), /\/gatewayCNIManager\/exceptionCidrs\/0/);
+  const goLease = await renderChart({ gatewayControllerManager: { leaderElectionId: '0a299682.microsoft.com' } });
+  t.ok(argsOf(find(goLease, 'Deployment', '-operator')).includes('--leader-election-id=0a299682.microsoft.com'), 'the Go controller\'s Lease name, for a takeover');
 });
 
 t.test('every value set passes a server-side dry-run apply', async (t) => {
