@@ -116,6 +116,25 @@ t.test('every value set passes a server-side dry-run apply', async (t) => {
   t.same(stored.items, [], 'a dry run stores nothing');
 });
 
+t.test('helm install, upgrade and uninstall against a real apiserver', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  const target = ['--kubeconfig', kube.kubeconfigPath, '--namespace', NS];
+  await helmWithValues(['install', 'kube-egress-gateway', CHART_DIR, ...target, '--create-namespace'], TUNED);
+  const deployment = `/apis/apps/v1/namespaces/${NS}/deployments/kube-egress-gateway-operator`;
+  const image = async () => (await kube.rest.get<KubeObject>(deployment)).spec as { template: Pod };
+  t.equal((await image()).template.spec.containers[0]?.image, 'myregistry.azurecr.io/egress/kube-egress-gateway:9.9.9', 'installed, CRDs first');
+  const crds = await kube.rest.get<{ items: unknown[] }>('/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
+  t.equal(crds.items.length, 5, 'the chart installed the five CRDs');
+
+  await helmWithValues(['upgrade', 'kube-egress-gateway', CHART_DIR, ...target], GO_STYLE);
+  t.equal((await image()).template.spec.containers[0]?.image, 'mcr.microsoft.com/aks/kube-egress-gateway:v0.1.8', 'upgraded to the Go-style values');
+  t.equal(await status(kube.rest, `/api/v1/namespaces/${NS}/secrets/kube-egress-gateway-azure-cloud-config`), 404, 'the rendered cloud config went with create: false');
+
+  await helmWithValues(['uninstall', 'kube-egress-gateway', ...target]);
+  t.equal(await status(kube.rest, deployment), 404, 'uninstalled');
+  t.equal(await status(kube.rest, `/api/v1/namespaces/${KEYS}`), 200, 'the key namespace stays, with the key pairs in it');
+});
+
 /** GET as the given client; the HTTP status (200 or the error's). */
 async function status(rest: KubeRest, path: string, method: 'get' | 'create' = 'get', body?: unknown): Promise<number> {
   try {

@@ -25,13 +25,14 @@ export function testHelm(): Promise<string> {
   return helm;
 }
 
-/** Runs helm with a values file written from `values`; returns stdout. */
-export async function helmWithValues(args: string[], values: object = {}): Promise<string> {
+/** Runs helm (with a values file written from `values`, if given), with a throwaway helm home; returns stdout. */
+export async function helmWithValues(args: string[], values?: object): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'keg-helm-'));
   try {
     const file = join(dir, 'values.json');
-    writeFileSync(file, JSON.stringify(values));
-    const { stdout } = await new ExecRunner().run([await testHelm(), ...args, '--values', file], { timeoutMs: 60_000, env: { HELM_CACHE_HOME: join(dir, 'cache'), HELM_CONFIG_HOME: join(dir, 'config'), HELM_DATA_HOME: join(dir, 'data') } });
+    writeFileSync(file, JSON.stringify(values ?? {}));
+    const withValues = values === undefined ? args : [...args, '--values', file];
+    const { stdout } = await new ExecRunner().run([await testHelm(), ...withValues], { timeoutMs: 60_000, env: { HELM_CACHE_HOME: join(dir, 'cache'), HELM_CONFIG_HOME: join(dir, 'config'), HELM_DATA_HOME: join(dir, 'data') } });
     return stdout;
   } finally {
     rmSync(dir, { recursive: true, force: true });
