@@ -1,0 +1,158 @@
+/**
+ * The Go data path is removed from a node prepared the way the Go daemon
+ * leaves it (controllers/daemon/staticgatewayconfiguration_controller.go),
+ * and nothing else is touched. The "node" is a test namespace whose eth0 is
+ * a bridge without ports (any link that takes addresses will do). Two
+ * deliberate departures: the Go namespace gets a unique name instead of
+ * ns-static-egress-gateway, because named namespaces are machine-wide and
+ * this machine is shared; and its WireGuard link wg-6000 is an ifb link,
+ * because this kernel has neither WireGuard nor dummy links. Like Go's, it is
+ * created on the node, moved into the namespace, and gets fe80::1/64.
+ */
+import t from 'tap';
+import { ExecRunner, inNetns, type CommandRunner } from '../lib/exec/runner.ts';
+import { createLogger } from '../lib/log.ts';
+import { Ip } from '../lib/net/ip.ts';
+import { deleteNetns, ensureNetns, netnsPath } from '../lib/net/netns.ts';
+import { existsSync } from 'node:fs';
+import { tempNetns, uniqueSuffix } from '../testenv/netns.ts';
+import { removeGoDatapath, planChainRemoval } from './takeover.ts';
+
+const exec = new ExecRunner();
+const PRIMARY = '10.224.0.4';
+const SECONDARY = '10.224.0.5';
+const ILB = '10.224.0.100';
+const PORT = 6000;
+
+/** What the Go daemon programs for one gateway, with `iptables` being one backend. */
+async function prepareGoNode(node: CommandRunner, goNs: string, iptables: string): Promise<void> {
+  const run = (argv: string[]) => node.run(argv);
+  const inGo = inNetns(node, netnsPath(goNs));
+  // The node itself: eth0 with its primary IP, and things that are not Go's.
+  await run(['ip', 'link', 'add', 'eth0', 'type', 'bridge']);
+  await run(['ip', 'link', 'set', 'eth0', 'up']);
+  await run(['ip', 'addr', 'add', `${PRIMARY}/16`, 'dev', 'eth0']);
+  await run(['ip', 'addr', 'add', '10.224.0.200/32', 'dev', 'eth0']);
+  await run(['ip', 'link', 'add', 'wg-7000', 'type', 'ifb']);
+  await run([iptables, '-t', 'nat', '-A', 'POSTROUTING', '-j', 'MASQUERADE']);
+  await run([iptables, '-t', 'nat', '-N', 'EGRESS-CUSTOM']);
+  await run([iptables, '-t', 'nat', '-A', 'POSTROUTING', '-j', 'EGRESS-CUSTOM']);
+  // reconcileIlbIPOnHost
+  await run(['ip', 'addr', 'add', `${ILB}/32`, 'dev', 'eth0', 'label', 'eth0:egress']);
+  // The secondary IP: removeSecondaryIpFromHost already took it off eth0.
+  // EGRESS-GATEWAY-SNAT and EGRESS-<ip>, on the node.
+  await run([iptables, '-t', 'nat', '-N', 'EGRESS-GATEWAY-SNAT']);
+  await run([iptables, '-t', 'nat', '-I', 'POSTROUTING', '-m', 'comment', '--comment', 'kube-egress-gateway no MASQUERADE', '-j', 'EGRESS-GATEWAY-SNAT']);
+  const ipChain = `EGRESS-${SECONDARY.replaceAll('.', '-')}`;
+  await run([iptables, '-t', 'nat', '-N', ipChain]);
+  await run([iptables, '-t', 'nat', '-A', ipChain, '-s', `${SECONDARY}/32`, '-j', 'ACCEPT']);
+  await run([iptables, '-t', 'nat', '-I', 'EGRESS-GATEWAY-SNAT', '-m', 'comment', '--comment', `kube-egress-gateway no sNAT packet from ip ${SECONDARY}`, '-j', ipChain]);
+  // reconcileWireguardLink: created on the node, moved, fe80::1/64.
+  await run(['ip', 'link', 'add', `wg-${PORT}`, 'type', 'ifb']);
+  await run(['ip', 'link', 'set', `wg-${PORT}`, 'netns', goNs]);
+  await inGo.run(['ip', 'addr', 'add', 'fe80::1/64', 'dev', `wg-${PORT}`]);
+  await inGo.run(['ip', 'link', 'set', `wg-${PORT}`, 'up']);
+  // reconcileVethPair
+  await run(['ip', 'link', 'add', 'host-gateway', 'type', 'veth', 'peer', 'name', 'host0']);
+  await run(['ip', 'link', 'set', 'host-gateway', 'up']);
+  await run(['ip', 'route', 'replace', `${SECONDARY}/32`, 'dev', 'host-gateway']);
+  await run(['ip', 'link', 'set', 'host0', 'netns', goNs]);
+  await inGo.run(['ip', 'addr', 'add', `${SECONDARY}/32`, 'dev', 'host0']);
+  await inGo.run(['ip', 'link', 'set', 'host0', 'up']);
+  await inGo.run(['ip', 'route', 'replace', `${PRIMARY}/32`, 'dev', 'host0', 'scope', 'link']);
+  await inGo.run(['ip', 'route', 'replace', 'default', 'via', PRIMARY, 'dev', 'host0']);
+  // configureGatewayNamespace: mark and SNAT chains in the Go namespace.
+  await inGo.run([iptables, '-t', 'nat', '-N', `EGRESS-GATEWAY-MARK-${PORT}`]);
+  await inGo.run([iptables, '-t', 'nat', '-A', `EGRESS-GATEWAY-MARK-${PORT}`, '-i', `wg-${PORT}`, '-j', 'CONNMARK', '--set-mark', String(PORT)]);
+  await inGo.run([iptables, '-t', 'nat', '-I', 'PREROUTING', '-m', 'comment', '--comment', `kube-egress-gateway mark packets from gateway link wg-${PORT}`, '-j', `EGRESS-GATEWAY-MARK-${PORT}`]);
+  await inGo.run([iptables, '-t', 'nat', '-N', `EGRESS-GATEWAY-SNAT-${PORT}`]);
+  await inGo.run([iptables, '-t', 'nat', '-A', `EGRESS-GATEWAY-SNAT-${PORT}`, '-o', 'host0', '-m', 'connmark', '--mark', String(PORT), '-j', 'SNAT', '--to-source', SECONDARY]);
+  await inGo.run([iptables, '-t', 'nat', '-I', 'POSTROUTING', '-m', 'comment', '--comment', `kube-egress-gateway sNAT packets from gateway link wg-${PORT}`, '-j', `EGRESS-GATEWAY-SNAT-${PORT}`]);
+}
+
+/** The node's nat table as iptables-save prints it, without the comment lines (they carry a date). */
+async function natTable(node: CommandRunner, iptables: string): Promise<string> {
+  const { stdout } = await node.run([`${iptables}-save`, '-t', 'nat']);
+  return stdout.split('\n').filter((l) => l && !l.startsWith('#')).join('\n');
+}
+
+async function nodeState(node: CommandRunner): Promise<{ links: string[]; addresses: string[]; routes: string[] }> {
+  const ip = new Ip(node);
+  return {
+    links: (await ip.links()).map((l) => l.name).sort(),
+    addresses: (await ip.addresses('eth0')).filter((a) => a.family === 'inet').map((a) => `${a.cidr}${a.label ? ` ${a.label}` : ''}`).sort(),
+    routes: (await ip.routes()).map((r) => `${r.dst} ${r.dev ?? ''}`).sort(),
+  };
+}
+
+for (const iptables of ['iptables-legacy', 'iptables-nft']) {
+  t.test(`a node the Go daemon left behind, ${iptables}`, async (t) => {
+    const node = await tempNetns(t, 'gotk');
+    const nodeRunner = inNetns(exec, node.path);
+    const goNs = `keg-gons-${uniqueSuffix()}`;
+    t.teardown(() => deleteNetns(exec, goNs));
+    await ensureNetns(exec, goNs);
+    await prepareGoNode(nodeRunner, goNs, iptables);
+    t.match(await natTable(nodeRunner, iptables), /EGRESS-GATEWAY-SNAT/, 'prepared');
+
+    const logs: string[] = [];
+    const log = createLogger({ level: 'debug', write: (l) => logs.push(l) });
+    const report = await removeGoDatapath({ runner: nodeRunner, log, ourNetns: 'keg-gw', goNetns: goNs });
+    t.same(report, { netns: true, links: 2, addresses: 1, iptables: { [iptables]: { rules: 1, chains: 2 } }, failed: [] },
+      'the namespace with wg-6000 and host0 (host-gateway went with it), the ILB address, one jump and two chains on the node');
+    t.notOk(existsSync(netnsPath(goNs)), 'the Go namespace is gone');
+    t.same(await nodeState(nodeRunner), {
+      links: ['eth0', 'lo', 'wg-7000'],
+      addresses: ['10.224.0.200/32', `${PRIMARY}/16`],
+      routes: ['10.224.0.0/16 eth0'],
+    }, 'host-gateway and its route are gone; eth0 keeps every address but the labelled ILB IP; other links stay');
+    t.equal(await natTable(nodeRunner, iptables), [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':INPUT ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':EGRESS-CUSTOM - [0:0]',
+      '-A POSTROUTING -j MASQUERADE',
+      '-A POSTROUTING -j EGRESS-CUSTOM',
+      'COMMIT',
+    ].join('\n'), 'only the Go chains and the jump into them are gone');
+    const line = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'removed the Go data path');
+    t.match(line, { level: 'info', netns: true, links: 2, addresses: 1, iptables: { [iptables]: { rules: 1, chains: 2 } } }, 'what was removed is logged as counts');
+
+    const again = await removeGoDatapath({ runner: nodeRunner, log, ourNetns: 'keg-gw', goNetns: goNs });
+    t.same(again, { netns: false, links: 0, addresses: 0, iptables: {}, failed: [] }, 'a second run finds nothing');
+    t.equal((await natTable(nodeRunner, iptables)).split('\n').length, 9, 'and changes nothing');
+  });
+}
+
+t.test('our own namespace is never removed, even under the Go name', async (t) => {
+  const node = await tempNetns(t, 'gotk');
+  const ours = `keg-gons-${uniqueSuffix()}`;
+  t.teardown(() => deleteNetns(exec, ours));
+  await ensureNetns(exec, ours);
+  const report = await removeGoDatapath({ runner: inNetns(exec, node.path), log: createLogger({ level: 'error', write: () => {} }), ourNetns: ours, goNetns: ours });
+  t.equal(report.netns, false);
+  t.ok(existsSync(netnsPath(ours)));
+});
+
+t.test('planChainRemoval: only Go chain names, only jumps from outside them', async (t) => {
+  const saved = [
+    '*nat',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':EGRESS-GATEWAY-SNAT - [0:0]',
+    ':EGRESS-10-1-2-3 - [0:0]',
+    ':EGRESS-GATEWAY-MARK-6001 - [0:0]',
+    ':EGRESS-GATEWAY-SNAT-6001 - [0:0]',
+    ':EGRESS-CUSTOM - [0:0]',
+    ':EGRESS-GATEWAY-SNAT-x - [0:0]',
+    '-A POSTROUTING -m comment --comment "kube-egress-gateway no MASQUERADE" -j EGRESS-GATEWAY-SNAT',
+    '-A POSTROUTING -m comment --comment "says -j EGRESS-GATEWAY-SNAT" -j EGRESS-CUSTOM',
+    '-A EGRESS-GATEWAY-SNAT -m comment --comment "kube-egress-gateway no sNAT packet from ip 10.1.2.3" -j EGRESS-10-1-2-3',
+    'COMMIT',
+  ].join('\n');
+  t.same(planChainRemoval(saved), {
+    chains: ['EGRESS-GATEWAY-SNAT', 'EGRESS-10-1-2-3', 'EGRESS-GATEWAY-MARK-6001', 'EGRESS-GATEWAY-SNAT-6001'],
+    jumps: ['-A POSTROUTING -m comment --comment "kube-egress-gateway no MASQUERADE" -j EGRESS-GATEWAY-SNAT'],
+  });
+});
