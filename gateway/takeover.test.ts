@@ -16,7 +16,8 @@ import { Ip } from '../lib/net/ip.ts';
 import { deleteNetns, ensureNetns, netnsPath } from '../lib/net/netns.ts';
 import { existsSync } from 'node:fs';
 import { tempNetns, uniqueSuffix } from '../testenv/netns.ts';
-import { removeGoDatapath, planChainRemoval } from './takeover.ts';
+import { GO_NETNS, removeGoDatapath, planChainRemoval } from './takeover.ts';
+import { ILB_IP, Lab, NODE, waitFor } from './testing/lab.ts';
 
 const exec = new ExecRunner();
 const PRIMARY = '10.224.0.4';
@@ -24,11 +25,16 @@ const SECONDARY = '10.224.0.5';
 const ILB = '10.224.0.100';
 const PORT = 6000;
 
-/** What the Go daemon programs for one gateway, with `iptables` being one backend. */
-async function prepareGoNode(node: CommandRunner, goNs: string, iptables: string): Promise<void> {
+interface GoGateway {
+  primary: string;
+  secondary: string;
+  ilb: string;
+  port: number;
+}
+
+/** A node's own things, which the cleanup must leave alone: eth0 with its primary IP, an address, a link, nat rules. */
+async function prepareNode(node: CommandRunner, iptables: string): Promise<void> {
   const run = (argv: string[]) => node.run(argv);
-  const inGo = inNetns(node, netnsPath(goNs));
-  // The node itself: eth0 with its primary IP, and things that are not Go's.
   await run(['ip', 'link', 'add', 'eth0', 'type', 'bridge']);
   await run(['ip', 'link', 'set', 'eth0', 'up']);
   await run(['ip', 'addr', 'add', `${PRIMARY}/16`, 'dev', 'eth0']);
@@ -37,37 +43,44 @@ async function prepareGoNode(node: CommandRunner, goNs: string, iptables: string
   await run([iptables, '-t', 'nat', '-A', 'POSTROUTING', '-j', 'MASQUERADE']);
   await run([iptables, '-t', 'nat', '-N', 'EGRESS-CUSTOM']);
   await run([iptables, '-t', 'nat', '-A', 'POSTROUTING', '-j', 'EGRESS-CUSTOM']);
+}
+
+/** What the Go daemon programs for one gateway, step by step as its reconcile does, with `iptables` being one backend. */
+async function leaveGoDatapath(node: CommandRunner, goNs: string, iptables: string, gw: GoGateway): Promise<void> {
+  const run = (argv: string[]) => node.run(argv);
+  const inGo = inNetns(node, netnsPath(goNs));
+  const wg = `wg-${gw.port}`;
   // reconcileIlbIPOnHost
-  await run(['ip', 'addr', 'add', `${ILB}/32`, 'dev', 'eth0', 'label', 'eth0:egress']);
+  await run(['ip', 'addr', 'add', `${gw.ilb}/32`, 'dev', 'eth0', 'label', 'eth0:egress']);
   // The secondary IP: removeSecondaryIpFromHost already took it off eth0.
   // EGRESS-GATEWAY-SNAT and EGRESS-<ip>, on the node.
   await run([iptables, '-t', 'nat', '-N', 'EGRESS-GATEWAY-SNAT']);
   await run([iptables, '-t', 'nat', '-I', 'POSTROUTING', '-m', 'comment', '--comment', 'kube-egress-gateway no MASQUERADE', '-j', 'EGRESS-GATEWAY-SNAT']);
-  const ipChain = `EGRESS-${SECONDARY.replaceAll('.', '-')}`;
+  const ipChain = `EGRESS-${gw.secondary.replaceAll('.', '-')}`;
   await run([iptables, '-t', 'nat', '-N', ipChain]);
-  await run([iptables, '-t', 'nat', '-A', ipChain, '-s', `${SECONDARY}/32`, '-j', 'ACCEPT']);
-  await run([iptables, '-t', 'nat', '-I', 'EGRESS-GATEWAY-SNAT', '-m', 'comment', '--comment', `kube-egress-gateway no sNAT packet from ip ${SECONDARY}`, '-j', ipChain]);
+  await run([iptables, '-t', 'nat', '-A', ipChain, '-s', `${gw.secondary}/32`, '-j', 'ACCEPT']);
+  await run([iptables, '-t', 'nat', '-I', 'EGRESS-GATEWAY-SNAT', '-m', 'comment', '--comment', `kube-egress-gateway no sNAT packet from ip ${gw.secondary}`, '-j', ipChain]);
   // reconcileWireguardLink: created on the node, moved, fe80::1/64.
-  await run(['ip', 'link', 'add', `wg-${PORT}`, 'type', 'ifb']);
-  await run(['ip', 'link', 'set', `wg-${PORT}`, 'netns', goNs]);
-  await inGo.run(['ip', 'addr', 'add', 'fe80::1/64', 'dev', `wg-${PORT}`]);
-  await inGo.run(['ip', 'link', 'set', `wg-${PORT}`, 'up']);
+  await run(['ip', 'link', 'add', wg, 'type', 'ifb']);
+  await run(['ip', 'link', 'set', wg, 'netns', goNs]);
+  await inGo.run(['ip', 'addr', 'add', 'fe80::1/64', 'dev', wg]);
+  await inGo.run(['ip', 'link', 'set', wg, 'up']);
   // reconcileVethPair
   await run(['ip', 'link', 'add', 'host-gateway', 'type', 'veth', 'peer', 'name', 'host0']);
   await run(['ip', 'link', 'set', 'host-gateway', 'up']);
-  await run(['ip', 'route', 'replace', `${SECONDARY}/32`, 'dev', 'host-gateway']);
+  await run(['ip', 'route', 'replace', `${gw.secondary}/32`, 'dev', 'host-gateway']);
   await run(['ip', 'link', 'set', 'host0', 'netns', goNs]);
-  await inGo.run(['ip', 'addr', 'add', `${SECONDARY}/32`, 'dev', 'host0']);
+  await inGo.run(['ip', 'addr', 'add', `${gw.secondary}/32`, 'dev', 'host0']);
   await inGo.run(['ip', 'link', 'set', 'host0', 'up']);
-  await inGo.run(['ip', 'route', 'replace', `${PRIMARY}/32`, 'dev', 'host0', 'scope', 'link']);
-  await inGo.run(['ip', 'route', 'replace', 'default', 'via', PRIMARY, 'dev', 'host0']);
+  await inGo.run(['ip', 'route', 'replace', `${gw.primary}/32`, 'dev', 'host0', 'scope', 'link']);
+  await inGo.run(['ip', 'route', 'replace', 'default', 'via', gw.primary, 'dev', 'host0']);
   // configureGatewayNamespace: mark and SNAT chains in the Go namespace.
-  await inGo.run([iptables, '-t', 'nat', '-N', `EGRESS-GATEWAY-MARK-${PORT}`]);
-  await inGo.run([iptables, '-t', 'nat', '-A', `EGRESS-GATEWAY-MARK-${PORT}`, '-i', `wg-${PORT}`, '-j', 'CONNMARK', '--set-mark', String(PORT)]);
-  await inGo.run([iptables, '-t', 'nat', '-I', 'PREROUTING', '-m', 'comment', '--comment', `kube-egress-gateway mark packets from gateway link wg-${PORT}`, '-j', `EGRESS-GATEWAY-MARK-${PORT}`]);
-  await inGo.run([iptables, '-t', 'nat', '-N', `EGRESS-GATEWAY-SNAT-${PORT}`]);
-  await inGo.run([iptables, '-t', 'nat', '-A', `EGRESS-GATEWAY-SNAT-${PORT}`, '-o', 'host0', '-m', 'connmark', '--mark', String(PORT), '-j', 'SNAT', '--to-source', SECONDARY]);
-  await inGo.run([iptables, '-t', 'nat', '-I', 'POSTROUTING', '-m', 'comment', '--comment', `kube-egress-gateway sNAT packets from gateway link wg-${PORT}`, '-j', `EGRESS-GATEWAY-SNAT-${PORT}`]);
+  await inGo.run([iptables, '-t', 'nat', '-N', `EGRESS-GATEWAY-MARK-${gw.port}`]);
+  await inGo.run([iptables, '-t', 'nat', '-A', `EGRESS-GATEWAY-MARK-${gw.port}`, '-i', wg, '-j', 'CONNMARK', '--set-mark', String(gw.port)]);
+  await inGo.run([iptables, '-t', 'nat', '-I', 'PREROUTING', '-m', 'comment', '--comment', `kube-egress-gateway mark packets from gateway link ${wg}`, '-j', `EGRESS-GATEWAY-MARK-${gw.port}`]);
+  await inGo.run([iptables, '-t', 'nat', '-N', `EGRESS-GATEWAY-SNAT-${gw.port}`]);
+  await inGo.run([iptables, '-t', 'nat', '-A', `EGRESS-GATEWAY-SNAT-${gw.port}`, '-o', 'host0', '-m', 'connmark', '--mark', String(gw.port), '-j', 'SNAT', '--to-source', gw.secondary]);
+  await inGo.run([iptables, '-t', 'nat', '-I', 'POSTROUTING', '-m', 'comment', '--comment', `kube-egress-gateway sNAT packets from gateway link ${wg}`, '-j', `EGRESS-GATEWAY-SNAT-${gw.port}`]);
 }
 
 /** The node's nat table as iptables-save prints it, without the comment lines (they carry a date). */
@@ -92,7 +105,8 @@ for (const iptables of ['iptables-legacy', 'iptables-nft']) {
     const goNs = `keg-gons-${uniqueSuffix()}`;
     t.teardown(() => deleteNetns(exec, goNs));
     await ensureNetns(exec, goNs);
-    await prepareGoNode(nodeRunner, goNs, iptables);
+    await prepareNode(nodeRunner, iptables);
+    await leaveGoDatapath(nodeRunner, goNs, iptables, { primary: PRIMARY, secondary: SECONDARY, ilb: ILB, port: PORT });
     t.match(await natTable(nodeRunner, iptables), /EGRESS-GATEWAY-SNAT/, 'prepared');
 
     const logs: string[] = [];
@@ -125,6 +139,32 @@ for (const iptables of ['iptables-legacy', 'iptables-nft']) {
     t.equal((await natTable(nodeRunner, iptables)).split('\n').length, 9, 'and changes nothing');
   });
 }
+
+t.test('the daemon removes the Go data path before it programs its own, and serves the same gateway', async (t) => {
+  const lab = await Lab.start(t);
+  const nodeRunner = inNetns(exec, lab.node.path);
+  // The real name here: the daemon binary knows no other. Only this test creates it.
+  t.teardown(() => deleteNetns(exec, GO_NETNS));
+  await ensureNetns(exec, GO_NETNS);
+  const secondary = '10.0.0.65';
+  await leaveGoDatapath(nodeRunner, GO_NETNS, 'iptables-legacy', { primary: NODE.ip, secondary, ilb: ILB_IP, port: 6000 });
+
+  const daemon = lab.startDaemon();
+  t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
+  const gw = await lab.createGateway('egress-a', 6000, secondary);
+  const pod = await lab.addPod('10.244.0.10', gw);
+  await lab.createEndpoint('pod-a', 'egress-a', { ip: pod.ip, publicKey: pod.key.publicKey() });
+  t.ok(await waitFor(async () => (await lab.gatewayPeers(6000)).length === 1, 20_000), 'peer installed');
+  t.equal(await lab.sourceSeenBy(pod), secondary, 'the same gateway, served by this daemon');
+
+  t.notOk(existsSync(netnsPath(GO_NETNS)), 'the Go namespace is gone');
+  const ip = new Ip(nodeRunner);
+  t.notOk(await ip.link('host-gateway'), 'host-gateway is gone');
+  t.same((await ip.addresses('eth0')).filter((a) => a.local === ILB_IP), [{ dev: 'eth0', family: 'inet', local: ILB_IP, prefixlen: 32, scope: 'global', cidr: `${ILB_IP}/32` }],
+    'the ILB IP is on eth0 once, as ours (no eth0:egress label)');
+  t.notMatch(await natTable(nodeRunner, 'iptables-legacy'), /EGRESS-/, 'no Go chain left');
+  t.match(daemon.output(), /"msg":"removed the Go data path".*"netns":true/);
+});
 
 t.test('our own namespace is never removed, even under the Go name', async (t) => {
   const node = await tempNetns(t, 'gotk');
