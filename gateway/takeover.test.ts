@@ -166,6 +166,19 @@ t.test('the daemon removes the Go data path before it programs its own, and serv
   t.match(daemon.output(), /"msg":"removed the Go data path".*"netns":true/);
 });
 
+t.test('legacy iptables without a writable /run/xtables.lock: a failure that says what to mount', async (t) => {
+  const node = await tempNetns(t, 'gotk');
+  const nodeRunner = inNetns(exec, node.path);
+  await nodeRunner.run(['iptables-legacy', '-t', 'nat', '-N', 'EGRESS-GATEWAY-SNAT']);
+  // A container with a read-only root file system and no lock file mounted.
+  const readOnlyRun: CommandRunner = {
+    run: (argv, opts) => nodeRunner.run(['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o ro tmpfs /run && exec "$@"', 'sh', ...argv], opts),
+  };
+  const report = await removeGoDatapath({ runner: readOnlyRun, log: createLogger({ level: 'error', write: () => {} }), ourNetns: 'keg-gw', goNetns: `keg-gons-${uniqueSuffix()}` });
+  t.match(report.failed, [/^iptables-legacy: mount the host's \/run\/xtables.lock into the container.*can't open lock file/]);
+  t.match(await natTable(nodeRunner, 'iptables-legacy'), /EGRESS-GATEWAY-SNAT/, 'nothing half-done');
+});
+
 t.test('our own namespace is never removed, even under the Go name', async (t) => {
   const node = await tempNetns(t, 'gotk');
   const ours = `keg-gons-${uniqueSuffix()}`;

@@ -24,7 +24,7 @@
  */
 import { existsSync } from 'node:fs';
 import { type CommandRunner, CommandError, inNetns } from '../lib/exec/runner.ts';
-import { describeError } from '../lib/errors.ts';
+import { KegError, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { Ip } from '../lib/net/ip.ts';
 import { deleteNetns, netnsPath } from '../lib/net/netns.ts';
@@ -138,7 +138,15 @@ async function removeGoChains(runner: CommandRunner, backend: Backend, report: G
   const plan = planChainRemoval(saved);
   if (plan.chains.length === 0) return;
   const input = ['*nat', ...plan.jumps.map((rule) => rule.replace(/^-A /, '-D ')), ...plan.chains.map((c) => `-F ${c}`), ...plan.chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
-  await runner.run([`${backend}-restore`, '-w', '5', '--noflush'], { input });
+  try {
+    await runner.run([`${backend}-restore`, '-w', '5', '--noflush'], { input });
+  } catch (err) {
+    // Legacy iptables serialises writers through this file; kube-proxy shares it from the host.
+    if (err instanceof CommandError && err.stderr.includes('xtables.lock')) {
+      throw new KegError('GO_CLEANUP_NO_XTABLES_LOCK', "mount the host's /run/xtables.lock into the container (hostPath, FileOrCreate), as kube-proxy does", { cause: err });
+    }
+    throw err;
+  }
   report.iptables[backend] = { rules: plan.jumps.length, chains: plan.chains.length };
 }
 
