@@ -152,7 +152,7 @@ const KNOWN_KEYS = new Map(Object.keys(CloudConfigFileSchema.shape).map((k) => [
  * Returns the object under canonical keys, and how each key was spelled (for
  * error messages that point at the file as written).
  */
-export function normalizeCloudConfig(raw: unknown, path: string): { fields: Record<string, unknown>; spelled: Map<string, string> } {
+function normalizeCloudConfig(raw: unknown, path: string): { fields: Record<string, unknown>; spelled: Map<string, string> } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(path, 'not a JSON object');
   const fields: Record<string, unknown> = {};
   const spelled = new Map<string, string>();
