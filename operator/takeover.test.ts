@@ -2,7 +2,8 @@
  * Taking over from the Go original (docs/install-aks.md): the operator starts
  * on what a cluster running the Go chart holds — the cloud config as the Go
  * chart renders it, mounted the way kubelet mounts a Secret, the Go
- * controller's expired Lease, and a key Secret the Go controller generated —
+ * controller's expired Lease in the Go release's namespace, and a key Secret
+ * the Go controller generated —
  * and carries on with all three.
  */
 import t from 'tap';
@@ -18,6 +19,8 @@ import { OPERATOR_NS, POOL, cloudConfigJson, createSgc, getSgc, operatorKubeconf
 
 const BIN = fileURLToPath(new URL('./bin.ts', import.meta.url));
 const GO_LEASE = '0a299682.microsoft.com';
+/** The Go release's namespace, other than ours: the Lease is there. */
+const GO_NS = 'go-egress-system';
 const NS = 'default';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -55,8 +58,9 @@ t.test('the operator takes over from the Go controller', async (t) => {
   // The Go controller scaled to zero: its Lease is left as controller-runtime
   // last renewed it. A short duration keeps the test quick (Go's is 15 s).
   const stale = new Date(Date.now() - 3_600_000).toISOString().replace('Z', '000Z');
-  await rest.create(resourcePath(CORE.leases, OPERATOR_NS), {
-    metadata: { name: GO_LEASE, namespace: OPERATOR_NS },
+  await rest.create(resourcePath(CORE.namespaces), { metadata: { name: GO_NS } });
+  await rest.create(resourcePath(CORE.leases, GO_NS), {
+    metadata: { name: GO_LEASE, namespace: GO_NS },
     spec: { holderIdentity: 'kube-egress-gateway-controller-manager-5d8f7c9b4-x2x7q_0c6c7f5e-1b0e-4a4e-9a53-3f1c2d4e5f60', leaseDurationSeconds: 2, acquireTime: stale, renewTime: stale, leaseTransitions: 3 },
   });
 
@@ -70,8 +74,15 @@ t.test('the operator takes over from the Go controller', async (t) => {
   });
 
   const kubeconfig = await operatorKubeconfig(w);
+  // What docs/install-aks.md asks for when the Lease is in another namespace.
+  const rbac = '/apis/rbac.authorization.k8s.io/v1/namespaces/' + GO_NS;
+  await rest.create(`${rbac}/roles`, { metadata: { name: 'go-lease' }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] });
+  await rest.create(`${rbac}/rolebindings`, {
+    metadata: { name: 'go-lease' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'go-lease' },
+    subjects: [{ kind: 'ServiceAccount', name: 'kube-egress-gateway-operator', namespace: OPERATOR_NS }],
+  });
   const proc = spawn(process.execPath, [BIN, '--cloud-config', configPath, '--kubeconfig', kubeconfig, '--namespace', OPERATOR_NS,
-    '--leader-elect', '--leader-election-id', GO_LEASE, '--metrics-bind-address', '127.0.0.1:0', '--azure-poll-interval', '100ms', '--batch-delay', '50ms'],
+    '--leader-elect', '--leader-election-id', GO_LEASE, '--leader-election-namespace', GO_NS, '--metrics-bind-address', '127.0.0.1:0', '--azure-poll-interval', '100ms', '--batch-delay', '50ms'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -84,7 +95,7 @@ t.test('the operator takes over from the Go controller', async (t) => {
   const sgc = await waitReady(rest, NS, 'from-go', 'True', 90_000);
   t.equal(sgc.status?.gatewayServerProfile?.publicKey, goKey.publicKey(), "the Go controller's key pair is kept: pod tunnels keep their gateway key");
 
-  const lease = (await rest.get<Lease>(resourcePath(CORE.leases, OPERATOR_NS, GO_LEASE))).spec;
+  const lease = (await rest.get<Lease>(resourcePath(CORE.leases, GO_NS, GO_LEASE))).spec;
   t.not(lease.holderIdentity, '', 'the Lease has a holder');
   t.notMatch(lease.holderIdentity, /controller-manager/, 'the holder is no longer the Go controller');
   t.equal(lease.leaseTransitions, 4, 'one more transition, counted on from controller-runtime');
@@ -103,6 +114,7 @@ t.test('the operator takes over from the Go controller', async (t) => {
   proc.kill('SIGTERM');
   t.equal(await exited, 0);
   t.notMatch(stderr, /CLOUD_CONFIG_INVALID|forbidden/i);
-  const released = (await rest.get<Lease>(resourcePath(CORE.leases, OPERATOR_NS, GO_LEASE))).spec;
+  const released = (await rest.get<Lease>(resourcePath(CORE.leases, GO_NS, GO_LEASE))).spec;
+  await t.rejects(rest.get(resourcePath(CORE.leases, OPERATOR_NS, GO_LEASE)), { code: 'KUBE_NOTFOUND' }, 'no second Lease in our namespace');
   t.notOk(released.holderIdentity, 'released on shutdown, as controller-runtime does with LeaderElectionReleaseOnCancel');
 });
