@@ -9,12 +9,14 @@ import { USAGE, parseGatewayFlags } from './config.ts';
 import { GatewayDaemon } from './daemon.ts';
 import { nodeNameFromImds } from './imds.ts';
 import { startProbeServer } from './probe.ts';
+import { removeGoDatapath } from './takeover.ts';
 
 /**
  * `kube-egress-gateway gateway`. Returns the exit code: 0 after a drained
  * shutdown, 1 when it cannot start, 2 for usage errors.
  *
- * On SIGTERM the probe fails every gateway for --drain-seconds (the load
+ * At start it removes what the Go original's daemon left on the node
+ * (gateway/takeover.ts). On SIGTERM the probe fails every gateway for --drain-seconds (the load
  * balancer takes the node out of rotation), then the daemon exits leaving the
  * data path in place: established tunnels keep working, and the next daemon
  * adopts links, rules and peers without interrupting them.
@@ -37,7 +39,10 @@ export async function main(args: string[]): Promise<number> {
     const nodeName = cfg.nodeName ?? (await nodeNameFromImds(cfg.imdsEndpoint));
     const rest = new KubeRest(loadKubeConfig(cfg.kubeconfig));
     const registry = createRegistry('gateway');
-    const daemon = new GatewayDaemon({ rest, runner: new ExecRunner(), config: cfg, nodeName, registry, log: log.with({ node: nodeName }) });
+    const runner = new ExecRunner();
+    // Before any link of ours exists: a Go WireGuard link still holds its UDP port.
+    await removeGoDatapath({ runner, log, ourNetns: cfg.netnsName });
+    const daemon = new GatewayDaemon({ rest, runner, config: cfg, nodeName, registry, log: log.with({ node: nodeName }) });
     const probe = await startProbeServer({ ...cfg.probe, ready: (uid) => daemon.reconciler.isReady(uid) });
     const ops = await startOpsServer({ registry, ...cfg.metrics, ready: () => daemon.ready && !probe.draining });
     log.info('gateway daemon starting', { node: nodeName, netns: cfg.netnsName, probePort: probe.port, metricsPort: ops.port });

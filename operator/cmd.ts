@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { COMMON_OPTIONS, loggerFor, parseBindAddress, parseFlags, parsePort, shutdownSignal } from '../lib/cli.ts';
 import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
-import { describeError, errorCode } from '../lib/errors.ts';
+import { KegError, describeError, errorCode } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { createRegistry, startOpsServer } from '../lib/metrics.ts';
 import { loadKubeConfig } from '../lib/kube/config.ts';
@@ -28,6 +28,7 @@ export const OPTIONS = {
   'gateway-lb-probe-port': { type: 'string', default: String(GATEWAY_PROBE_PORT) },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-id': { type: 'string', default: 'kube-egress-gateway-operator' },
+  'leader-election-namespace': { type: 'string' },
   'vm-requeue-interval': { type: 'string', default: '5m' },
   'azure-poll-interval': { type: 'string', default: '2s' },
   'batch-delay': { type: 'string', default: '200ms' },
@@ -36,12 +37,14 @@ export const OPTIONS = {
 const USAGE = `Usage: kube-egress-gateway operator [flags]
 
   --cloud-config PATH          cloud config JSON (default /etc/kubernetes/kube-egress-gateway/azure.json)
-  --namespace NS               operator namespace: the leader Lease (default kube-egress-gateway-system)
+  --namespace NS               operator namespace (default kube-egress-gateway-system)
   --secret-namespace NS        where the gateway key Secrets live; the gateway daemons may read every
                                Secret there, so no other Secret belongs in it (default: --namespace)
   --gateway-lb-probe-port N    the port the gateway daemons answer the load balancer probe on (default 8082)
   --leader-elect               run only while holding the leader Lease
-  --leader-election-id NAME    Lease name (default kube-egress-gateway-operator)
+  --leader-election-id NAME    Lease name (default kube-egress-gateway-operator; the Go
+                               original's is 0a299682.microsoft.com)
+  --leader-election-namespace NS  namespace of the Lease (default: --namespace)
   --vm-requeue-interval DUR    how often Ready gateways are checked for drift in Azure (default 5m)
   --azure-poll-interval DUR    long-running operation poll interval when ARM gives no Retry-After (default 2s)
   --batch-delay DUR            how long a VMSS or ILB write waits for other gateways to join it (default 200ms)
@@ -54,6 +57,7 @@ export async function main(args: string[]): Promise<number> {
   let flags: ReturnType<typeof parseFlags<typeof OPTIONS>>;
   try {
     flags = parseFlags(args, OPTIONS);
+    checkNames(flags);
   } catch (err) {
     process.stderr.write(`${describeError(err)}\n\n${USAGE}`);
     return 2;
@@ -68,6 +72,18 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     log.error('operator failed to start', { code: errorCode(err), error: describeError(err) });
     return 1;
+  }
+}
+
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Names the apiserver would refuse on every retry are usage errors at start. */
+function checkNames(flags: ReturnType<typeof parseFlags<typeof OPTIONS>>): void {
+  if (!DNS_SUBDOMAIN.test(flags['leader-election-id'])) throw new KegError('USAGE', '--leader-election-id: a Lease name (lower-case DNS subdomain)');
+  for (const flag of ['namespace', 'secret-namespace', 'leader-election-namespace'] as const) {
+    const value = flags[flag];
+    if (value !== undefined && !DNS_LABEL.test(value)) throw new KegError('USAGE', `--${flag}: a namespace name`);
   }
 }
 
@@ -91,7 +107,7 @@ async function run(flags: ReturnType<typeof parseFlags<typeof OPTIONS>>, log: Lo
   signal.addEventListener('abort', () => stop.abort(), { once: true });
   if (flags['leader-elect']) {
     elector = new LeaderElector({
-      rest, log, namespace: flags.namespace, name: flags['leader-election-id'], identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
+      rest, log, namespace: flags['leader-election-namespace'] ?? flags.namespace, name: flags['leader-election-id'], identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
       onStartedLeading: () => void controller.start(),
       onStoppedLeading: () => {
         lostLeadership = !signal.aborted;

@@ -12,6 +12,12 @@ import { isConflict, isNotFound, type KubeRest } from '../lib/kube/rest.ts';
 import { PrivateKey, isValidKey } from '../lib/wireguard/keys.ts';
 
 export const SECRET_LABEL_SGC_UID = 'egressgateway.kubernetes.azure.com/sgc-uid';
+/**
+ * The owning SGC as the Go original labels its key Secrets: its controller
+ * maps Secret events to SGCs through them, so a cluster can go back to it.
+ */
+export const SECRET_LABEL_SGC_NAMESPACE = 'egressgateway.kubernetes.azure.com/owning-gateway-config-namespace';
+export const SECRET_LABEL_SGC_NAME = 'egressgateway.kubernetes.azure.com/owning-gateway-config-name';
 
 const SecretSchema = z.object({ data: z.record(z.string(), z.string()).optional() });
 
@@ -45,7 +51,10 @@ async function create(rest: KubeRest, namespace: string, name: string, sgc: { na
     apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
     metadata: {
       name, namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'kube-egress-gateway-operator', [SECRET_LABEL_SGC_UID]: sgc.uid },
+      labels: {
+        'app.kubernetes.io/managed-by': 'kube-egress-gateway-operator', [SECRET_LABEL_SGC_UID]: sgc.uid,
+        [SECRET_LABEL_SGC_NAMESPACE]: sgc.namespace, [SECRET_LABEL_SGC_NAME]: sgc.name,
+      },
       annotations: { 'egressgateway.kubernetes.azure.com/sgc': `${sgc.namespace}/${sgc.name}` },
     },
     data: { [SECRET_KEY_PRIVATE]: b64(key.revealBase64()), [SECRET_KEY_PUBLIC]: b64(pub) },

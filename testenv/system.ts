@@ -11,6 +11,9 @@ export const REQUIRED_COMMANDS: Readonly<Record<string, string>> = {
   'wireguard-go': 'wireguard-go',
   nsenter: 'util-linux',
   ping: 'iputils-ping',
+  // The gateway's removal of the Go data path, and its test, use both backends.
+  'iptables-legacy-save': 'iptables',
+  'iptables-nft-save': 'iptables',
 };
 
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {

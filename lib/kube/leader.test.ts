@@ -59,6 +59,22 @@ t.test('leader election on a real Lease', async (t) => {
     await b.elector.stop();
   });
 
+  await t.test('a Lease released by client-go (controller-runtime on shutdown) is taken at once, fields kept', async (t) => {
+    // What client-go writes on release: empty holder, duration 1 s, transitions kept.
+    const released = new Date().toISOString().replace('Z', '000Z');
+    await kube.rest.create(resourcePath(CORE.leases, NS), {
+      metadata: { name: '0a299682.microsoft.com', namespace: NS },
+      spec: { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: released, renewTime: released, leaseTransitions: 7 },
+    });
+    const ours = candidate(kube, '0a299682.microsoft.com', 'ours', 10_000);
+    ours.elector.start();
+    const took = await until('ours leads', () => ours.elector.isLeader);
+    t.ok(took < 1_000, `taken in ${took} ms, without waiting for any duration`);
+    const lease = await kube.rest.get<{ spec: Record<string, unknown> }>(resourcePath(CORE.leases, NS, '0a299682.microsoft.com'));
+    t.match(lease.spec, { holderIdentity: 'ours', leaseDurationSeconds: 10, leaseTransitions: 8 });
+    await ours.elector.stop();
+  });
+
   await t.test('a crashed leader is replaced only after its lease expires', async (t) => {
     const script = fileURLToPath(new URL('../../testenv/fixtures/lease-holder.ts', import.meta.url));
     const child = spawn(process.execPath, [script, kube.kubeconfigPath, NS, 'crash', 'doomed', '2000'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -26,6 +26,8 @@ export interface Address {
   scope: string;
   /** `local/prefixlen`, the form `ip addr add` takes. */
   cidr: string;
+  /** An IPv4 alias label such as `eth0:egress`; absent when it is just the link's name. */
+  label?: string;
 }
 
 export interface Route {
@@ -107,7 +109,9 @@ const linkSchema = z.object({
 
 const addrLinkSchema = z.object({
   ifname: z.string(),
-  addr_info: z.array(z.object({ family: z.string(), local: z.string().optional(), prefixlen: z.number().optional(), scope: z.string().optional() })),
+  addr_info: z.array(z.object({
+    family: z.string(), local: z.string().optional(), prefixlen: z.number().optional(), scope: z.string().optional(), label: z.string().optional(),
+  })),
 });
 
 const routeSchema = z.object({
@@ -157,7 +161,8 @@ export function parseAddresses(stdout: string): Address[] {
     for (const a of link.addr_info) {
       if ((a.family !== 'inet' && a.family !== 'inet6') || a.local === undefined || a.prefixlen === undefined) continue;
       const addr = { dev: link.ifname, family: a.family, local: a.local, prefixlen: a.prefixlen, scope: a.scope ?? 'global' } as const;
-      out.push({ ...addr, cidr: `${a.local}/${a.prefixlen}` });
+      const label = a.label !== undefined && a.label !== link.ifname ? { label: a.label } : {};
+      out.push({ ...addr, cidr: `${a.local}/${a.prefixlen}`, ...label });
     }
   }
   return out;
