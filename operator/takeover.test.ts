@@ -16,6 +16,7 @@ import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { PrivateKey } from '../lib/wireguard/keys.ts';
 import { SECRET_LABEL_SGC_NAME, SECRET_LABEL_SGC_NAMESPACE } from './secret.ts';
 import { OPERATOR_NS, POOL, cloudConfigJson, createSgc, getSgc, operatorKubeconfig, startWorld, waitReady } from './testing.ts';
+import { KEY_SECRET_NAMESPACE } from '../testenv/helm/accounts.ts';
 
 const BIN = fileURLToPath(new URL('./bin.ts', import.meta.url));
 const GO_LEASE = '0a299682.microsoft.com';
@@ -64,16 +65,18 @@ t.test('the operator takes over from the Go controller', async (t) => {
     spec: { holderIdentity: 'kube-egress-gateway-controller-manager-5d8f7c9b4-x2x7q_0c6c7f5e-1b0e-4a4e-9a53-3f1c2d4e5f60', leaseDurationSeconds: 2, acquireTime: stale, renewTime: stale, leaseTransitions: 3 },
   });
 
-  // An SGC the Go controller served, with the key Secret it generated.
+  // The chart's RBAC and namespaces, the key namespace among them.
+  const kubeconfig = await operatorKubeconfig(w);
+  // An SGC the Go controller served, with the key Secret it generated, copied
+  // into the key namespace as docs/install-aks.md asks (step 5).
   await createSgc(rest, NS, 'from-go', { gatewayNodepoolName: POOL });
   const uid = (await getSgc(rest, NS, 'from-go'))?.metadata.uid ?? '';
   const goKey = PrivateKey.generate();
-  await rest.create(resourcePath(CORE.secrets, OPERATOR_NS), {
-    metadata: { name: gatewaySecretName(uid), namespace: OPERATOR_NS, labels: { [SECRET_LABEL_SGC_NAMESPACE]: NS, [SECRET_LABEL_SGC_NAME]: 'from-go' } },
+  await rest.create(resourcePath(CORE.secrets, KEY_SECRET_NAMESPACE), {
+    metadata: { name: gatewaySecretName(uid), namespace: KEY_SECRET_NAMESPACE, labels: { [SECRET_LABEL_SGC_NAMESPACE]: NS, [SECRET_LABEL_SGC_NAME]: 'from-go' } },
     data: { PrivateKey: b64(goKey.revealBase64()), PublicKey: b64(goKey.publicKey()) },
   });
 
-  const kubeconfig = await operatorKubeconfig(w);
   // What docs/install-aks.md asks for when the Lease is in another namespace.
   const rbac = '/apis/rbac.authorization.k8s.io/v1/namespaces/' + GO_NS;
   await rest.create(`${rbac}/roles`, { metadata: { name: 'go-lease' }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] });
@@ -82,7 +85,7 @@ t.test('the operator takes over from the Go controller', async (t) => {
     subjects: [{ kind: 'ServiceAccount', name: 'kube-egress-gateway-operator', namespace: OPERATOR_NS }],
   });
   const proc = spawn(process.execPath, [BIN, '--cloud-config', configPath, '--kubeconfig', kubeconfig, '--namespace', OPERATOR_NS,
-    '--leader-elect', '--leader-election-id', GO_LEASE, '--leader-election-namespace', GO_NS, '--metrics-bind-address', '127.0.0.1:0', '--azure-poll-interval', '100ms', '--batch-delay', '50ms'],
+    '--secret-namespace', KEY_SECRET_NAMESPACE, '--leader-elect', '--leader-election-id', GO_LEASE, '--leader-election-namespace', GO_NS, '--metrics-bind-address', '127.0.0.1:0', '--azure-poll-interval', '100ms', '--batch-delay', '50ms'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -107,7 +110,7 @@ t.test('the operator takes over from the Go controller', async (t) => {
 
   await createSgc(rest, NS, 'new', { gatewayNodepoolName: POOL });
   const fresh = await waitReady(rest, NS, 'new', 'True', 90_000);
-  const secret = await rest.get<{ metadata: { labels?: Record<string, string> } }>(resourcePath(CORE.secrets, OPERATOR_NS, gatewaySecretName(fresh.metadata.uid ?? '')));
+  const secret = await rest.get<{ metadata: { labels?: Record<string, string> } }>(resourcePath(CORE.secrets, KEY_SECRET_NAMESPACE, gatewaySecretName(fresh.metadata.uid ?? '')));
   t.equal(secret.metadata.labels?.[SECRET_LABEL_SGC_NAMESPACE], NS, 'new key Secrets carry the labels the Go controller watches by');
   t.equal(secret.metadata.labels?.[SECRET_LABEL_SGC_NAME], 'new');
 
