@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,8 @@ import { ExecRunner } from '../lib/exec/runner.ts';
 import { ManagedProcess } from '../testenv/kubeapi/process.ts';
 import { LabNetwork, type Netns } from './network.ts';
 import { DEFAULT_OUTBOUND_IP, ECHO_IP } from './plan.ts';
-import type { RouterStatus } from './router/daemon.ts';
+import { until as waitFor } from '../testenv/wait.ts';
+import { readRouterStatus } from './router/daemon.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const runner = new ExecRunner();
@@ -42,25 +43,20 @@ t.test('lab network: default outbound, public IP NAT, ILB spread and failover', 
     probeIntervalMs: 200,
   }));
   start(lab.router, 'router', './router/main.ts', ['--config', config, '--status', status]);
-  start(lab.internet, 'echo', './echo.ts', ['--address', ECHO_IP, '--port', '80']);
+  const echo = start(lab.internet, 'echo', './echo.ts', ['--address', ECHO_IP, '--port', '80']);
   for (const gw of [gw1, gw2]) {
     await lab.in(gw).run(['ip', 'addr', 'add', `${FRONTEND}/32`, 'dev', 'eth0']);
     start(gw, gw.nodeName, './fixtures/ilb-backend.ts', ['--name', gw.nodeName, '--bind', FRONTEND, '--unhealthy-file', join(dir, `${gw.nodeName}.down`)]);
   }
   await lab.in(gw1).run(['ip', 'addr', 'add', '10.224.0.100/32', 'dev', 'eth0']);
 
-  const get = async (ns: Netns, extra: string[] = []) => {
-    for (let i = 0; ; i++) {
-      try {
-        return (await lab.in(ns).run([process.execPath, here('./client.ts'), `http://${ECHO_IP}/`, ...extra])).stdout.trim();
-      } catch (err) {
-        if (i >= 40) throw err;
-        await sleep(250);
-      }
-    }
-  };
+  // Readiness, not the first success: the router has loaded its rules (its
+  // status file exists only once it forwards) and the echo service listens.
+  await waitFor('the router to load its rules and forward', () => readRouterStatus(status) !== undefined, 30_000, 50);
+  await waitFor('the echo service to listen', () => echo.logTail().includes('listening'), 30_000, 50);
+  const get = async (ns: Netns, extra: string[] = []) => (await lab.in(ns).run([process.execPath, here('./client.ts'), `http://${ECHO_IP}/`, ...extra])).stdout.trim();
   const spread = async () => JSON.parse((await lab.in(w1).run([process.execPath, here('./fixtures/udp-spread.ts'), '--target', FRONTEND, '--flows', '40'])).stdout) as Record<string, number>;
-  const health = () => (existsSync(status) ? (JSON.parse(readFileSync(status, 'utf8')) as RouterStatus).frontends[`${FRONTEND}:6000`] : undefined);
+  const health = () => readRouterStatus(status)?.frontends[`${FRONTEND}:6000`];
   const until = async (what: string, cond: () => boolean) => {
     for (let i = 0; !cond(); i++) {
       if (i > 100) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(health())}`);
