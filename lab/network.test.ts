@@ -8,7 +8,9 @@ import { ManagedProcess } from '../testenv/kubeapi/process.ts';
 import { LabNetwork, type Netns } from './network.ts';
 import { DEFAULT_OUTBOUND_IP, ECHO_IP } from './plan.ts';
 import { until as waitFor } from '../testenv/wait.ts';
+import { Nft } from '../lib/net/nft.ts';
 import { readRouterStatus } from './router/daemon.ts';
+import { ROUTER_TABLE } from './router/render.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const runner = new ExecRunner();
@@ -100,17 +102,22 @@ t.test('the router forwards nothing until its NAT rules are loaded', async (t) =
   const router = new ManagedProcess('router', join(dir, 'router.log'));
   t.teardown(() => router.stop());
   router.start(['nsenter', `--net=${lab.router.path}`, process.execPath, here('./router/main.ts'), '--config', config, '--status', status]);
-  const forwarding = async () => (await lab.in(lab.router).run(['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim();
+  const forwarding = async () => (await lab.in(lab.router).run(['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim() === '1';
+  const nft = new Nft(lab.in(lab.router));
+  // Read forwarding first, then the table: the table is loaded before
+  // forwarding goes on and never removed, so "forwarding without the table"
+  // can only be seen if the router forwarded first.
   const seen: string[] = [];
   while (readRouterStatus(status) === undefined) {
-    const value = await forwarding();
-    if (readRouterStatus(status) === undefined) seen.push(value);
+    const fwd = await forwarding();
+    const rules = (await nft.table('ip', ROUTER_TABLE)) !== undefined;
+    seen.push(`forwarding=${fwd} rules=${rules}`);
     if (seen.length > 500) throw new Error(`router never became ready: ${router.logTail()}`);
     await sleep(20);
   }
-  t.ok(seen.length >= 5, `sampled the start-up window (${seen.length} samples)`);
-  t.same([...new Set(seen)], ['0'], 'no forwarding while the rules are not loaded');
-  t.equal(await forwarding(), '1', 'forwarding once ready');
+  t.ok(seen.filter((s) => s === 'forwarding=false rules=false').length >= 5, `sampled the start-up window (${seen.length} samples)`);
+  t.same(seen.filter((s) => s === 'forwarding=true rules=false'), [], 'never forwarding while the rules are not loaded');
+  t.ok(await forwarding(), 'forwarding once ready');
 });
 
 t.test('destroy removes every namespace, also when called twice', async (t) => {
