@@ -1,0 +1,77 @@
+// The agent's install side against a real apiserver, authenticated as the
+// agent's ServiceAccount with the RBAC of config/deploy/cni-manager.yaml:
+// chaining, the node taint, the uninstall ConfigMap and the metrics.
+import t from 'tap';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CNI_NOT_READY_TAINT } from '../../lib/api/constants.ts';
+import { loadKubeConfig } from '../../lib/kube/config.ts';
+import { CORE, resourcePath } from '../../lib/kube/paths.ts';
+import { KubeRest } from '../../lib/kube/rest.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { createRegistry } from '../../lib/metrics.ts';
+import { ensureNamespace } from '../../testenv/cni/cluster.ts';
+import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import { serviceAccountKubeconfig } from '../../testenv/kubeapi/rbac.ts';
+import { until } from '../../testenv/wait.ts';
+import { startChaining } from './chaining.ts';
+import { parseManagerFlags } from './flags.ts';
+import { agentMetrics } from './metrics.ts';
+import { removeNotReadyTaint } from './taint.ts';
+
+const NS = 'kube-egress-gateway-system';
+const MANIFEST = fileURLToPath(new URL('../../config/deploy/cni-manager.yaml', import.meta.url));
+const AZURE = { cniVersion: '0.3.0', name: 'azure', plugins: [{ type: 'azure-vnet' }, { type: 'portmap', capabilities: { portMappings: true } }] };
+const OTHER_TAINT = { key: 'example.com/dedicated', value: 'x', effect: 'NoSchedule' };
+
+t.test('chained: taint removed once; uninstall ConfigMap takes the plugin out and back; refusals counted', async (t) => {
+  const kube = await startTestKube(t);
+  await ensureNamespace(kube.rest, NS);
+  const kubeconfig = await serviceAccountKubeconfig(kube, MANIFEST, { namespace: NS, name: 'kube-egress-gateway-cni-manager' }, kube.dir);
+  const nodePath = resourcePath(CORE.nodes, undefined, 'node-c');
+  await kube.rest.create(resourcePath(CORE.nodes), {
+    apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-c' },
+    spec: { taints: [OTHER_TAINT, { key: CNI_NOT_READY_TAINT, value: 'true', effect: 'NoSchedule' }] },
+  });
+  const root = mkdtempSync(join(tmpdir(), 'keg-chaining-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const [conf, bin] = [join(root, 'net.d'), join(root, 'bin')];
+  for (const d of [conf, bin]) mkdirSync(d);
+  writeFileSync(join(root, 'plugin'), '#!/bin/true\n');
+  writeFileSync(join(conf, '10-azure.conflist'), JSON.stringify(AZURE));
+
+  const flags = parseManagerFlags([
+    `--kubeconfig=${kubeconfig}`, '--node-name=node-c', `--cni-conf-dir=${conf}`, `--cni-bin-dir=${bin}`, `--plugin-binary=${join(root, 'plugin')}`,
+    '--conflist-check-interval=200ms', `--namespace=${NS}`,
+  ], {});
+  const rest = new KubeRest(loadKubeConfig(kubeconfig));
+  const registry = createRegistry('cni-manager-test');
+  const metrics = agentMetrics(registry);
+  const chaining = await startChaining(flags, rest, metrics, silentLogger);
+  t.teardown(() => chaining.stop());
+  const own = join(conf, '01-egressgateway.conflist');
+  t.ok(existsSync(own), 'chained at start');
+  t.ok(existsSync(join(bin, 'kube-egress-cni')), 'binary installed');
+  // The apiserver's TaintNodesByCondition admission adds node.kubernetes.io/not-ready to a new node.
+  const taints = async () => ((await kube.rest.get<{ spec: { taints?: { key: string }[] } }>(nodePath)).spec.taints ?? []).filter((x) => x.key !== 'node.kubernetes.io/not-ready');
+  await until('the cni-not-ready taint to go', async () => (await taints()).length === 1, 10_000, 50);
+  t.same(await taints(), [OTHER_TAINT], 'only our taint removed, the other kept');
+  t.equal(await removeNotReadyTaint(rest, 'node-c'), false, 'idempotent: absent is success');
+  const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#')).join(' ');
+  t.match(await metric('keg_cni_chained'), /keg_cni_chained{[^}]*} 1/);
+
+  const cmPath = resourcePath(CORE.configMaps, NS);
+  await kube.rest.create(cmPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cni-uninstall', namespace: NS }, data: { uninstall: 'true' } });
+  await until('our conflist removed by the uninstall switch', () => !existsSync(own), 10_000, 50);
+  t.match(await metric('keg_cni_chain_refusals_total'), /reason="uninstall"[^}]*} 1/);
+  t.match(await metric('keg_cni_chained'), /keg_cni_chained{[^}]*} 0/);
+  await kube.rest.patch(resourcePath(CORE.configMaps, NS, 'cni-uninstall'), { data: { uninstall: 'false' } });
+  await until('chained again once the switch is cleared', () => existsSync(own), 10_000, 50);
+
+  writeFileSync(join(conf, '10-azure.conflist'), JSON.stringify({ ...AZURE, cniVersion: '0.2.0' }));
+  await until('unchained from a version the plugin cannot serve', () => !existsSync(own), 10_000, 50);
+  t.match(await metric('keg_cni_chain_refusals_total'), /reason="version"[^}]*} 1/);
+  t.same(await taints(), [OTHER_TAINT]);
+});
