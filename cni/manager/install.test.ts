@@ -113,6 +113,19 @@ t.test('installer: own file beside the primary, re-chained when the primary rewr
   writeFileSync(primary, JSON.stringify(AZURE));
   await waitFor('back', () => existsSync(own));
 
+  // The binary deleted behind our back: put back before anything else; if it cannot be, unchained.
+  rmSync(join(bin, 'kube-egress-cni'));
+  installer.sync();
+  t.ok(existsSync(join(bin, 'kube-egress-cni')), 'binary reinstalled by the check');
+  rmSync(join(bin, 'kube-egress-cni'));
+  rmSync(src);
+  installer.sync();
+  t.notOk(existsSync(own), 'no binary to install: unchained');
+  t.equal(events.at(-1), 'refused:no-binary');
+  writeFileSync(src, '#!/bin/true\n');
+  installer.sync();
+  t.ok(existsSync(own) && existsSync(join(bin, 'kube-egress-cni')), 'back once the binary can be installed');
+
   uninstallRequested = true;
   installer.sync();
   t.notOk(existsSync(own), 'uninstall switch: removed');

@@ -12,7 +12,7 @@ export interface InstallerEvents {
   /** Our conflist is in place and current (every check, so a failed follow-up is retried). */
   chained?(): void;
   /** The agent stopped chaining, or refused to start, for this reason (once per change). */
-  refused?(reason: RefusalReason | 'uninstall'): void;
+  refused?(reason: RefusalReason | 'uninstall' | 'no-binary'): void;
 }
 
 export interface InstallOptions {
@@ -92,7 +92,7 @@ export class Installer {
   }
 
   start(periodMs: number): void {
-    installBinary(this.opts.source, this.opts.binDir);
+    installBinary(this.opts.source, this.opts.binDir); // an updated agent brings an updated plugin
     this.sync();
     try {
       this.watcher = watch(this.opts.confDir, () => this.schedule());
@@ -121,6 +121,14 @@ export class Installer {
         ? { kind: 'refuse', reason: 'uninstall', message: 'uninstall requested through the ConfigMap' }
         : planChain(this.opts.confDir, this.opts.confFile, this.opts.entry);
       if (plan.kind === 'refuse') return this.unchain(plan.reason, plan.message);
+      // A conflist naming a plugin the runtime cannot find fails every pod: the binary comes first.
+      if (!existsSync(join(this.opts.binDir, PLUGIN_TYPE))) {
+        try {
+          installBinary(this.opts.source, this.opts.binDir);
+        } catch (err) {
+          return this.unchain('no-binary', `cannot install the plugin into ${this.opts.binDir}: ${describeError(err)}`);
+        }
+      }
       const text = JSON.stringify(plan.list, null, 2) + '\n';
       if (readOrUndefined(this.ownPath) !== text) {
         writeAtomic(this.ownPath, text, statSync(join(this.opts.confDir, plan.primary)).mode & 0o777);
@@ -135,7 +143,7 @@ export class Installer {
   }
 
   /** Takes our conflist out, so the runtime uses the primary network alone: never a half-chained node. */
-  private unchain(reason: RefusalReason | 'uninstall', message: string): void {
+  private unchain(reason: RefusalReason | 'uninstall' | 'no-binary', message: string): void {
     const had = existsSync(this.ownPath);
     if (had) rmSync(this.ownPath, { force: true });
     if (this.last === reason) return;

@@ -12,7 +12,7 @@ export function agentMetrics(registry: Registry) {
     conflistWrites: new Counter({ name: 'keg_cni_conflist_writes_total', help: 'Writes of the agent\'s own conflist (a copy of the primary network with the plugin last)', registers: [registry] }),
     chained: new Gauge({ name: 'keg_cni_chained', help: '1 while the plugin is chained into the primary CNI network, else 0', registers: [registry] }),
     chainRefusals: new Counter({
-      name: 'keg_cni_chain_refusals_total', help: 'Times the agent stopped or refused chaining, by reason (no-primary, version, order, uninstall)', labelNames: ['reason'], registers: [registry],
+      name: 'keg_cni_chain_refusals_total', help: 'Times the agent stopped or refused chaining, by reason (no-primary, version, order, no-binary, uninstall)', labelNames: ['reason'], registers: [registry],
     }),
   };
 }
