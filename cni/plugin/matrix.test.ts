@@ -3,7 +3,7 @@
 // it does on a node: for each version a plain pod and an annotated pod in
 // both route modes (ADD, CHECK where the version has it, DEL), over the chain
 // shapes of AKS's Azure CNI (0.3.0, primary then portmap), kubenet (bridge +
-// host-local + portmap, 0.3.1) and a single-plugin .conf. One agent serves
+// host-local + portmap, 0.3.1) and a single-plugin .conf (and .json). One agent serves
 // the whole matrix; each case rewrites the primary's file, as a primary CNI
 // does on upgrade, and waits for the agent to chain again. Needs root.
 import t from 'tap';
@@ -31,8 +31,8 @@ const SGC_ANNOTATION = 'kubernetes.azure.com/static-gateway-configuration';
 const CASES: { version: string; shape: PrimaryShape }[] = [
   { version: '0.3.0', shape: 'azure' },
   { version: '0.3.1', shape: 'kubenet' },
-  { version: '0.4.0', shape: 'kubenet' },
-  { version: '1.0.0', shape: 'single' },
+  { version: '0.4.0', shape: 'json' },
+  { version: '1.0.0', shape: 'conf' },
   { version: '1.1.0', shape: 'azure' },
 ];
 
@@ -69,7 +69,7 @@ t.test('every version, every chain shape: plain and annotated pods in both route
     const chained = () => existsSync(own) && (JSON.parse(readFileSync(own, 'utf8')) as { cniVersion: string }).cniVersion === version;
     await until(`the agent to chain into the ${version} ${shape} network`, chained, 10_000, 50);
     const types = (JSON.parse(readFileSync(own, 'utf8')) as { plugins: { type: string }[] }).plugins.map((p) => p.type);
-    t.same(types, shape === 'single' ? ['bridge', 'kube-egress-cni'] : ['bridge', 'portmap', 'kube-egress-cni'], `${version} ${shape}: chained last`);
+    t.same(types, shape === 'conf' || shape === 'json' ? ['bridge', 'kube-egress-cni'] : ['bridge', 'portmap', 'kube-egress-cni'], `${version} ${shape}: chained last`);
     const hasCheck = version !== '0.3.0' && version !== '0.3.1';
 
     for (const sgc of [undefined, 'static', 'partial']) {

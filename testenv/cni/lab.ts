@@ -36,8 +36,8 @@ export interface CniLabOptions {
   chained?: boolean;
 }
 
-/** Primary network shapes: AKS's Azure CNI (a primary plugin then portmap), kubenet (bridge + host-local + portmap), a single-plugin file. */
-export type PrimaryShape = 'azure' | 'kubenet' | 'single';
+/** Primary network shapes: AKS's Azure CNI (a primary plugin then portmap), kubenet (bridge + host-local + portmap), a single-plugin .conf or .json. */
+export type PrimaryShape = 'azure' | 'kubenet' | 'conf' | 'json';
 
 export interface CniCall {
   capArgs?: Record<string, unknown>;
@@ -134,7 +134,7 @@ export class CniLab {
   primaryFile(shape: PrimaryShape, version: string): { name: string; content: Record<string, unknown> } {
     const bridge = (this.conflist().plugins as Record<string, unknown>[])[0] as Record<string, unknown>;
     const portmap = { type: 'portmap', capabilities: { portMappings: true } };
-    if (shape === 'single') return { name: '10-single.conf', content: { cniVersion: version, name: this.netName, ...bridge } };
+    if (shape === 'conf' || shape === 'json') return { name: `10-single.${shape}`, content: { cniVersion: version, name: this.netName, ...bridge } };
     return { name: shape === 'azure' ? '10-azure.conflist' : '10-kubenet.conflist', content: { cniVersion: version, name: this.netName, plugins: [bridge, portmap] } };
   }
 
