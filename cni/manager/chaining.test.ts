@@ -10,7 +10,7 @@ import { CNI_NOT_READY_TAINT } from '../../lib/api/constants.ts';
 import { loadKubeConfig } from '../../lib/kube/config.ts';
 import { CORE, resourcePath } from '../../lib/kube/paths.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
-import { silentLogger } from '../../lib/log.ts';
+import { createLogger, silentLogger } from '../../lib/log.ts';
 import { createRegistry } from '../../lib/metrics.ts';
 import { ensureNamespace } from '../../testenv/cni/cluster.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
@@ -20,6 +20,7 @@ import { startChaining } from './chaining.ts';
 import { parseManagerFlags } from './flags.ts';
 import { agentMetrics } from './metrics.ts';
 import { removeNotReadyTaint } from './taint.ts';
+import { UninstallSwitch } from './uninstall-switch.ts';
 
 const NS = 'kube-egress-gateway-system';
 const MANIFEST = fileURLToPath(new URL('../../config/deploy/cni-manager.yaml', import.meta.url));
@@ -74,4 +75,24 @@ t.test('chained: taint removed once; uninstall ConfigMap takes the plugin out an
   await until('unchained from a version the plugin cannot serve', () => !existsSync(own), 10_000, 50);
   t.match(await metric('keg_cni_chain_refusals_total'), /reason="version"[^}]*} 1/);
   t.same(await taints(), [OTHER_TAINT]);
+});
+
+t.test('the uninstall switch keeps its last answer while the ConfigMap cannot be read', async (t) => {
+  const kube = await startTestKube(t);
+  await ensureNamespace(kube.rest, NS);
+  const kubeconfig = await serviceAccountKubeconfig(kube, MANIFEST, { namespace: NS, name: 'kube-egress-gateway-cni-manager' }, kube.dir);
+  await kube.rest.create(resourcePath(CORE.configMaps, NS), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cni-uninstall', namespace: NS }, data: { uninstall: 'True ' } });
+  const logs: string[] = [];
+  const sw = new UninstallSwitch(new KubeRest(loadKubeConfig(kubeconfig)), NS, 'cni-uninstall', createLogger({ level: 'info', write: (l) => logs.push(l) }));
+  t.equal(await sw.refresh(), true);
+  t.equal(sw.on, true, '"True " counts as true');
+  // The agent loses its permission (say, an older manifest applied): a 403, not an answer.
+  await kube.rest.delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings/kube-egress-gateway-cni-manager-uninstall`);
+  await until('the apiserver to refuse the read', async () => {
+    await sw.refresh();
+    return logs.some((l) => l.includes('cannot read the uninstall ConfigMap'));
+  }, 10_000, 100);
+  await sw.refresh();
+  t.equal(sw.on, true, 'last answer kept');
+  t.equal(logs.filter((l) => l.includes('cannot read the uninstall ConfigMap')).length, 1, 'a lasting error is logged once');
 });

@@ -1,3 +1,4 @@
+import { describeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { CORE, resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
@@ -17,6 +18,8 @@ export class UninstallSwitch {
   private readonly path: string;
   private readonly log: Logger;
   private state = false;
+  /** The last read error, so a lasting one (say, RBAC missing) is logged once. */
+  private lastError = '';
 
   constructor(rest: KubeRest, namespace: string, name: string, log: Logger) {
     this.rest = rest;
@@ -36,11 +39,14 @@ export class UninstallSwitch {
       next = cm.data?.uninstall?.trim().toLowerCase() === 'true';
     } catch (err) {
       if (!isNotFound(err)) {
-        this.log.warn('cannot read the uninstall ConfigMap; keeping the last answer', { path: this.path, err });
+        const reason = describeError(err);
+        if (reason !== this.lastError) this.log.warn('cannot read the uninstall ConfigMap; keeping the last answer', { path: this.path, reason });
+        this.lastError = reason;
         return false;
       }
       next = false;
     }
+    this.lastError = '';
     if (next === this.state) return false;
     this.state = next;
     this.log.info(next ? 'uninstall requested through the ConfigMap' : 'uninstall switch cleared', { path: this.path });
