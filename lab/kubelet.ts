@@ -47,8 +47,8 @@ export async function prepareCni(m: LabMachine): Promise<{ binDir: string; confD
       ipam: { type: 'host-local', subnet: m.podCIDR, dataDir: join(m.dir, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] },
     }],
   };
-  // Written once, like a node's primary CNI config: the agent chains itself
-  // into it, and a restarted agent must find it as it left it.
+  // Written once, like a node's primary CNI config: the agent chains a copy
+  // of it (01-egressgateway.conflist, loaded first) and never edits it.
   const conflist = join(confDir, '10-lab-pods.conflist');
   if (!existsSync(conflist)) writeFileSync(conflist, JSON.stringify(primary, null, 2));
   return { binDir, confDir };

@@ -8,6 +8,7 @@ import { deleteNetns } from '../lib/net/netns.ts';
 import { startArmEmulator, type ArmEmulator } from '../testenv/azure/arm/index.ts';
 import { CRD_DIR, TestKube, testBinaries } from '../testenv/kubeapi/index.ts';
 import { installChartIdentities, partKubeconfig } from '../testenv/helm/accounts.ts';
+import { until } from '../testenv/wait.ts';
 import { azureView } from './azure-view.ts';
 import { registerNode } from './kube-objects.ts';
 import { INTERNET_IF, LabNetwork, VNET_IF, type LabNode } from './network.ts';
@@ -16,6 +17,7 @@ import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { parseEndpoint, startPortal, type Portal } from './portal.ts';
 import { Processes } from './processes.ts';
 import type { RouterConfig } from './router/config.ts';
+import { readRouterStatus } from './router/daemon.ts';
 import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm } from './world.ts';
 
 export interface LabOptions {
@@ -153,9 +155,9 @@ export class Lab {
     }]));
     writeFileSync(join(this.dir, 'imds.json'), JSON.stringify({ byCaller, tenantId: this.arm.tenantId }));
     this.procs.startScript('imds', router, 'testenv/azure/imds/cmd.ts', ['--listen', `${IMDS_IP}:80`, '--config', join(this.dir, 'imds.json')]);
-    this.procs.startScript('router', router, 'lab/router/main.ts', [
-      '--config', this.routerConfigPath(), '--status', join(this.dir, 'router-status.json'), '--vnet-if', VNET_IF, '--internet-if', INTERNET_IF,
-    ]);
+    const status = join(this.dir, 'router-status.json');
+    this.procs.startScript('router', router, 'lab/router/main.ts', ['--config', this.routerConfigPath(), '--status', status, '--vnet-if', VNET_IF, '--internet-if', INTERNET_IF]);
+    await until('the VNet router to load its rules and forward', () => readRouterStatus(status) !== undefined, 30_000, 50);
     this.procs.startScript('echo', this.net.internet, 'lab/echo.ts', ['--address', '0.0.0.0', '--port', String(ECHO_PORT)]);
     await this.exposeApiToPods();
     for (const w of this.workers) {

@@ -59,6 +59,9 @@ export class LabNetwork {
   private async wireRouter(): Promise<void> {
     const router = new Ip(inNetns(this.runner, this.router.path));
     const internet = new Ip(inNetns(this.runner, this.internet.path));
+    // A new namespace may inherit forwarding from the host; the router daemon
+    // turns it on once its NAT rules are loaded, never before.
+    await this.runner.run(['ip', 'netns', 'exec', this.router.name, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
     if (!(await router.link(VNET_IF))) await router.addLink(VNET_IF, 'bridge');
     await router.addAddress(VNET_IF, `${ROUTER_IP}/16`);
     await router.setUp(VNET_IF);

@@ -6,10 +6,10 @@ import { KubeRest } from '../../lib/kube/rest.ts';
 import { createLogger } from '../../lib/log.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
-import { pluginEntry } from './conflist.ts';
+import { startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
 import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
-import { Installer, uninstall } from './install.ts';
+import { uninstall } from './install.ts';
 import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
 import { Recovery } from './recovery.ts';
@@ -20,8 +20,8 @@ import { CniService } from './service.ts';
 export async function main(args: string[]): Promise<number> {
   try {
     if (args[0] === 'uninstall') {
-      const f = parseFlags(args.slice(1), { 'cni-bin-dir': OPTIONS['cni-bin-dir'], 'cni-conf-dir': OPTIONS['cni-conf-dir'] });
-      uninstall(f['cni-conf-dir'], f['cni-bin-dir']);
+      const f = parseFlags(args.slice(1), { 'cni-bin-dir': OPTIONS['cni-bin-dir'], 'cni-conf-dir': OPTIONS['cni-conf-dir'], 'cni-conf-file': OPTIONS['cni-conf-file'] });
+      uninstall(f['cni-conf-dir'], f['cni-bin-dir'], f['cni-conf-file']);
       return 0;
     }
     const flags = parseManagerFlags(args);
@@ -57,15 +57,10 @@ export async function runAgent(flags: Flags, signal: AbortSignal): Promise<void>
   });
   if (flags['fast-recovery']) recovery.start();
   else log.info('fast recovery is off: pods re-handshake on WireGuard\'s own timers after a gateway failure');
-  const installer = flags['skip-install'] ? undefined : new Installer({
-    source: flags['plugin-binary'], binDir: flags['cni-bin-dir'], confDir: flags['cni-conf-dir'], log,
-    entry: pluginEntry({ socketPath: flags.socket, ...(flags['plugin-state-dir'] !== undefined && { stateDir: flags['plugin-state-dir'] }) }),
-  });
-  if (installer) installer.onWrite = () => metrics.conflistWrites.inc();
-  installer?.start(flags['conflist-check-interval']);
+  const chaining = flags['skip-install'] ? undefined : await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-  installer?.stop();
+  chaining?.stop();
   recovery.stop();
   await socket.close();
   await ops.close();

@@ -1,13 +1,19 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { PLUGIN_TYPE, ANNOTATIONS_CAPABILITY } from '../plugin/spec.ts';
+import { ANNOTATIONS_CAPABILITY, PLUGIN_TYPE } from '../plugin/spec.ts';
 
 const ConflistSchema = z.looseObject({
   cniVersion: z.string(),
-  name: z.string(),
-  plugins: z.array(z.looseObject({ type: z.string() })).min(1),
+  name: z.string().min(1),
+  plugins: z.array(z.looseObject({ type: z.string().min(1) })).min(1),
 });
 export type Conflist = z.output<typeof ConflistSchema>;
+
+/** A single-plugin network configuration (`.conf`, or a `.json` without `plugins`). */
+const SingleConfSchema = z.looseObject({ cniVersion: z.string(), name: z.string().min(1), type: z.string().min(1) });
+
+/** The extensions libcni loads from a conf dir, in one name-sorted sequence. */
+export const CONF_EXTENSIONS = ['.conf', '.conflist', '.json'] as const;
 
 export interface PluginEntryOptions {
   socketPath: string;
@@ -33,6 +39,29 @@ export function parseConflist(text: string): Conflist | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A conf dir file as the runtime reads it, always as a list: a `.conflist`
+ * (or a `.json` holding `plugins`) as it is, a single-plugin `.conf`/`.json`
+ * turned into a one-plugin list the way libcni's ConfListFromConf does (the
+ * plugin keeps every field, its name and cniVersion included). Undefined when
+ * the runtime could not load it either.
+ */
+export function parseConfFile(fileName: string, text: string): Conflist | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const isList = fileName.endsWith('.conflist') || (fileName.endsWith('.json') && typeof json === 'object' && json !== null && 'plugins' in json);
+  if (isList) {
+    const list = ConflistSchema.safeParse(json);
+    return list.success ? list.data : undefined;
+  }
+  const single = SingleConfSchema.safeParse(json);
+  return single.success ? { cniVersion: single.data.cniVersion, name: single.data.name, plugins: [single.data] } : undefined;
 }
 
 /**

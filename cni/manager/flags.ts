@@ -4,7 +4,12 @@ import { parseLevel } from '../../lib/log.ts';
 import { KegError } from '../../lib/errors.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { DEFAULT_SOCKET_PATH } from '../protocol.ts';
+import { DEFAULT_CONF_FILE } from './chain.ts';
 import { DEFAULT_EXCLUSIONS } from './exclusions.ts';
+import { DEFAULT_UNINSTALL_CONFIGMAP } from './uninstall-switch.ts';
+
+/** Where the agent runs unless the downward API says otherwise (POD_NAMESPACE). */
+const SYSTEM_NAMESPACE = 'kube-egress-gateway-system';
 
 export const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -15,6 +20,9 @@ export const OPTIONS = {
   'plugin-binary': { type: 'string', default: '/usr/local/bin/kube-egress-cni' },
   'cni-bin-dir': { type: 'string', default: '/opt/cni/bin' },
   'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d' },
+  'cni-conf-file': { type: 'string', default: DEFAULT_CONF_FILE },
+  'cni-uninstall-configmap-name': { type: 'string', default: DEFAULT_UNINSTALL_CONFIGMAP },
+  namespace: { type: 'string' },
   'skip-install': { type: 'boolean', default: false },
   'exclude-cidrs': { type: 'string', default: DEFAULT_EXCLUSIONS.join(',') },
   'cluster-ranges-ttl': { type: 'string', default: '60s' },
@@ -36,6 +44,7 @@ const duration = z.string().transform((s, ctx) => {
   }
 });
 const absPath = z.string().startsWith('/', 'want an absolute path');
+const confFileName = z.string().regex(/^[^/.][^/]*\.conflist$/, 'want a file name ending in .conflist');
 
 const FlagsSchema = z.object({
   kubeconfig: z.string().optional(),
@@ -48,6 +57,9 @@ const FlagsSchema = z.object({
   'plugin-binary': absPath,
   'cni-bin-dir': absPath,
   'cni-conf-dir': absPath,
+  'cni-conf-file': confFileName,
+  'cni-uninstall-configmap-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'want a ConfigMap name'),
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a namespace name'),
   'skip-install': z.boolean(),
   'exclude-cidrs': z.string().transform((s) => s.split(',').filter((c) => c !== '')).pipe(z.array(z.cidrv4())),
   'cluster-ranges-ttl': duration,
@@ -67,7 +79,7 @@ export type Flags = z.output<typeof FlagsSchema>;
 export function parseManagerFlags(args: string[], env: NodeJS.ProcessEnv = process.env): Flags & { help: boolean } {
   const raw = parseFlags(args, OPTIONS);
   if (raw.help) return { help: true } as Flags & { help: boolean };
-  const parsed = FlagsSchema.safeParse({ ...raw, 'node-name': raw['node-name'] ?? env.NODE_NAME ?? '' });
+  const parsed = FlagsSchema.safeParse({ ...raw, 'node-name': raw['node-name'] ?? env.NODE_NAME ?? '', namespace: raw.namespace ?? env.POD_NAMESPACE ?? SYSTEM_NAMESPACE });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ');
     throw new KegError('USAGE', issues);
@@ -76,7 +88,7 @@ export function parseManagerFlags(args: string[], env: NodeJS.ProcessEnv = proce
 }
 
 export const USAGE = `Usage: kube-egress-gateway cni-manager [flags]
-       kube-egress-gateway cni-manager uninstall [--cni-bin-dir DIR] [--cni-conf-dir DIR]
+       kube-egress-gateway cni-manager uninstall [--cni-bin-dir DIR] [--cni-conf-dir DIR] [--cni-conf-file NAME]
 
 The node agent: installs and chains kube-egress-cni, serves it on a unix
 socket, creates PodEndpoints, and resets pod tunnels when a gateway dies.

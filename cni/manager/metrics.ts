@@ -9,7 +9,11 @@ export function agentMetrics(registry: Registry) {
     probeFailures: new Counter({ name: 'keg_cni_gateway_probe_failures_total', help: 'Failed gateway health probes', labelNames: ['sgc'], registers: [registry] }),
     sessionResets: new Counter({ name: 'keg_cni_session_resets_total', help: 'Pod WireGuard sessions reset after a gateway failed', labelNames: ['sgc'], registers: [registry] }),
     pods: new Gauge({ name: 'keg_cni_pods', help: 'Annotated pods wired on this node', registers: [registry] }),
-    conflistWrites: new Counter({ name: 'keg_cni_conflist_writes_total', help: 'Rewrites of the primary CNI conflist', registers: [registry] }),
+    conflistWrites: new Counter({ name: 'keg_cni_conflist_writes_total', help: 'Writes of the agent\'s own conflist (a copy of the primary network with the plugin last)', registers: [registry] }),
+    chained: new Gauge({ name: 'keg_cni_chained', help: '1 while the plugin is chained into the primary CNI network, else 0', registers: [registry] }),
+    chainRefusals: new Counter({
+      name: 'keg_cni_chain_refusals_total', help: 'Times the agent stopped or refused chaining, by reason (no-primary, version, order, no-binary, uninstall)', labelNames: ['reason'], registers: [registry],
+    }),
   };
 }
 export type AgentMetrics = ReturnType<typeof agentMetrics>;

@@ -9,11 +9,11 @@ import type { PluginContext } from './context.ts';
 import { del } from './del.ts';
 import { gc } from './gc.ts';
 import { recordStore } from './records.ts';
-import { CniError, errorJson, parseEnv, parseNetConf, SUPPORTED_VERSIONS, versionJson } from './spec.ts';
+import { type CniVersion, CniError, errorJson, isSupported, LATEST_VERSION, parseEnv, parseNetConf, versionJson, type WireNetConf } from './spec.ts';
+import { checkVerb, decodeConf, encodeAddResult } from './versions.ts';
 
 /** Plugin-specific CNI code for failures that are not one of the spec's. */
 export const CODE_INTERNAL = 999;
-const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1] as string;
 
 export interface RunInput {
   env: NodeJS.ProcessEnv;
@@ -30,13 +30,15 @@ export interface RunOutput {
 
 /** One plugin invocation: never throws, always answers in the spec's form. */
 export async function run(input: RunInput): Promise<RunOutput> {
-  let cniVersion = LATEST;
+  let cniVersion: CniVersion = LATEST_VERSION;
   let log: Logger = createLogger({ level: 'warn', write: input.writeLog });
   try {
     const env = parseEnv(input.env);
     if (env.command === 'VERSION') return { stdout: versionJson(requestedVersion(input.stdin)), exitCode: 0 };
-    const conf = parseNetConf(input.stdin);
-    cniVersion = conf.cniVersion;
+    const wire = parseNetConf(input.stdin);
+    cniVersion = wire.cniVersion;
+    checkVerb(env.command, cniVersion);
+    const conf = decodeConf(wire, env.command);
     log = createLogger({ level: conf.logLevel, write: input.writeLog }).with({ component: 'kube-egress-cni', verb: env.command });
     const ctx: PluginContext = {
       env, conf, runner: input.runner, log,
@@ -44,7 +46,7 @@ export async function run(input: RunInput): Promise<RunOutput> {
       records: recordStore(conf.stateDir),
       links: new WgLinks(input.runner),
     };
-    return { stdout: await dispatch(ctx), exitCode: 0 };
+    return { stdout: await dispatch(ctx, wire), exitCode: 0 };
   } catch (err) {
     const cniErr = toCniError(err);
     log.error('failed', { code: cniErr.cniCode, err });
@@ -52,10 +54,10 @@ export async function run(input: RunInput): Promise<RunOutput> {
   }
 }
 
-async function dispatch(ctx: PluginContext): Promise<string> {
+async function dispatch(ctx: PluginContext, wire: WireNetConf): Promise<string> {
   switch (ctx.env.command) {
     case 'ADD':
-      return JSON.stringify(await add(ctx));
+      return encodeAddResult(wire, ctx.conf, await add(ctx));
     case 'DEL':
       await del(ctx);
       return '';
@@ -76,12 +78,12 @@ async function dispatch(ctx: PluginContext): Promise<string> {
 }
 
 /** VERSION answers in the version asked for when we speak it, else our latest. */
-function requestedVersion(stdin: string): string {
+function requestedVersion(stdin: string): CniVersion {
   try {
     const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : LATEST;
+    return isSupported(v) ? v : LATEST_VERSION;
   } catch {
-    return LATEST;
+    return LATEST_VERSION;
   }
 }
 

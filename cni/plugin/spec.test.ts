@@ -40,8 +40,9 @@ t.test('errors are the spec JSON on stdout with a non-zero exit', async (t) => {
 });
 
 t.test('VERSION answers in the asked version, or the latest', async (t) => {
-  t.same((await invoke({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}')).json, { cniVersion: '1.0.0', supportedVersions: ['1.0.0', '1.1.0'] });
-  t.same((await invoke({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}')).json, { cniVersion: '1.1.0', supportedVersions: ['1.0.0', '1.1.0'] });
+  const all = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+  t.same((await invoke({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}')).json, { cniVersion: '1.0.0', supportedVersions: all });
+  t.same((await invoke({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.2.0"}')).json, { cniVersion: '1.1.0', supportedVersions: all });
   t.same((await invoke({ CNI_COMMAND: 'VERSION' }, 'garbage')).json?.cniVersion, '1.1.0');
 });
 

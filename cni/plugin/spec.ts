@@ -1,12 +1,16 @@
 /**
- * CNI spec 1.1 at the plugin's edge: environment, network configuration on
- * stdin, results and errors. Everything the runtime hands over is parsed here.
+ * The CNI spec at the plugin's edge: environment, network configuration on
+ * stdin, results and errors. Everything the runtime hands over is parsed here
+ * (the prevResult's version conversion is in versions.ts).
  */
 import { z } from 'zod';
 import { KegError } from '../../lib/errors.ts';
 import { CNI_CODES, DEFAULT_SOCKET_PATH } from '../protocol.ts';
 
-export const SUPPORTED_VERSIONS = ['1.0.0', '1.1.0'] as const;
+/** Every version a primary conflist may carry (AKS's Azure CNI writes 0.3.0; Calico, flannel and Cilium 0.3.1). */
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
+export const LATEST_VERSION: CniVersion = '1.1.0';
 export const PLUGIN_TYPE = 'kube-egress-cni';
 export const DEFAULT_STATE_DIR = '/var/lib/cni/kube-egress-gateway';
 /** containerd's capability that carries the pod's annotations into runtimeConfig. */
@@ -81,7 +85,7 @@ const IpConfigSchema = z.looseObject({ address: z.string(), gateway: z.string().
 const RouteSchema = z.looseObject({ dst: z.string(), gw: z.string().optional() });
 const InterfaceSchema = z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() });
 
-/** A CNI result (1.0.0 and 1.1.0 share the format). Unknown fields are kept so a pass-through is exact. */
+/** A CNI result in the plugin's internal form, the 1.x format. Unknown fields are kept so nothing is lost on the way through. */
 export const ResultSchema = z.looseObject({
   cniVersion: z.string(),
   interfaces: z.array(InterfaceSchema).optional(),
@@ -92,23 +96,27 @@ export const ResultSchema = z.looseObject({
 export type Result = z.output<typeof ResultSchema>;
 
 export const NetConfSchema = z.looseObject({
-  cniVersion: z.string(),
+  cniVersion: z.enum(SUPPORTED_VERSIONS),
   name: z.string().min(1),
   type: z.literal(PLUGIN_TYPE),
   socketPath: z.string().startsWith('/').default(DEFAULT_SOCKET_PATH),
   stateDir: z.string().startsWith('/').default(DEFAULT_STATE_DIR),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
-  prevResult: ResultSchema.optional(),
+  /** In the configuration's version; versions.ts decodes it. */
+  prevResult: z.unknown().optional(),
   runtimeConfig: z.looseObject({ [ANNOTATIONS_CAPABILITY]: z.record(z.string(), z.string()).optional() }).optional(),
   'cni.dev/valid-attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
 });
-export type NetConf = z.output<typeof NetConfSchema>;
+/** The configuration as it came, prevResult still in the configuration's version. */
+export type WireNetConf = z.output<typeof NetConfSchema>;
+/** The configuration the verbs work on: prevResult in the internal form. */
+export type NetConf = WireNetConf & { prevResult?: Result };
 
 /**
  * Parses stdin. Garbage is code 6 (decode), a structurally bad configuration
  * code 7, a version we do not speak code 1: the spec's codes for each case.
  */
-export function parseNetConf(stdin: string): NetConf {
+export function parseNetConf(stdin: string): WireNetConf {
   if (Buffer.byteLength(stdin) > MAX_STDIN_BYTES) throw new CniError(CNI_CODES.decodeFailure, `network configuration larger than ${MAX_STDIN_BYTES} bytes`);
   let json: unknown;
   try {
@@ -125,12 +133,16 @@ export function parseNetConf(stdin: string): NetConf {
 
 function checkVersion(version: unknown): void {
   if (typeof version !== 'string') throw new CniError(CNI_CODES.invalidConfig, 'network configuration has no cniVersion');
-  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
+  if (!isSupported(version)) {
     throw new CniError(CNI_CODES.incompatibleVersion, `incompatible CNI version ${JSON.stringify(version)}: this plugin supports ${SUPPORTED_VERSIONS.join(', ')}`);
   }
 }
 
-/** The spec's error object. */
+export function isSupported(version: unknown): version is CniVersion {
+  return (SUPPORTED_VERSIONS as readonly unknown[]).includes(version);
+}
+
+/** The spec's error object (the same in every version). */
 export function errorJson(cniVersion: string, err: CniError): string {
   return JSON.stringify({ cniVersion, code: err.cniCode, msg: err.message, ...(err.details !== undefined && { details: err.details }) });
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { describeError } from '../../lib/errors.ts';
@@ -19,6 +20,7 @@ export interface RouterDaemonOptions {
   internetIf: string;
 }
 
+/** Written only once forwarding is on, so its presence means the router is ready. */
 export interface RouterStatus {
   frontends: Record<string, { healthy: string[]; unhealthy: string[] }>;
   changedAt: string;
@@ -47,6 +49,7 @@ export class RouterDaemon {
   private lastProbe = 0;
   private stopped = false;
   private lastError = '';
+  private forwarding = false;
 
   constructor(o: RouterDaemonOptions) {
     this.o = o;
@@ -54,11 +57,24 @@ export class RouterDaemon {
     this.nft = new Nft(o.runner);
   }
 
+  /**
+   * Forwarding is switched on only after the first complete apply: a packet
+   * forwarded before the NAT table is loaded would leave the "internet" with a
+   * private source address (and conntrack would remember that flow un-NATed).
+   * On a fresh namespace (no table of ours yet) forwarding is forced off first,
+   * in case the namespace inherited it; a restart finds its table and keeps
+   * forwarding with the rules already loaded.
+   */
   async start(): Promise<void> {
-    for (const [key, value] of [['net.ipv4.ip_forward', '1'], ['net.ipv4.conf.all.send_redirects', '0'], ['net.ipv4.conf.all.rp_filter', '0'], ['net.ipv4.conf.default.rp_filter', '0']]) {
-      await this.o.runner.run(['sysctl', '-qw', `${key}=${value}`]);
-    }
+    const fresh = (await this.nft.table('ip', ROUTER_TABLE)) === undefined;
+    const sysctls = [['net.ipv4.conf.all.send_redirects', '0'], ['net.ipv4.conf.all.rp_filter', '0'], ['net.ipv4.conf.default.rp_filter', '0']];
+    if (fresh) sysctls.unshift(['net.ipv4.ip_forward', '0']);
+    for (const [key, value] of sysctls) await this.sysctl(key as string, value as string);
     await this.tick();
+  }
+
+  private async sysctl(key: string, value: string): Promise<void> {
+    await this.o.runner.run(['sysctl', '-qw', `${key}=${value}`]);
   }
 
   stop(): void {
@@ -124,6 +140,10 @@ export class RouterDaemon {
     await this.nft.replaceTable('ip', ROUTER_TABLE, table);
     await this.convergeRoutes(desiredRoutes(this.config));
     await this.convergeRules();
+    if (!this.forwarding) {
+      await this.sysctl('net.ipv4.ip_forward', '1');
+      this.forwarding = true;
+    }
     this.applied = state;
     await this.writeStatus(healthy);
   }
@@ -168,6 +188,15 @@ export class RouterDaemon {
     await writeFile(tmp, JSON.stringify(status));
     await rename(tmp, this.o.statusPath);
     this.o.log.info('router state changed', { frontends: status.frontends });
+  }
+}
+
+/** The router's status, or undefined until it has loaded its rules and forwards. */
+export function readRouterStatus(statusPath: string): RouterStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(statusPath, 'utf8')) as RouterStatus;
+  } catch {
+    return undefined;
   }
 }
 

@@ -38,6 +38,9 @@ export const GATEWAY_NODE_TAINT = {
   effect: 'NoSchedule',
 } as const;
 
+/** Taint a node pool may be created with; the node agent removes it once pods can be wired (as the Go original). */
+export const CNI_NOT_READY_TAINT = 'egressgateway.kubernetes.azure.com/cni-not-ready';
+
 /** Azure VMSS tags used in node-pool mode: the pool name, and the prefix length for its managed prefix. */
 export const AZURE_TAG_POOL_NAME = 'aks-managed-poolName';
 export const AZURE_TAG_PREFIX_SIZE = 'aks-managed-gatewayIPPrefixSize';

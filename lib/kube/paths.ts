@@ -22,6 +22,7 @@ export function resourcePath(rt: ResourceType, namespace?: string, name?: string
 export const CORE = {
   namespaces: { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
   secrets: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
+  configMaps: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
   pods: { group: '', version: 'v1', plural: 'pods', namespaced: true },
   nodes: { group: '', version: 'v1', plural: 'nodes', namespaced: false },
   events: { group: '', version: 'v1', plural: 'events', namespaced: true },

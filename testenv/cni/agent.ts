@@ -9,11 +9,15 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Runs the node agent in-process for a lab (no install: the lab's conflist already chains the plugin). */
-export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = []): Promise<RunningAgent> {
+/**
+ * Runs the node agent in-process for a lab. Without `install` the lab's
+ * conflist already chains the plugin; with it the agent installs and chains
+ * the plugin into the lab's dirs (a lab made with chained: false).
+ */
+export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = [], install = false): Promise<RunningAgent> {
   const flags = parseManagerFlags([
     `--kubeconfig=${kube.kubeconfigPath}`, `--node-name=${nodeName}`, `--socket=${lab.socket}`, `--state-dir=${lab.agentStateDir}`,
-    '--metrics-bind-address=127.0.0.1:0', '--skip-install', '--log-level=warn', '--probe-interval=3600s', ...extra,
+    '--metrics-bind-address=127.0.0.1:0', '--log-level=warn', '--probe-interval=3600s', ...(install ? lab.installFlags() : ['--skip-install']), ...extra,
   ]);
   const ctl = new AbortController();
   const done = runAgent(flags, ctl.signal);

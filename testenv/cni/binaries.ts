@@ -15,7 +15,7 @@ export const SPEC_VERSION = '1.1.0';
 
 export interface CniBinaries {
   cnitool: string;
-  /** A directory holding `bridge` and `host-local`. */
+  /** A directory holding `bridge`, `host-local` and `portmap`. */
   pluginDir: string;
 }
 
@@ -28,7 +28,8 @@ export interface CniResolveOptions {
   systemPluginDir?: string;
 }
 
-const PLUGINS = ['bridge', 'host-local'] as const;
+/** The reference plugins the tests chain, by their main package in containernetworking/plugins. */
+const PLUGINS = { bridge: 'plugins/main/bridge', 'host-local': 'plugins/ipam/host-local', portmap: 'plugins/meta/portmap' } as const;
 
 /** Finds or builds cnitool and the reference plugins, caching builds per version like kube-apiserver. */
 export async function resolveCniBinaries(opts: CniResolveOptions): Promise<CniBinaries> {
@@ -39,14 +40,14 @@ export async function resolveCniBinaries(opts: CniResolveOptions): Promise<CniBi
     await goBuild(opts.runner, await findGo(opts.runner), cniModule('github.com/containernetworking/cni', CNI_VERSION, 'cnitool'), cnitool);
   }
   const system = opts.systemPluginDir ?? '/usr/lib/cni';
-  if (await supportsSpec(opts.runner, join(system, 'bridge'))) return { cnitool, pluginDir: system };
+  const names = Object.keys(PLUGINS) as (keyof typeof PLUGINS)[];
+  if (await supportsSpec(opts.runner, join(system, 'bridge')) && names.every((n) => isExecutable(join(system, n)))) return { cnitool, pluginDir: system };
   const pluginDir = join(cache, `cni-plugins-v${CNI_PLUGINS_VERSION}`);
-  for (const name of PLUGINS) {
+  for (const name of names) {
     const dest = join(pluginDir, name);
     if (isExecutable(dest)) continue;
     opts.log.info('building a reference CNI plugin from Go modules (first run only)', { plugin: name, version: CNI_PLUGINS_VERSION });
-    const sub = name === 'bridge' ? 'plugins/main/bridge' : 'plugins/ipam/host-local';
-    await goBuild(opts.runner, await findGo(opts.runner), cniModule('github.com/containernetworking/plugins', CNI_PLUGINS_VERSION, sub), dest);
+    await goBuild(opts.runner, await findGo(opts.runner), cniModule('github.com/containernetworking/plugins', CNI_PLUGINS_VERSION, PLUGINS[name]), dest);
   }
   return { cnitool, pluginDir };
 }

@@ -28,7 +28,16 @@ export interface CniLabOptions {
   plugin?: string;
   /** Third octet of the pod subnet 10.<n>.0.0/24 (unique per test file avoids confusion in logs). */
   subnetOctet?: number;
+  /**
+   * false: the conf dir starts empty and the plugin is not in the bin dir; a
+   * test writes a primary network (primaryFile) and the agent installs and
+   * chains the plugin, as on a node. Default: chained by hand (10-keg.conflist).
+   */
+  chained?: boolean;
 }
+
+/** Primary network shapes: AKS's Azure CNI (a primary plugin then portmap), kubenet (bridge + host-local + portmap), a single-plugin .conf or .json. */
+export type PrimaryShape = 'azure' | 'kubenet' | 'conf' | 'json';
 
 export interface CniCall {
   capArgs?: Record<string, unknown>;
@@ -57,6 +66,8 @@ export class CniLab {
   readonly subnet: string;
   readonly gateway: string;
   readonly node: { name: string; path: string };
+  /** The plugin executable the agent installs (a lab made with chained: false). */
+  readonly pluginSource: string;
   private readonly bins: CniBinaries;
 
   private constructor(dir: string, node: { name: string; path: string }, bins: CniBinaries, octet: number) {
@@ -73,6 +84,7 @@ export class CniLab {
     this.bridge = `kegbr-${uniqueSuffix()}`;
     this.subnet = `10.${octet}.0.0/24`;
     this.gateway = `10.${octet}.0.1`;
+    this.pluginSource = join(dir, 'kube-egress-cni.source');
   }
 
   static async create(t: Teardown, opts: CniLabOptions = {}): Promise<CniLab> {
@@ -81,14 +93,19 @@ export class CniLab {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const node = await tempNetns(t, 'node');
     const lab = new CniLab(dir, node, bins, opts.subnetOctet ?? 77);
-    lab.install(opts.plugin);
+    lab.install(opts.plugin, opts.chained ?? true);
     return lab;
   }
 
-  private install(plugin: string | undefined): void {
+  private install(plugin: string | undefined, chained: boolean): void {
     for (const d of [this.binDir, this.confDir]) mkdirSync(d, { recursive: true });
-    for (const name of ['bridge', 'host-local']) writeWrapper(join(this.binDir, name), [join(this.bins.pluginDir, name)]);
-    writeWrapper(join(this.binDir, 'kube-egress-cni'), plugin ? [plugin] : [process.execPath, PLUGIN_MAIN]);
+    for (const name of ['bridge', 'host-local', 'portmap']) writeWrapper(join(this.binDir, name), [join(this.bins.pluginDir, name)]);
+    const argv = plugin ? [plugin] : [process.execPath, PLUGIN_MAIN];
+    if (!chained) {
+      writeWrapper(this.pluginSource, argv);
+      return;
+    }
+    writeWrapper(join(this.binDir, 'kube-egress-cni'), argv);
     writeFileSync(join(this.confDir, '10-keg.conflist'), JSON.stringify(this.conflist(), null, 2));
     const primary = this.conflist();
     writeFileSync(join(this.confDir, '20-primary.conflist'), JSON.stringify({ ...primary, name: this.primaryNet, plugins: (primary.plugins as unknown[]).slice(0, 1) }));
@@ -107,6 +124,23 @@ export class CniLab {
         { type: 'kube-egress-cni', socketPath: this.socket, stateDir: this.stateDir, logLevel: 'debug', capabilities: { 'io.kubernetes.cri.pod-annotations': true } },
       ],
     };
+  }
+
+  /**
+   * A primary network in `version` and `shape` (the bridge + host-local stand
+   * in for Azure CNI's azure-vnet), as the file its CNI would write, under
+   * this lab's network name.
+   */
+  primaryFile(shape: PrimaryShape, version: string): { name: string; content: Record<string, unknown> } {
+    const bridge = (this.conflist().plugins as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const portmap = { type: 'portmap', capabilities: { portMappings: true } };
+    if (shape === 'conf' || shape === 'json') return { name: `10-single.${shape}`, content: { cniVersion: version, name: this.netName, ...bridge } };
+    return { name: shape === 'azure' ? '10-azure.conflist' : '10-kubenet.conflist', content: { cniVersion: version, name: this.netName, plugins: [bridge, portmap] } };
+  }
+
+  /** Flags that make the agent install the plugin into this lab and chain it (a lab made with chained: false). */
+  installFlags(): string[] {
+    return [`--plugin-binary=${this.pluginSource}`, `--cni-bin-dir=${this.binDir}`, `--cni-conf-dir=${this.confDir}`, `--plugin-state-dir=${this.stateDir}`, '--conflist-check-interval=2s'];
   }
 
   /** Runs `cnitool <verb> <net> <netns>` inside the node namespace. */

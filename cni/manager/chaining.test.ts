@@ -1,0 +1,97 @@
+// The agent's install side against a real apiserver, authenticated as the
+// agent's ServiceAccount with the chart's RBAC:
+// chaining, the node taint, the uninstall ConfigMap and the metrics.
+import t from 'tap';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CNI_NOT_READY_TAINT } from '../../lib/api/constants.ts';
+import { loadKubeConfig } from '../../lib/kube/config.ts';
+import { CORE, resourcePath } from '../../lib/kube/paths.ts';
+import { KubeRest } from '../../lib/kube/rest.ts';
+import { createLogger, silentLogger } from '../../lib/log.ts';
+import { createRegistry } from '../../lib/metrics.ts';
+import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import { installChartIdentities, partKubeconfig } from '../../testenv/helm/accounts.ts';
+import { until } from '../../testenv/wait.ts';
+import { startChaining } from './chaining.ts';
+import { parseManagerFlags } from './flags.ts';
+import { agentMetrics } from './metrics.ts';
+import { removeNotReadyTaint } from './taint.ts';
+import { UninstallSwitch } from './uninstall-switch.ts';
+
+const NS = 'kube-egress-gateway-system';
+const AZURE = { cniVersion: '0.3.0', name: 'azure', plugins: [{ type: 'azure-vnet' }, { type: 'portmap', capabilities: { portMappings: true } }] };
+const OTHER_TAINT = { key: 'example.com/dedicated', value: 'x', effect: 'NoSchedule' };
+
+t.test('chained: taint removed once; uninstall ConfigMap takes the plugin out and back; refusals counted', async (t) => {
+  const kube = await startTestKube(t);
+  await installChartIdentities(kube);
+  const kubeconfig = join(kube.dir, 'agent.kubeconfig');
+  await partKubeconfig(kube, 'agent', kubeconfig);
+  const nodePath = resourcePath(CORE.nodes, undefined, 'node-c');
+  await kube.rest.create(resourcePath(CORE.nodes), {
+    apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-c' },
+    spec: { taints: [OTHER_TAINT, { key: CNI_NOT_READY_TAINT, value: 'true', effect: 'NoSchedule' }] },
+  });
+  const root = mkdtempSync(join(tmpdir(), 'keg-chaining-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const [conf, bin] = [join(root, 'net.d'), join(root, 'bin')];
+  for (const d of [conf, bin]) mkdirSync(d);
+  writeFileSync(join(root, 'plugin'), '#!/bin/true\n');
+  writeFileSync(join(conf, '10-azure.conflist'), JSON.stringify(AZURE));
+
+  const flags = parseManagerFlags([
+    `--kubeconfig=${kubeconfig}`, '--node-name=node-c', `--cni-conf-dir=${conf}`, `--cni-bin-dir=${bin}`, `--plugin-binary=${join(root, 'plugin')}`,
+    '--conflist-check-interval=200ms', `--namespace=${NS}`,
+  ], {});
+  const rest = new KubeRest(loadKubeConfig(kubeconfig));
+  const registry = createRegistry('cni-manager-test');
+  const metrics = agentMetrics(registry);
+  const chaining = await startChaining(flags, rest, metrics, silentLogger);
+  t.teardown(() => chaining.stop());
+  const own = join(conf, '01-egressgateway.conflist');
+  t.ok(existsSync(own), 'chained at start');
+  t.ok(existsSync(join(bin, 'kube-egress-cni')), 'binary installed');
+  // The apiserver's TaintNodesByCondition admission adds node.kubernetes.io/not-ready to a new node.
+  const taints = async () => ((await kube.rest.get<{ spec: { taints?: { key: string }[] } }>(nodePath)).spec.taints ?? []).filter((x) => x.key !== 'node.kubernetes.io/not-ready');
+  await until('the cni-not-ready taint to go', async () => (await taints()).length === 1, 10_000, 50);
+  t.same(await taints(), [OTHER_TAINT], 'only our taint removed, the other kept');
+  t.equal(await removeNotReadyTaint(rest, 'node-c'), false, 'idempotent: absent is success');
+  const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#')).join(' ');
+  t.match(await metric('keg_cni_chained'), /keg_cni_chained{[^}]*} 1/);
+
+  const cmPath = resourcePath(CORE.configMaps, NS);
+  await kube.rest.create(cmPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cni-uninstall', namespace: NS }, data: { uninstall: 'true' } });
+  await until('our conflist removed by the uninstall switch', () => !existsSync(own), 10_000, 50);
+  t.match(await metric('keg_cni_chain_refusals_total'), /reason="uninstall"[^}]*} 1/);
+  t.match(await metric('keg_cni_chained'), /keg_cni_chained{[^}]*} 0/);
+  await kube.rest.patch(resourcePath(CORE.configMaps, NS, 'cni-uninstall'), { data: { uninstall: 'false' } });
+  await until('chained again once the switch is cleared', () => existsSync(own), 10_000, 50);
+
+  writeFileSync(join(conf, '10-azure.conflist'), JSON.stringify({ ...AZURE, cniVersion: '0.2.0' }));
+  await until('unchained from a version the plugin cannot serve', () => !existsSync(own), 10_000, 50);
+  t.match(await metric('keg_cni_chain_refusals_total'), /reason="version"[^}]*} 1/);
+  t.same(await taints(), [OTHER_TAINT]);
+});
+
+t.test('the uninstall switch keeps its last answer while the ConfigMap cannot be read', async (t) => {
+  const kube = await startTestKube(t);
+  await installChartIdentities(kube);
+  const kubeconfig = join(kube.dir, 'agent.kubeconfig');
+  await partKubeconfig(kube, 'agent', kubeconfig);
+  await kube.rest.create(resourcePath(CORE.configMaps, NS), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cni-uninstall', namespace: NS }, data: { uninstall: 'True ' } });
+  const logs: string[] = [];
+  const sw = new UninstallSwitch(new KubeRest(loadKubeConfig(kubeconfig)), NS, 'cni-uninstall', createLogger({ level: 'info', write: (l) => logs.push(l) }));
+  t.equal(await sw.refresh(), true);
+  t.equal(sw.on, true, '"True " counts as true');
+  // The agent loses its permission (say, an older manifest applied): a 403, not an answer.
+  await kube.rest.delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings/kube-egress-gateway-cni-manager-uninstall`);
+  await until('the apiserver to refuse the read', async () => {
+    await sw.refresh();
+    return logs.some((l) => l.includes('cannot read the uninstall ConfigMap'));
+  }, 10_000, 100);
+  await sw.refresh();
+  t.equal(sw.on, true, 'last answer kept');
+  t.equal(logs.filter((l) => l.includes('cannot read the uninstall ConfigMap')).length, 1, 'a lasting error is logged once');
+});

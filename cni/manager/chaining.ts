@@ -1,0 +1,81 @@
+import { describeError } from '../../lib/errors.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Logger } from '../../lib/log.ts';
+import { pluginEntry } from './conflist.ts';
+import type { Flags } from './flags.ts';
+import { Installer } from './install.ts';
+import type { AgentMetrics } from './metrics.ts';
+import { removeNotReadyTaint } from './taint.ts';
+import { UninstallSwitch } from './uninstall-switch.ts';
+
+export interface Chaining {
+  stop(): void;
+}
+
+/**
+ * The agent's install side: the plugin chained into the primary network
+ * through a conflist of its own, the Go original's uninstall ConfigMap
+ * obeyed, and the node's cni-not-ready taint removed once chained.
+ */
+export async function startChaining(flags: Flags, rest: KubeRest, metrics: AgentMetrics, log: Logger): Promise<Chaining> {
+  const uninstallSwitch = new UninstallSwitch(rest, flags.namespace, flags['cni-uninstall-configmap-name'], log);
+  await uninstallSwitch.refresh();
+  const taint = new TaintRemover(rest, flags['node-name'], log);
+  const installer = new Installer({
+    source: flags['plugin-binary'], binDir: flags['cni-bin-dir'], confDir: flags['cni-conf-dir'], confFile: flags['cni-conf-file'], log,
+    entry: pluginEntry({ socketPath: flags.socket, ...(flags['plugin-state-dir'] !== undefined && { stateDir: flags['plugin-state-dir'] }) }),
+    uninstallRequested: () => uninstallSwitch.on,
+    events: {
+      written: () => metrics.conflistWrites.inc(),
+      chained: () => {
+        metrics.chained.set(1);
+        taint.kick();
+      },
+      refused: (reason) => {
+        metrics.chained.set(0);
+        metrics.chainRefusals.inc({ reason });
+      },
+    },
+  });
+  installer.start(flags['conflist-check-interval']);
+  const poll = setInterval(() => {
+    void uninstallSwitch.refresh().then((changed) => changed && installer.sync());
+  }, flags['conflist-check-interval']);
+  return {
+    stop: () => {
+      clearInterval(poll);
+      installer.stop();
+    },
+  };
+}
+
+/** Removes the taint once; a failure is retried at the next check that finds the plugin chained. */
+class TaintRemover {
+  private readonly rest: KubeRest;
+  private readonly nodeName: string;
+  private readonly log: Logger;
+  private state: 'todo' | 'running' | 'done' = 'todo';
+
+  constructor(rest: KubeRest, nodeName: string, log: Logger) {
+    this.rest = rest;
+    this.nodeName = nodeName;
+    this.log = log;
+  }
+
+  kick(): void {
+    if (this.state !== 'todo') return;
+    this.state = 'running';
+    void this.remove();
+  }
+
+  private async remove(): Promise<void> {
+    try {
+      const removed = await removeNotReadyTaint(this.rest, this.nodeName);
+      this.state = 'done';
+      if (removed) this.log.info('removed the cni-not-ready taint: the node can take pods', { node: this.nodeName });
+    } catch (err) {
+      this.state = 'todo';
+      this.log.warn('cannot remove the cni-not-ready taint yet', { node: this.nodeName, reason: describeError(err) });
+    }
+  }
+}
