@@ -14,6 +14,7 @@ const KINDS: Record<string, [plural: string, namespaced: boolean]> = {
   Namespace: ['namespaces', false],
   ServiceAccount: ['serviceaccounts', true],
   Secret: ['secrets', true],
+  ConfigMap: ['configmaps', true],
   Service: ['services', true],
   ClusterRole: ['clusterroles', false],
   ClusterRoleBinding: ['clusterrolebindings', false],
