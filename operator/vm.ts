@@ -20,6 +20,9 @@ import { REASONS, isUserError, reasonFor } from './reasons.ts';
 import { resolveTarget, type Target } from './target.ts';
 import type { InstanceIps, VmssSync } from './vmss-sync.ts';
 
+/** Retry interval while some instance lacks its gateway IP: the self-repair writes it again. */
+const INCOMPLETE_RETRY_MS = 10_000;
+
 export interface VmReconcilerOptions {
   rest: KubeRest;
   azure: Azure;
@@ -62,6 +65,13 @@ export class VmReconciler {
       if (!prefix || target.byoPrefix) await this.deleteManagedPrefix(ipName);
       const profiles = profilesOf(instances, ipName);
       const egressIpPrefix = prefix ? prefix.ipPrefix : profiles.map((p) => p.secondaryIP).join(',');
+      const problems = instances.flatMap((i) => (i.problem ? [i.problem] : []));
+      if (problems.length > 0) {
+        // The instances that work stay in status (their traffic flows); the gateway is not Ready until every one does.
+        await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'False', REASONS.instanceIncomplete,
+          `${problems.length} of ${instances.length} instance(s) on VMSS ${target.vmssName} not ready: ${problems.join('; ')}`);
+        return { requeueAfterMs: Math.min(this.o.requeueMs, INCOMPLETE_RETRY_MS) };
+      }
       await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'True', REASONS.ready, `${profiles.length} gateway instance(s) on VMSS ${target.vmssName}`);
       return { requeueAfterMs: this.o.requeueMs };
     } catch (err) {
@@ -95,7 +105,11 @@ export class VmReconciler {
       if (errorCode(err) !== 'VMSS_NOT_FOUND') throw err;
       this.o.log.info('gateway VMSS is gone; nothing to remove from it', { namespace: obj.metadata.namespace, name: obj.metadata.name, error: describeError(err) });
     }
-    if (target) await this.o.sync.apply(target, { name: ipName, present: false });
+    if (target) {
+      const problems = (await this.o.sync.apply(target, { name: ipName, present: false })).flatMap((i) => (i.problem ? [i.problem] : []));
+      // The finalizer stays until every instance has dropped the ipConfig: removing it now would leak the ipConfig and its public IP.
+      if (problems.length > 0) throw new KegError('VMSS_INSTANCE_UPDATE_FAILED', `removing ipConfig ${ipName}: ${problems.join('; ')}`);
+    }
     await this.deleteManagedPrefix(ipName);
     await setFinalizer(this.o.rest, RESOURCES.GatewayVMConfiguration, obj, FINALIZERS.vm, false);
   }
@@ -117,7 +131,7 @@ export class VmReconciler {
   }
 }
 
-/** A profile for every instance that has its secondary IP; instances that are gone are simply absent. */
+/** A profile for every instance that has its secondary IP; instances without one are reported as problems by the sync. */
 function profilesOf(instances: InstanceIps[], ipName: string): GatewayVMProfile[] {
   const out: GatewayVMProfile[] = [];
   for (const i of instances) {

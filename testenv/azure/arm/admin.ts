@@ -33,7 +33,9 @@ const schemas = {
   'POST settings': z.object({
     latencyMs: z.int().min(0).optional(), lroPolls: z.int().min(0).optional(), lroRetryAfterSeconds: z.int().min(0).optional(),
     lroTimeoutMs: z.int().min(0).optional(), pageSize: z.int().min(1).optional(),
+    permissions: z.array(z.string()).optional(), nicLagReads: z.int().min(0).optional(),
   }),
+  'POST vmss-operations': z.object({ resourceGroup: z.string(), name: z.string(), ms: z.int().min(1) }),
 } as const;
 
 function parse<T extends z.ZodType>(schema: T, body: string): z.infer<T> {
@@ -56,6 +58,8 @@ function applySettings(c: Controller, s: z.infer<(typeof schemas)['POST settings
   if (s.lroRetryAfterSeconds !== undefined) c.setLroRetryAfter(s.lroRetryAfterSeconds);
   if (s.lroTimeoutMs !== undefined) c.setLroTimeout(s.lroTimeoutMs);
   if (s.pageSize !== undefined) c.setPageSize(s.pageSize);
+  if (s.permissions !== undefined) c.setPermissions(s.permissions);
+  if (s.nicLagReads !== undefined) c.setNicLagReads(s.nicLagReads);
 }
 
 export function adminHandler(c: Controller): AdminHandler {
@@ -74,6 +78,10 @@ export function adminHandler(c: Controller): AdminHandler {
       case 'POST scale': {
         const s = parse(schemas[op], req.body);
         return ok(c.scaleVmss(s.resourceGroup, s.name, s.instances));
+      }
+      case 'POST vmss-operations': {
+        const o = parse(schemas[op], req.body);
+        return ok(c.beginVmssOperation(o.resourceGroup, o.name, o.ms));
       }
       case 'POST mutate': {
         const m = parse(schemas[op], req.body);

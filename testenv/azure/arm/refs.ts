@@ -1,4 +1,4 @@
-import { badReference, key, parentOf, sameId } from './ids.ts';
+import { ArmError, badReference, key, parentOf, sameId } from './ids.ts';
 import type { IpConfig, NicConfig } from './schemas.ts';
 import type { Subnet } from './store.ts';
 import type { World } from './world.ts';
@@ -26,8 +26,27 @@ export function requirePrefix(w: World, what: string, id: string): void {
   if (!w.store.prefixes.has(key(id))) throw badReference(what, id);
 }
 
-/** Checks every reference of a VMSS or instance network configuration. */
+const primaries = (list: readonly { properties?: { primary?: boolean | undefined } }[]) => list.filter((x) => x.properties?.primary === true).length;
+
+/**
+ * ARM's primary rules: with several NIC configurations exactly one is
+ * primary, and within a NIC with several ipConfigurations exactly one is.
+ */
+export function checkPrimaries(what: string, configs: readonly NicConfig[]): void {
+  if (primaries(configs) > 1 || (configs.length > 1 && primaries(configs) !== 1)) {
+    throw new ArmError(400, 'InvalidParameter', `${what}: exactly one network interface configuration must be primary when there are several (found ${primaries(configs)} of ${configs.length}).`);
+  }
+  for (const nic of configs) {
+    const ips = nic.properties.ipConfigurations;
+    if (primaries(ips) > 1 || (ips.length > 1 && primaries(ips) !== 1)) {
+      throw new ArmError(400, 'InvalidParameter', `${what}: network interface configuration ${nic.name} must have exactly one primary ipConfiguration (found ${primaries(ips)} of ${ips.length}).`);
+    }
+  }
+}
+
+/** Checks the primary rules and every reference of a VMSS or instance network configuration. */
 export function validateNicConfigs(w: World, what: string, configs: readonly NicConfig[]): void {
+  checkPrimaries(what, configs);
   for (const nic of configs) {
     for (const ipc of nic.properties.ipConfigurations) {
       const p = ipc.properties;

@@ -16,7 +16,7 @@ export interface Vm extends Stored {
     provisioningState: string;
     latestModelApplied: boolean;
     vmId: string;
-    osProfile: { computerName: string };
+    osProfile: { computerName: string; [k: string]: unknown };
     networkProfile: { networkInterfaces: { id: string; properties: { primary: boolean } }[] };
     networkProfileConfiguration: { networkInterfaceConfigurations: NicConfig[] };
     [k: string]: unknown;
@@ -65,6 +65,10 @@ const operationSchema = z.object({
   started: z.number(),
   status: z.enum(['InProgress', 'Succeeded', 'Failed']),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** The body before the write (null: the write created it), put back if the operation fails. */
+  previous: z.unknown().optional(),
+  /** How long an operation nobody polls runs (default: the world's lroTimeoutMs). */
+  durationMs: z.number().optional(),
 });
 /** A long-running operation, kept as plain data so it survives a restart. */
 export type Operation = z.infer<typeof operationSchema>;
@@ -93,6 +97,11 @@ export class Store {
       if (r) return r;
     }
     return undefined;
+  }
+
+  /** Puts a body back in the table that holds its id. */
+  replace(id: string, body: Stored): void {
+    for (const t of this.tables()) if (t.has(key(id))) t.set(key(id), body);
   }
 
   remove(id: string): void {
