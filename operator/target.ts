@@ -12,9 +12,6 @@ import { gatewayTarget } from '../lib/api/validation.ts';
 import { KegError } from '../lib/errors.ts';
 import type { Azure, PublicIPPrefix, VirtualMachineScaleSet } from './azure/client.ts';
 
-/** Prefix length for a node pool whose VMSS lacks the aks-managed-gatewayIPPrefixSize tag. */
-export const DEFAULT_NODEPOOL_PREFIX_SIZE = 31;
-
 export interface Target {
   resourceGroup: string;
   vmssName: string;
@@ -28,9 +25,17 @@ export interface Target {
 
 type Spec = Pick<GatewayVMConfigurationSpec, 'gatewayNodepoolName' | 'gatewayVmssProfile' | 'provisionPublicIps' | 'publicIpPrefixId'>;
 
+/**
+ * The node pool's prefix length. A missing tag is an error, as in Go: AKS sets
+ * it on every gateway pool, so its absence means the pool is not one, and a
+ * guessed length would reserve addresses nobody asked for. Only public mode
+ * asks (private mode needs no prefix).
+ */
 function prefixSizeFromTag(vmss: VirtualMachineScaleSet): number {
-  const tag = vmss.tags?.[AZURE_TAG_PREFIX_SIZE];
-  if (tag === undefined) return DEFAULT_NODEPOOL_PREFIX_SIZE;
+  const tag = Object.entries(vmss.tags ?? {}).find(([k]) => k.toLowerCase() === AZURE_TAG_PREFIX_SIZE.toLowerCase())?.[1];
+  if (tag === undefined) {
+    throw new KegError('PREFIX_SIZE_INVALID', `VMSS ${vmss.name ?? ''} of the node pool has no tag ${AZURE_TAG_PREFIX_SIZE}: public mode needs it (AKS sets it on gateway node pools); tag the VMSS or use provisionPublicIps: false`);
+  }
   const n = Number(tag);
   if (!Number.isInteger(n) || n < PUBLIC_IP_PREFIX_SIZE_MIN || n > PUBLIC_IP_PREFIX_SIZE_MAX) {
     throw new KegError('PREFIX_SIZE_INVALID', `VMSS ${vmss.name ?? ''} tag ${AZURE_TAG_PREFIX_SIZE}=${JSON.stringify(tag)}: want an integer from ${PUBLIC_IP_PREFIX_SIZE_MIN} to ${PUBLIC_IP_PREFIX_SIZE_MAX}`);
@@ -42,7 +47,8 @@ async function findVmss(azure: Azure, spec: Spec): Promise<{ resourceGroup: stri
   const target = gatewayTarget(spec);
   if (target.mode === 'nodepool') {
     const rg = azure.config.resourceGroup;
-    const found = (await azure.listVmss(rg)).filter((v) => v.tags?.[AZURE_TAG_POOL_NAME] === target.nodepoolName);
+    // Matched case-insensitively, as Go does: AKS pool names are lower case, users may type them otherwise.
+    const found = (await azure.listVmss(rg)).filter((v) => (v.tags?.[AZURE_TAG_POOL_NAME] ?? '').toLowerCase() === target.nodepoolName.toLowerCase());
     found.sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
     const vmss = found[0];
     if (!vmss) throw new KegError('VMSS_NOT_FOUND', `no VMSS in resource group ${rg} has tag ${AZURE_TAG_POOL_NAME}=${target.nodepoolName}; check gatewayNodepoolName`);

@@ -117,7 +117,13 @@ export class VmssSync {
     const changed = applyIpConfigs(nics, wants, poolId);
     const failed = /^failed$/i.test(vm.properties?.provisioningState ?? '');
     if (!changed && !failed && missingIps(before, wants).length === 0) return before;
-    await this.azure.updateVmssVm(rg, vmssName, vm, nics);
+    try {
+      await this.azure.updateVmssVm(rg, vmssName, vm, nics);
+    } catch (err) {
+      // A failed write leaves the instance as it was: what its NIC still has keeps serving.
+      const now = await read().catch(() => before);
+      return { ...now, problem: `instance ${now.nodeName}: ${describeError(err)}` };
+    }
     for (let attempt = 1; ; attempt++) {
       const after = await read();
       const missing = missingIps(after, wants);

@@ -78,7 +78,7 @@ t.test('the model write round-trips every field it does not own', async (t) => {
   const patch = writes()[1];
   t.equal(patch?.method, 'PATCH');
   t.same(Object.keys(patch?.body as Json), ['properties'], 'a merge patch of the network profile only');
-  const sent = (patch?.body as Json).properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations[0];
+  const sent = (patch!.body as Json).properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations[0];
   t.same(sent.properties.ipConfigurations[0].properties.publicIPAddressConfiguration, pip, 'ipTags, sku, version and unknown fields sent back as read');
   const after = emu.inventory()[vmss.id.toLowerCase()] as Json;
   const nicAfter = after.properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations[0];

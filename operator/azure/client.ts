@@ -104,10 +104,16 @@ export class Azure {
       this.network.loadBalancers.get(c.loadBalancerResourceGroup, c.loadBalancerName, { abortSignal }));
   }
 
+  /**
+   * Writes the ILB guarded by the etag it was read with (If-None-Match: * for
+   * a new one): a concurrent writer makes this fail with 412 instead of
+   * having its rules overwritten.
+   */
   putLoadBalancer(lb: LoadBalancer): Promise<LoadBalancer> {
     const c = this.config;
+    const headers: Record<string, string> = lb.etag ? { 'if-match': lb.etag } : { 'if-none-match': '*' };
     return this.caller.call(`PUT loadBalancer ${c.loadBalancerName}`, async (abortSignal) =>
-      this.network.loadBalancers.createOrUpdate(c.loadBalancerResourceGroup, c.loadBalancerName, lb, { abortSignal, ...this.poll }));
+      this.network.loadBalancers.createOrUpdate(c.loadBalancerResourceGroup, c.loadBalancerName, lb, { abortSignal, ...this.poll, requestOptions: { headers } }));
   }
 
   deleteLoadBalancer(): Promise<void> {
