@@ -89,3 +89,18 @@ t.test('the model write round-trips every field it does not own', async (t) => {
   t.same(after.properties.virtualMachineProfile.storageProfile, before.properties.virtualMachineProfile.storageProfile, 'image untouched');
   t.same(nicAfter.properties.ipConfigurations.map((c: Json) => c.name), ['ipconfig1', 'egressgateway-x']);
 });
+
+t.test('ILB writes are guarded by the etag read, a new ILB by If-None-Match', async (t) => {
+  const { emu, azure } = await setup(t);
+  const created = await azure.putLoadBalancer({ location: emu.location, sku: { name: 'Standard' } });
+  await t.rejects(azure.putLoadBalancer({ location: emu.location, sku: { name: 'Standard' } }), { code: 'ARM_PRECONDITION_FAILED' }, 'creating over an existing ILB is refused');
+  const read = await azure.getLoadBalancer();
+  t.equal(read?.etag, created.etag);
+  emu.mutate(azure.loadBalancerId(), (lb: Json) => {
+    lb.etag = 'W/"another-writer"';
+  });
+  await t.rejects(azure.putLoadBalancer(read!), { code: 'ARM_PRECONDITION_FAILED' }, 'a concurrent writer wins; ours is refused, not silently lost');
+  const fresh = await azure.getLoadBalancer();
+  await azure.putLoadBalancer(fresh!);
+  t.pass('a write from a fresh read goes through');
+});
