@@ -71,6 +71,8 @@ export class RawArm {
   async write(method: 'PUT' | 'PATCH', path: string, apiVersion: string, body: unknown, o: RawOptions): Promise<void> {
     const first = await this.send(method, this.url(path, apiVersion), o, body);
     const status = first.headers('azure-asyncoperation');
+    const location = first.headers('location');
+    if (!status && first.status === 202 && location) return this.followLocation(location, first.headers('retry-after'), o);
     if (!status) return;
     let wait = first.headers('retry-after');
     for (;;) {
@@ -82,6 +84,17 @@ export class RawArm {
         const e = poll.json?.error ?? {};
         throw new RestError(`long running operation ${state}: ${e.code ?? ''} ${e.message ?? ''}`.trim(), { code: e.code });
       }
+      wait = poll.headers('retry-after');
+    }
+  }
+
+  /** The Location protocol, for an operation that names no status URL: 202 while it runs; an error status throws. */
+  private async followLocation(url: string, retryAfter: string | undefined, o: RawOptions): Promise<void> {
+    let wait = retryAfter;
+    for (;;) {
+      await sleep(parseRetryAfter(wait) ?? o.pollIntervalMs, undefined, { signal: o.abortSignal });
+      const poll = await this.send('GET', url, { ...o, ifMatch: undefined });
+      if (poll.status !== 202) return;
       wait = poll.headers('retry-after');
     }
   }
