@@ -70,5 +70,17 @@ t.test('self-repair of instances', async (t) => {
     t.pass('Ready again once the instance could be updated');
   });
 
+  await t.test('an IP still missing after the update is a condition naming it, for the gateway it concerns', async (t) => {
+    w.emu.setNicLagReads(1_000);
+    await createSgc(rest, NS, 'gw2', { gatewayNodepoolName: POOL });
+    const sgc = await waitReady(rest, NS, 'gw2', 'False', 60_000, REASONS.instanceIncomplete);
+    t.match(sgc.status?.conditions?.find((c) => c.type === 'Ready')?.message, /2 of 2 instance\(s\).*its NIC has no IP for ipConfig egressgateway-/);
+    t.equal((await waitReady(rest, NS, 'gw')).metadata.name, 'gw', 'the other gateway on the same VMSS stays Ready');
+    w.emu.setNicLagReads(0);
+    await waitReady(rest, NS, 'gw2', 'True', 40_000);
+    t.pass('Ready once the NICs show the IPs');
+    await deleteSgcAndWait(rest, NS, 'gw2');
+  });
+
   await deleteSgcAndWait(rest, NS, 'gw');
 });

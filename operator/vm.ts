@@ -18,7 +18,7 @@ import type { Azure, PublicIPPrefix } from './azure/client.ts';
 import { FINALIZERS, hasFinalizer, isDeleting, readyCondition, setFinalizer } from './kube.ts';
 import { REASONS, isUserError, reasonFor } from './reasons.ts';
 import { resolveTarget, type Target } from './target.ts';
-import type { InstanceIps, VmssSync } from './vmss-sync.ts';
+import { missingIps, type InstanceIps, type VmssSync } from './vmss-sync.ts';
 
 /** Retry interval while some instance lacks its gateway IP: the self-repair writes it again. */
 const INCOMPLETE_RETRY_MS = 10_000;
@@ -65,7 +65,7 @@ export class VmReconciler {
       if (!prefix || target.byoPrefix) await this.deleteManagedPrefix(ipName);
       const profiles = profilesOf(instances, ipName);
       const egressIpPrefix = prefix ? prefix.ipPrefix : profiles.map((p) => p.secondaryIP).join(',');
-      const problems = instances.flatMap((i) => (i.problem ? [i.problem] : []));
+      const problems = instances.flatMap((i) => problemOf(i, ipName));
       if (problems.length > 0) {
         // The instances that work stay in status (their traffic flows); the gateway is not Ready until every one does.
         await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'False', REASONS.instanceIncomplete,
@@ -131,7 +131,14 @@ export class VmReconciler {
   }
 }
 
-/** A profile for every instance that has its secondary IP; instances without one are reported as problems by the sync. */
+/** This gateway's problem with an instance: its write or read failed, or its NIC still lacks the primary IP or this gateway's IP. */
+function problemOf(i: InstanceIps, ipName: string): string[] {
+  if (i.problem) return [i.problem];
+  const missing = missingIps(i, [{ name: ipName, present: true }]);
+  return missing.length > 0 ? [`instance ${i.nodeName}: its NIC has no ${missing.join(' and no ')} after the update`] : [];
+}
+
+/** A profile for every instance that has its secondary IP; those without one are problems (problemOf), never silently absent. */
 function profilesOf(instances: InstanceIps[], ipName: string): GatewayVMProfile[] {
   const out: GatewayVMProfile[] = [];
   for (const i of instances) {

@@ -21,7 +21,7 @@ export interface InstanceIps {
   primaryIP: string | undefined;
   /** Private IP of each ipConfig by lower-cased name. */
   ipByConfig: Map<string, string>;
-  /** Why this instance could not be brought to the wanted state, if it could not. */
+  /** Why this instance could not be written or read, if it could not (missing IPs are not a problem here: see missingIps). */
   problem?: string | undefined;
 }
 
@@ -61,9 +61,9 @@ function ipsOf(vm: VmssVmJson, nics: NetworkInterface[]): InstanceIps {
 }
 
 /** What an instance's NIC is missing of what the wants need: the primary IP, or a present gateway's secondary IP. */
-function missingIps(ips: InstanceIps, wants: readonly IpConfigWant[]): string[] {
-  const missing = wants.some((w) => w.present) && !ips.primaryIP ? ['the primary IP'] : [];
-  for (const w of wants) if (w.present && !ips.ipByConfig.has(w.name.toLowerCase())) missing.push(`the IP of ipConfig ${w.name}`);
+export function missingIps(ips: InstanceIps, wants: readonly IpConfigWant[]): string[] {
+  const missing = wants.some((w) => w.present) && !ips.primaryIP ? ['primary IP'] : [];
+  for (const w of wants) if (w.present && !ips.ipByConfig.has(w.name.toLowerCase())) missing.push(`IP for ipConfig ${w.name}`);
   return missing;
 }
 
@@ -124,11 +124,10 @@ export class VmssSync {
       const now = await read().catch(() => before);
       return { ...now, problem: `instance ${now.nodeName}: ${describeError(err)}` };
     }
+    // What is still missing afterwards is for each gateway to report (missingIpsOf): only its own IPs concern it.
     for (let attempt = 1; ; attempt++) {
       const after = await read();
-      const missing = missingIps(after, wants);
-      if (missing.length === 0) return after;
-      if (attempt >= READ_BACK_ATTEMPTS) return { ...after, problem: `instance ${after.nodeName}: its NIC has no ${missing.join(' and no ')} after the update` };
+      if (missingIps(after, wants).length === 0 || attempt >= READ_BACK_ATTEMPTS) return after;
       await sleep(this.readBackDelayMs * attempt);
     }
   }

@@ -142,8 +142,10 @@ export class Controller {
     this.world.config.permissions = [...actions];
   }
 
+  /** Lag for the NIC reads after later instance updates; any lag still running is dropped. */
   setNicLagReads(n: number): void {
     this.world.config.nicLagReads = n;
+    this.world.laggingNics.clear();
   }
 
   beginVmssOperation(resourceGroup: string, name: string, ms: number): void {
