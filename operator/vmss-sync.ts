@@ -73,7 +73,6 @@ const READ_BACK_ATTEMPTS = 4;
 export class VmssSync {
   private readonly azure: Azure;
   private readonly batcher: Batcher<{ ref: VmssRef; want: IpConfigWant }, InstanceIps[]>;
-
   private readonly readBackDelayMs: number;
 
   constructor(azure: Azure, batchDelayMs: number, readBackDelayMs = 1_000) {
@@ -124,7 +123,7 @@ export class VmssSync {
       const now = await read().catch(() => before);
       return { ...now, problem: `instance ${now.nodeName}: ${describeError(err)}` };
     }
-    // What is still missing afterwards is for each gateway to report (missingIpsOf): only its own IPs concern it.
+    // What is still missing afterwards each gateway reports itself (vm.ts problemOf): only its own IPs concern it.
     for (let attempt = 1; ; attempt++) {
       const after = await read();
       if (missingIps(after, wants).length === 0 || attempt >= READ_BACK_ATTEMPTS) return after;
