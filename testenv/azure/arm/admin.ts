@@ -26,6 +26,7 @@ const schemas = {
   'POST resource-groups': z.object({ name: z.string() }),
   'POST subnets': z.object({ resourceGroup: z.string(), vnetName: z.string(), subnetName: z.string(), addressPrefix: z.string() }),
   'POST vmss': z.object({ resourceGroup: z.string(), name: z.string(), tags: z.record(z.string(), z.string()).optional(), instances: z.int().min(0), subnetId: z.string().optional() }),
+  'POST vm-pools': z.object({ resourceGroup: z.string(), poolName: z.string(), vms: z.int().min(0), prefixSize: z.int().optional(), subnetId: z.string().optional() }),
   'POST scale': z.object({ resourceGroup: z.string(), name: z.string(), instances: z.int().min(0) }),
   'POST public-ip-prefixes': z.object({ resourceGroup: z.string(), name: z.string(), prefixLength: z.int() }),
   'POST mutate': z.object({ id: z.string(), body: z.record(z.string(), z.unknown()) }),
@@ -73,6 +74,7 @@ export function adminHandler(c: Controller): AdminHandler {
       case 'POST resource-groups': return ok(c.addResourceGroup(parse(schemas[op], req.body).name));
       case 'POST subnets': return ok(c.addSubnet(parse(schemas[op], req.body)));
       case 'POST vmss': return ok(c.addVmss(parse(schemas[op], req.body)));
+      case 'POST vm-pools': return ok(c.addVmPool(parse(schemas[op], req.body)));
       case 'POST public-ip-prefixes': return ok(c.addPublicIpPrefix(parse(schemas[op], req.body)));
       case 'POST settings': return ok(applySettings(c, parse(schemas[op], req.body)));
       case 'POST scale': {

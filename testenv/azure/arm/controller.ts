@@ -4,6 +4,7 @@ import { parseCidr } from './ipam.ts';
 import { findVmss } from './compute-vmss.ts';
 import { holdOperation } from './lro.ts';
 import { createPrefix } from './network-prefix.ts';
+import { addVmPool, type AddVmPool } from './vm-pool.ts';
 import { syncNics } from './nics.ts';
 import type { RequestRecord } from './server.ts';
 import { Store, type Vm } from './store.ts';
@@ -61,6 +62,10 @@ export class Controller {
 
   addVmss(p: AddVmss): { id: string; uniqueId: string } {
     return addVmss(this.world, p, this.defaultSubnetId);
+  }
+
+  addVmPool(p: AddVmPool): { vmIds: string[]; nicIds: string[] } {
+    return addVmPool(this.world, p, this.defaultSubnetId);
   }
 
   scaleVmss(resourceGroup: string, name: string, instances: number): void {

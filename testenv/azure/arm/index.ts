@@ -12,12 +12,14 @@ import { Faults, type Fault } from './faults.ts';
 import { OPERATOR_ACTIONS } from './linked-auth.ts';
 import { ArmServer, type RequestRecord } from './server.ts';
 import { loadState, saveState, Store } from './store.ts';
+import type { AddVmPool } from './vm-pool.ts';
 import type { AddVmss } from './vmss.ts';
 import { World } from './world.ts';
 
 export type { Fault } from './faults.ts';
 export type { RequestRecord } from './server.ts';
 export type { AddSubnet } from './controller.ts';
+export type { AddVmPool } from './vm-pool.ts';
 export { DEFAULT_SUBNET } from './controller.ts';
 export { ASSIGN_IDENTITY, OPERATOR_ACTIONS } from './linked-auth.ts';
 
@@ -65,6 +67,8 @@ export interface ArmEmulator {
   addResourceGroup(name: string): void;
   addSubnet(p: AddSubnet): { id: string };
   addVmss(p: AddVmss): { id: string; uniqueId: string };
+  /** Seeds an AKS node pool of type VirtualMachines: standalone VMs with tagged NICs. */
+  addVmPool(p: AddVmPool): { vmIds: string[]; nicIds: string[] };
   scaleVmss(resourceGroup: string, name: string, instances: number): void;
   addPublicIpPrefix(p: { resourceGroup: string; name: string; prefixLength: number }): { id: string; ipPrefix: string };
   // oxlint-disable-next-line typescript/no-explicit-any -- the contract hands tests the raw stored JSON
@@ -132,6 +136,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     addResourceGroup: (name) => c.addResourceGroup(name),
     addSubnet: (p) => c.addSubnet(p),
     addVmss: (p) => c.addVmss(p),
+    addVmPool: (p) => c.addVmPool(p),
     scaleVmss: (rg, name, n) => c.scaleVmss(rg, name, n),
     addPublicIpPrefix: (p) => c.addPublicIpPrefix(p),
     mutate: (id, fn) => c.mutate(id, fn),

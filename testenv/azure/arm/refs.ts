@@ -107,14 +107,15 @@ export function prefixInUse(w: World, prefixId: string): boolean {
   return publicIpsOfPrefix(w, prefixId).length > 0;
 }
 
-/** Public IPs of VMSS instances allocated from a prefix. */
+/** Public IPs allocated from a prefix: those of VMSS instances and the standalone ones (which NICs also embed: counted once). */
 export function publicIpsOfPrefix(w: World, prefixId: string): { id: string; ipAddress: string }[] {
-  const out: { id: string; ipAddress: string }[] = [];
+  const out = new Map<string, { id: string; ipAddress: string }>();
+  const add = (pip: { id: string; properties: { ipAddress: string; publicIPPrefix?: { id: string } } }) => {
+    if (sameId(pip.properties.publicIPPrefix?.id, prefixId)) out.set(key(pip.id), { id: pip.id, ipAddress: pip.properties.ipAddress });
+  };
   for (const nic of w.store.nics.values()) {
-    for (const ipc of nic.properties.ipConfigurations) {
-      const pip = ipc.properties.publicIPAddress;
-      if (pip && sameId(pip.properties.publicIPPrefix?.id, prefixId)) out.push({ id: pip.id, ipAddress: pip.properties.ipAddress });
-    }
+    for (const ipc of nic.properties.ipConfigurations) if (ipc.properties.publicIPAddress) add(ipc.properties.publicIPAddress);
   }
-  return out;
+  for (const pip of w.store.publicIps.values()) add(pip);
+  return [...out.values()];
 }

@@ -53,7 +53,7 @@ export function computerName(vmssName: string, instanceId: number): string {
 export const AKS_IMAGE_ID = '/subscriptions/109a5e88-712a-48ae-9078-9ca8b3c81345/resourceGroups/AKS-Ubuntu/providers/Microsoft.Compute/galleries/AKSUbuntu/images/2204gen2containerd/versions/202411.12.0';
 
 /** The kubelet identity AKS assigns to every node pool VMSS and instance. */
-function kubeletIdentity(w: World, rg: string): Record<string, unknown> {
+export function kubeletIdentity(w: World, rg: string): Record<string, unknown> {
   const id = `/subscriptions/${w.config.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks-agentpool`;
   return { type: 'UserAssigned', userAssignedIdentities: { [id]: { principalId: randomUUID(), clientId: randomUUID() } } };
 }
