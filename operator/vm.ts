@@ -18,6 +18,7 @@ import type { Azure, PublicIPPrefix } from './azure/client.ts';
 import { FINALIZERS, hasFinalizer, isDeleting, readyCondition, setFinalizer } from './kube.ts';
 import { REASONS, isUserError, reasonFor } from './reasons.ts';
 import { resolveTarget, type Target } from './target.ts';
+import type { NicSync } from './nic-sync.ts';
 import { missingIps, type InstanceIps, type VmssSync } from './vmss-sync.ts';
 
 /** Retry interval while some instance lacks its gateway IP: the self-repair writes it again. */
@@ -28,6 +29,8 @@ export interface VmReconcilerOptions {
   azure: Azure;
   log: Logger;
   sync: VmssSync;
+  /** The sync for AKS node pools of type VirtualMachines. */
+  nicSync: NicSync;
   get: (namespace: string, name: string) => GatewayVMConfiguration | undefined;
   /** Whether the ILB already has this gateway's pool (its GatewayLBConfiguration has a frontend IP). */
   lbReady: (namespace: string, name: string) => boolean;
@@ -60,7 +63,7 @@ export class VmReconciler {
         return;
       }
       const ipName = azureResourceName(obj.metadata.uid ?? '');
-      const instances = await this.o.sync.apply(target, { name: ipName, present: true, prefixId: prefix?.id });
+      const instances = await this.syncOf(target).apply(target, { name: ipName, present: true, prefixId: prefix?.id });
       // A gateway switched to BYO or private mode leaves its managed prefix behind; it is no longer referenced now.
       if (!prefix || target.byoPrefix) await this.deleteManagedPrefix(ipName);
       const profiles = profilesOf(instances, ipName);
@@ -69,16 +72,20 @@ export class VmReconciler {
       if (problems.length > 0) {
         // The instances that work stay in status (their traffic flows); the gateway is not Ready until every one does.
         await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'False', REASONS.instanceIncomplete,
-          `${problems.length} of ${instances.length} instance(s) on VMSS ${target.vmssName} not ready: ${problems.join('; ')}`);
+          `${problems.length} of ${instances.length} instance(s) of ${target.where} not ready: ${problems.join('; ')}`);
         return { requeueAfterMs: Math.min(this.o.requeueMs, INCOMPLETE_RETRY_MS) };
       }
-      await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'True', REASONS.ready, `${profiles.length} gateway instance(s) on VMSS ${target.vmssName}`);
+      await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'True', REASONS.ready, `${profiles.length} gateway instance(s) of ${target.where}`);
       return { requeueAfterMs: this.o.requeueMs };
     } catch (err) {
       await this.patchStatus(obj, obj.status ?? {}, 'False', reasonFor(err), describeError(err));
       if (isUserError(err)) return { requeueAfterMs: this.o.userErrorRetryMs };
       throw err;
     }
+  }
+
+  private syncOf(target: Target): VmssSync | NicSync {
+    return target.kind === 'vmPool' ? this.o.nicSync : this.o.sync;
   }
 
   /** Managed prefix: created once under its deterministic name, so a crash mid-create adopts it instead of leaking a twin. */
@@ -106,7 +113,7 @@ export class VmReconciler {
       this.o.log.info('gateway VMSS is gone; nothing to remove from it', { namespace: obj.metadata.namespace, name: obj.metadata.name, error: describeError(err) });
     }
     if (target) {
-      const problems = (await this.o.sync.apply(target, { name: ipName, present: false })).flatMap((i) => (i.problem ? [i.problem] : []));
+      const problems = (await this.syncOf(target).apply(target, { name: ipName, present: false })).flatMap((i) => (i.problem ? [i.problem] : []));
       // The finalizer stays until every instance has dropped the ipConfig: removing it now would leak the ipConfig and its public IP.
       if (problems.length > 0) throw new KegError('VMSS_INSTANCE_UPDATE_FAILED', `removing ipConfig ${ipName}: ${problems.join('; ')}`);
     }

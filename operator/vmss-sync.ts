@@ -34,7 +34,7 @@ export interface VmssRef {
 /** How many instance writes or NIC reads run at once on one VMSS. */
 const INSTANCE_PARALLELISM = 8;
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   let next = 0;
   const worker = async () => {

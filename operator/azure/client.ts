@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { ComputeManagementClient, type VirtualMachineScaleSet } from '@azure/arm-compute';
-import { NetworkManagementClient, type LoadBalancer, type NetworkInterface, type PublicIPPrefix } from '@azure/arm-network';
+import { ComputeManagementClient, type VirtualMachine, type VirtualMachineScaleSet } from '@azure/arm-compute';
+import { NetworkManagementClient, type LoadBalancer, type NetworkInterface, type PublicIPAddress, type PublicIPPrefix } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/core-auth';
 import type { TlsSettings } from '@azure/core-rest-pipeline';
 import type { Registry } from '../../lib/metrics.ts';
@@ -10,14 +10,18 @@ import { KegError } from '../../lib/errors.ts';
 import type { CloudConfig } from '../config.ts';
 import { ArmCaller } from './call.ts';
 import { RawArm } from './raw.ts';
+import { nicSchema, type NicJson } from './nic-json.ts';
 import { parseArm, vmssNetworkSchema, vmssVmSchema, type NicConfigJson, type VmssNetwork, type VmssVmJson } from './vmss-json.ts';
 import { createCredential } from './credential.ts';
 import { isArmNotFound } from './errors.ts';
 import { createArmMetrics } from './metrics.ts';
 import { armRetryPolicy } from './policy.ts';
 
-export type { LoadBalancer, NetworkInterface, PublicIPPrefix, VirtualMachineScaleSet };
-export type { NicConfigJson, VmssNetwork, VmssVmJson };
+export type { LoadBalancer, NetworkInterface, PublicIPAddress, PublicIPPrefix, VirtualMachine, VirtualMachineScaleSet };
+export type { NicConfigJson, NicJson, VmssNetwork, VmssVmJson };
+
+/** The Network api-version of the raw NIC calls: the one our @azure/arm-network uses. */
+export const NETWORK_API_VERSION = '2026-01-01';
 
 /** The Compute api-version of the raw VMSS calls: the one our @azure/arm-compute uses. */
 export const COMPUTE_API_VERSION = '2026-04-01';
@@ -140,6 +144,52 @@ export class Azure {
   listVmNics(resourceGroup: string, vmss: string, instanceId: string): Promise<NetworkInterface[]> {
     return this.caller.call(`LIST networkInterfaces ${vmss}/${instanceId}`, (abortSignal) =>
       collect(this.network.networkInterfaces.listVirtualMachineScaleSetVMNetworkInterfaces(resourceGroup, vmss, instanceId, { abortSignal })));
+  }
+
+  // ------------------------------------------ node pools of type VirtualMachines
+
+  private nicPath(resourceGroup: string, name = ''): string {
+    return `/subscriptions/${this.config.subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/networkInterfaces${name ? `/${name}` : ''}`;
+  }
+
+  listVms(resourceGroup: string): Promise<VirtualMachine[]> {
+    return this.caller.call(`LIST virtualMachines ${resourceGroup}`, (abortSignal) =>
+      collect(this.compute.virtualMachines.list(resourceGroup, { abortSignal })));
+  }
+
+  /** The resource group's NICs as ARM's JSON, every field kept. */
+  listNics(resourceGroup: string): Promise<NicJson[]> {
+    return this.caller.call(`LIST networkInterfaces ${resourceGroup}`, async (abortSignal) => {
+      const raw = await this.raw.list(this.nicPath(resourceGroup), NETWORK_API_VERSION, { abortSignal, pollIntervalMs: 0 });
+      return raw.map((nic) => parseArm(nicSchema, `LIST networkInterfaces ${resourceGroup}`, nic));
+    });
+  }
+
+  async getNic(resourceGroup: string, name: string): Promise<NicJson | undefined> {
+    const raw = await this.orUndefined(`GET networkInterface ${name}`, (abortSignal) =>
+      this.raw.get(this.nicPath(resourceGroup, name), NETWORK_API_VERSION, { abortSignal, pollIntervalMs: 0 }));
+    return raw === undefined ? undefined : parseArm(nicSchema, `GET networkInterface ${name}`, raw);
+  }
+
+  /** Writes a NIC back whole, as read but for its ipConfigurations, guarded by its etag. */
+  putNic(resourceGroup: string, nic: NicJson): Promise<void> {
+    return this.caller.call(`PUT networkInterface ${nic.name}`, (abortSignal) =>
+      this.raw.write('PUT', this.nicPath(resourceGroup, nic.name), NETWORK_API_VERSION, nic, { abortSignal, ifMatch: nic.etag, pollIntervalMs: this.poll.updateIntervalInMs }));
+  }
+
+  getPublicIp(resourceGroup: string, name: string): Promise<PublicIPAddress | undefined> {
+    return this.orUndefined(`GET publicIPAddress ${name}`, (abortSignal) =>
+      this.network.publicIPAddresses.get(resourceGroup, name, { abortSignal }));
+  }
+
+  putPublicIp(resourceGroup: string, name: string, pip: PublicIPAddress): Promise<PublicIPAddress> {
+    return this.caller.call(`PUT publicIPAddress ${name}`, async (abortSignal) =>
+      this.network.publicIPAddresses.createOrUpdate(resourceGroup, name, pip, { abortSignal, ...this.poll }));
+  }
+
+  deletePublicIp(resourceGroup: string, name: string): Promise<void> {
+    return this.ignoreNotFound(`DELETE publicIPAddress ${name}`, async (abortSignal) =>
+      this.network.publicIPAddresses.delete(resourceGroup, name, { abortSignal, ...this.poll }));
   }
 
   // ---------------------------------------------------------------- compute

@@ -35,6 +35,14 @@ export const OPERATOR_ACTIONS: readonly string[] = [
   'Microsoft.Network/loadBalancers/backendAddressPools/join/action',
   'Microsoft.Network/virtualNetworks/subnets/read',
   'Microsoft.Network/virtualNetworks/subnets/join/action',
+  // Node pools of type VirtualMachines.
+  'Microsoft.Compute/virtualMachines/read',
+  'Microsoft.Network/networkInterfaces/read',
+  'Microsoft.Network/networkInterfaces/write',
+  'Microsoft.Network/publicIPAddresses/read',
+  'Microsoft.Network/publicIPAddresses/write',
+  'Microsoft.Network/publicIPAddresses/delete',
+  'Microsoft.Network/publicIPAddresses/join/action',
 ];
 
 /** The action a linked image needs: read on the gallery image (version) or managed image. */
