@@ -15,7 +15,7 @@ import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { parseEndpoint, startPortal, type Portal } from './portal.ts';
 import { Processes } from './processes.ts';
 import type { RouterConfig } from './router/config.ts';
-import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm } from './world.ts';
+import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm, type PoolKind } from './world.ts';
 
 export interface LabOptions {
   log: Logger;
@@ -25,6 +25,8 @@ export interface LabOptions {
   probeIntervalMs?: number;
   /** Keep the lab directory (logs) after stop, for debugging. */
   keepDir?: boolean;
+  /** The gateway pool as a VMSS (default) or as AKS VirtualMachines (standalone VMs). */
+  gatewayPoolKind?: PoolKind;
 }
 
 export interface LabMachine extends LabNode, LabVm {
@@ -106,7 +108,7 @@ export class Lab {
     await ensureNamespace(this.kube.rest, SYSTEM_NAMESPACE);
     this.log.info('starting the Azure Resource Manager emulator');
     this.arm = await startArmEmulator({ location: 'eastus' });
-    seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2 });
+    seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2, ...(this.opts.gatewayPoolKind ? { gatewayPoolKind: this.opts.gatewayPoolKind } : {}) });
     this.net = await LabNetwork.create(this.runner, this.id);
     await this.addMachines(labVms(this.arm.inventory()));
     await this.startInfrastructure();
