@@ -18,7 +18,7 @@ import { parseEndpoint, startPortal, type Portal } from './portal.ts';
 import { Processes } from './processes.ts';
 import type { RouterConfig } from './router/config.ts';
 import { readRouterStatus } from './router/daemon.ts';
-import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm } from './world.ts';
+import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm, type PoolKind } from './world.ts';
 
 export interface LabOptions {
   log: Logger;
@@ -28,6 +28,8 @@ export interface LabOptions {
   probeIntervalMs?: number;
   /** Keep the lab directory (logs) after stop, for debugging. */
   keepDir?: boolean;
+  /** The gateway pool as a VMSS (default) or as AKS VirtualMachines (standalone VMs). */
+  gatewayPoolKind?: PoolKind;
 }
 
 export interface LabMachine extends LabNode, LabVm {
@@ -117,7 +119,7 @@ export class Lab {
     await installChartIdentities(this.kube);
     this.log.info('starting the Azure Resource Manager emulator');
     this.arm = await startArmEmulator({ location: 'eastus' });
-    seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2 });
+    seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2, ...(this.opts.gatewayPoolKind ? { gatewayPoolKind: this.opts.gatewayPoolKind } : {}) });
     this.net = await LabNetwork.create(this.runner, this.id);
     await this.addMachines(labVms(this.arm.inventory()));
     await this.startInfrastructure();

@@ -11,3 +11,12 @@ t.test('the seeded world has gateway and worker VMs with addresses in the VNet',
   t.ok(vms.every((v) => v.ip.startsWith('10.224.')), 'addresses from the lab subnet');
   t.equal(new Set(vms.map((v) => v.ip)).size, 4, 'distinct addresses');
 });
+
+t.test('a gateway pool of type VirtualMachines: standalone VMs found by their NICs', async (t) => {
+  const emu = await startArmEmulator();
+  t.teardown(() => emu.stop());
+  seedAzure(emu, { gateways: 2, workers: 1, gatewayPoolKind: 'vms' });
+  const vms = labVms(emu.inventory());
+  t.same(vms.map((v) => [v.computerName, v.pool, v.gateway]), [['gwpool-vm0', 'gwpool', true], ['gwpool-vm1', 'gwpool', true], ['workers000000', 'workers', false]]);
+  t.equal(new Set(vms.map((v) => v.ip)).size, 3, 'distinct addresses');
+});

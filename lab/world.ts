@@ -18,20 +18,31 @@ export interface LabVm {
   gateway: boolean;
 }
 
-export function seedAzure(emu: ArmEmulator, counts: { gateways: number; workers: number }): void {
+/** The AKS node pool type of the gateway pool: a VMSS, or standalone VMs (type VirtualMachines). */
+export type PoolKind = 'vmss' | 'vms';
+
+export function seedAzure(emu: ArmEmulator, counts: { gateways: number; workers: number; gatewayPoolKind?: PoolKind }): void {
   emu.addResourceGroup(LAB_RESOURCE_GROUP);
   const { id: subnetId } = emu.addSubnet({ resourceGroup: LAB_RESOURCE_GROUP, vnetName: LAB_VNET, subnetName: LAB_SUBNET, addressPrefix: VNET_CIDR });
-  emu.addVmss({
-    resourceGroup: LAB_RESOURCE_GROUP, name: GATEWAY_POOL, instances: counts.gateways, subnetId,
-    tags: { 'aks-managed-poolName': GATEWAY_POOL, 'aks-managed-gatewayIPPrefixSize': String(GATEWAY_PREFIX_SIZE) },
-  });
+  if (counts.gatewayPoolKind === 'vms') {
+    emu.addVmPool({ resourceGroup: LAB_RESOURCE_GROUP, poolName: GATEWAY_POOL, vms: counts.gateways, prefixSize: GATEWAY_PREFIX_SIZE, subnetId });
+  } else {
+    emu.addVmss({
+      resourceGroup: LAB_RESOURCE_GROUP, name: GATEWAY_POOL, instances: counts.gateways, subnetId,
+      tags: { 'aks-managed-poolName': GATEWAY_POOL, 'aks-managed-gatewayIPPrefixSize': String(GATEWAY_PREFIX_SIZE) },
+    });
+  }
   emu.addVmss({ resourceGroup: LAB_RESOURCE_GROUP, name: WORKER_POOL, instances: counts.workers, subnetId, tags: { 'aks-managed-poolName': WORKER_POOL } });
 }
 
 const VmSchema = z.object({
   id: z.string(),
-  type: z.literal('Microsoft.Compute/virtualMachineScaleSets/virtualMachines'),
-  properties: z.object({ osProfile: z.object({ computerName: z.string() }) }),
+  type: z.enum(['Microsoft.Compute/virtualMachineScaleSets/virtualMachines', 'Microsoft.Compute/virtualMachines']),
+  tags: z.record(z.string(), z.string()).optional(),
+  properties: z.object({
+    osProfile: z.object({ computerName: z.string() }),
+    networkProfile: z.object({ networkInterfaces: z.array(z.object({ id: z.string() })) }).optional(),
+  }),
 });
 const NicSchema = z.object({
   id: z.string(),
@@ -47,10 +58,12 @@ export function labVms(inventory: Record<string, unknown>): LabVm[] {
   for (const v of values) {
     const vm = VmSchema.safeParse(v).data;
     if (!vm) continue;
-    const nic = nics.find((n) => n.id.toLowerCase().startsWith(`${vm.id.toLowerCase()}/networkinterfaces/`));
+    // An instance's NICs live under it; a standalone VM names its NIC.
+    const nicId = vm.properties.networkProfile?.networkInterfaces[0]?.id.toLowerCase();
+    const nic = nics.find((n) => n.id.toLowerCase().startsWith(`${vm.id.toLowerCase()}/networkinterfaces/`) || n.id.toLowerCase() === nicId);
     const primary = nic?.properties.ipConfigurations.find((c) => c.properties.primary) ?? nic?.properties.ipConfigurations[0];
     if (!primary) continue;
-    const pool = /\/virtualMachineScaleSets\/([^/]+)\//i.exec(vm.id)?.[1] ?? '';
+    const pool = /\/virtualMachineScaleSets\/([^/]+)\//i.exec(vm.id)?.[1] ?? vm.tags?.['aks-managed-poolName'] ?? '';
     vms.push({ computerName: vm.properties.osProfile.computerName, ip: primary.properties.privateIPAddress, pool, gateway: pool.toLowerCase() === GATEWAY_POOL });
   }
   return vms.sort((a, b) => a.computerName.localeCompare(b.computerName));

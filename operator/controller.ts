@@ -19,6 +19,7 @@ import { EventRecorder } from './events.ts';
 import { LbReconciler } from './lb.ts';
 import { SgcReconciler, parseSgcItem, type SgcItem } from './sgc.ts';
 import { VmReconciler } from './vm.ts';
+import { NicSync } from './nic-sync.ts';
 import { VmssSync } from './vmss-sync.ts';
 
 export interface ControllerOptions {
@@ -70,7 +71,7 @@ export class Controller {
       get: (ns, n) => lb.get(ns, n), vmConfigExists: (ns, n) => vm.get(ns, n) !== undefined,
     });
     const vmR = new VmReconciler({
-      rest: o.rest, azure: o.azure, log, sync: new VmssSync(o.azure, batchDelayMs), requeueMs: o.vmRequeueMs, userErrorRetryMs,
+      rest: o.rest, azure: o.azure, log, sync: new VmssSync(o.azure, batchDelayMs), nicSync: new NicSync(o.azure, batchDelayMs), requeueMs: o.vmRequeueMs, userErrorRetryMs,
       get: (ns, n) => vm.get(ns, n), lbReady: (ns, n) => Boolean(lb.get(ns, n)?.status?.frontendIp),
     });
     const metrics = reconcileMetrics(o.registry);

@@ -10,7 +10,7 @@ t.test('ensureGateway builds frontend, pool, probe and rule, then is a no-op', a
   t.same(ensureGateway(lb, ctx, gw('1')), { port: GATEWAY_PORT_RANGE_START, changed: true });
   t.same(ensureGateway(lb, ctx, gw('1')), { port: GATEWAY_PORT_RANGE_START, changed: false }, 'steady state: no change');
   t.equal(lb.frontendIPConfigurations?.length, 1);
-  t.same(lb.probes?.[0], { name: 'lb-1', protocol: 'Http', port: 8082, requestPath: '/gw/sgc-1', intervalInSeconds: 5, numberOfProbes: 1 });
+  t.same(lb.probes?.[0], { name: 'lb-1', protocol: 'Http', port: 8082, requestPath: '/gw/sgc-1', intervalInSeconds: 5, probeThreshold: 1 });
   const rule = lb.loadBalancingRules?.[0];
   t.equal(rule?.protocol, 'Udp');
   t.equal(rule?.enableFloatingIP, true);
@@ -25,6 +25,21 @@ t.test('ensureGateway builds frontend, pool, probe and rule, then is a no-op', a
   t.equal(lb.probes?.length, 1);
   t.equal(ensureGateway(lb, { ...ctx, probePort: 9082 }, gw('1')).changed, true, 'a new probe port (--gateway-lb-probe-port) is applied');
   t.equal(lb.probes?.[0]?.port, 9082);
+  lb.probes![0]!.intervalInSeconds = 15;
+  t.equal(ensureGateway(lb, ctx, gw('1')).changed, true, 'a drifted probe interval is corrected');
+  lb.probes![0]!.probeThreshold = 2;
+  t.equal(ensureGateway(lb, ctx, gw('1')).changed, true, 'a drifted probe threshold is corrected');
+  t.equal(lb.probes?.[0]?.probeThreshold, 1);
+});
+
+t.test('frontend: IPv4 as Go writes it', async (t) => {
+  const lb = newLoadBalancer(ctx);
+  ensureGateway(lb, ctx, gw('1'));
+  t.equal(lb.frontendIPConfigurations?.[0]?.privateIPAddressVersion, 'IPv4');
+  delete lb.frontendIPConfigurations![0]!.privateIPAddressVersion;
+  t.equal(ensureGateway(lb, ctx, gw('1')).changed, true, 'a frontend without a version gets IPv4');
+  lb.frontendIPConfigurations![0]!.privateIPAddressVersion = 'IPv6';
+  t.throws(() => ensureGateway(lb, ctx, gw('1')), { code: 'LB_FRONTEND_UNEXPECTED' });
 });
 
 t.test('ports: lowest free per pool, stable per rule', async (t) => {
@@ -48,18 +63,19 @@ t.test('removeGateway: rule and probe, then frontend and pool when unused', asyn
   const lb = newLoadBalancer(ctx);
   ensureGateway(lb, ctx, gw('1'));
   ensureGateway(lb, ctx, gw('2'));
-  t.equal(removeGateway(lb, ctx, gw('1')), true);
+  t.same(removeGateway(lb, ctx, gw('1')), { changed: true, clean: true }, 'clean: gateway 2 uses frontend and pool');
   t.equal(lb.frontendIPConfigurations?.length, 1, 'frontend kept: gateway 2 uses it');
-  t.equal(removeGateway(lb, ctx, gw('1')), false, 'already gone');
+  t.same(removeGateway(lb, ctx, gw('1')), { changed: false, clean: true }, 'already gone');
   lb.backendAddressPools![0] = { ...lb.backendAddressPools![0], backendIPConfigurations: [{ id: 'nic' }] } as never;
-  removeGateway(lb, ctx, gw('2'));
+  t.same(removeGateway(lb, ctx, gw('2')), { changed: true, clean: false }, 'not clean while a NIC holds the pool');
   t.equal(lb.backendAddressPools?.length, 1, 'pool kept while a NIC is in it');
   t.notOk(isEmpty(lb));
+  t.same(removeGateway(lb, ctx, gw('2')), { changed: false, clean: false }, 'still not clean');
   lb.backendAddressPools![0] = { name: 'vmss-a' };
-  t.equal(removeGateway(lb, ctx, gw('2')), true);
+  t.same(removeGateway(lb, ctx, gw('2')), { changed: true, clean: true });
   t.ok(isEmpty(lb));
   t.equal(frontendIp(lb, 'vmss-a'), undefined);
   const bare = { location: 'x' };
   t.ok(isEmpty(bare));
-  t.equal(removeGateway(bare, ctx, gw('9')), true, 'normalises absent lists');
+  t.equal(removeGateway(bare, ctx, gw('9')).changed, true, 'normalises absent lists');
 });

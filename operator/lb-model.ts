@@ -28,6 +28,9 @@ export interface LbContext {
   probePort: number;
 }
 
+const PROBE_INTERVAL_SECONDS = 5;
+const PROBE_THRESHOLD = 1;
+
 const same = (a: string | undefined, b: string | undefined) => (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
 const child = (lbId: string, kind: string, name: string) => ({ id: `${lbId}/${kind}/${name}` });
 const named = <T extends { name?: string | undefined }>(list: T[] | undefined, name: string) => (list ?? []).find((x) => same(x.name, name));
@@ -53,17 +56,26 @@ export function ensureGateway(lb: LoadBalancer, ctx: LbContext, gw: GatewayLb): 
   lb.backendAddressPools ??= [];
   lb.probes ??= [];
   lb.loadBalancingRules ??= [];
-  if (!named(lb.frontendIPConfigurations, gw.vmssUniqueId)) {
-    lb.frontendIPConfigurations.push({ name: gw.vmssUniqueId, subnet: { id: ctx.subnetId }, privateIPAllocationMethod: 'Dynamic' });
+  const frontend = named(lb.frontendIPConfigurations, gw.vmssUniqueId);
+  if (!frontend) {
+    lb.frontendIPConfigurations.push({ name: gw.vmssUniqueId, subnet: { id: ctx.subnetId }, privateIPAllocationMethod: 'Dynamic', privateIPAddressVersion: 'IPv4' });
     changed = true;
+  } else if (frontend.privateIPAddressVersion === undefined) {
+    frontend.privateIPAddressVersion = 'IPv4';
+    changed = true;
+  } else if (frontend.privateIPAddressVersion !== 'IPv4') {
+    // Go refuses such a frontend too: its address cannot be an IPv4 gateway endpoint.
+    throw new KegError('LB_FRONTEND_UNEXPECTED', `load balancer frontend ${gw.vmssUniqueId} is ${frontend.privateIPAddressVersion}, not IPv4; delete it and the operator recreates it`);
   }
   if (!named(lb.backendAddressPools, gw.vmssUniqueId)) {
     lb.backendAddressPools.push({ name: gw.vmssUniqueId });
     changed = true;
   }
-  const probe = { name: gw.lbConfigUid, protocol: 'Http' as const, port: ctx.probePort, requestPath: gatewayProbePath(gw.sgcUid), intervalInSeconds: 5, numberOfProbes: 1 };
+  // As Go: probeThreshold 1 (one failed probe takes the gateway out), every 5 s; numberOfProbes is what older API versions called it.
+  const probe = { name: gw.lbConfigUid, protocol: 'Http' as const, port: ctx.probePort, requestPath: gatewayProbePath(gw.sgcUid), intervalInSeconds: PROBE_INTERVAL_SECONDS, probeThreshold: PROBE_THRESHOLD };
   const oldProbe = named(lb.probes, gw.lbConfigUid);
-  if (!oldProbe || oldProbe.protocol !== probe.protocol || oldProbe.port !== probe.port || oldProbe.requestPath !== probe.requestPath) {
+  if (!oldProbe || oldProbe.protocol !== probe.protocol || oldProbe.port !== probe.port || oldProbe.requestPath !== probe.requestPath
+    || oldProbe.intervalInSeconds !== probe.intervalInSeconds || oldProbe.probeThreshold !== probe.probeThreshold) {
     lb.probes = [...lb.probes.filter((p) => p !== oldProbe), probe];
     changed = true;
   }
@@ -87,9 +99,11 @@ export function ensureGateway(lb: LoadBalancer, ctx: LbContext, gw: GatewayLb): 
 
 /**
  * Removes one gateway's rule and probe, then its frontend and pool when no
- * rule uses them and no NIC is in the pool any more. Returns whether lb changed.
+ * rule uses them and no NIC is in the pool any more. Returns whether lb
+ * changed, and whether it is clean: false while NICs alone hold the pool
+ * (the caller must come back, or frontend and pool leak).
  */
-export function removeGateway(lb: LoadBalancer, ctx: LbContext, gw: Pick<GatewayLb, 'lbConfigUid' | 'vmssUniqueId'>): boolean {
+export function removeGateway(lb: LoadBalancer, ctx: LbContext, gw: Pick<GatewayLb, 'lbConfigUid' | 'vmssUniqueId'>): { changed: boolean; clean: boolean } {
   const before = JSON.stringify(lb);
   lb.loadBalancingRules = (lb.loadBalancingRules ?? []).filter((r) => !same(r.name, gw.lbConfigUid));
   lb.probes = (lb.probes ?? []).filter((p) => !same(p.name, gw.lbConfigUid));
@@ -97,11 +111,12 @@ export function removeGateway(lb: LoadBalancer, ctx: LbContext, gw: Pick<Gateway
   const poolId = child(ctx.lbId, 'backendAddressPools', gw.vmssUniqueId).id;
   const ruleUses = lb.loadBalancingRules.some((r) => same(r.frontendIPConfiguration?.id, frontendId) || same(r.backendAddressPool?.id, poolId));
   const pool = named(lb.backendAddressPools, gw.vmssUniqueId);
-  if (!ruleUses && (pool?.backendIPConfigurations ?? []).length === 0) {
+  const heldByNics = (pool?.backendIPConfigurations ?? []).length > 0;
+  if (!ruleUses && !heldByNics) {
     lb.frontendIPConfigurations = (lb.frontendIPConfigurations ?? []).filter((f) => !same(f.name, gw.vmssUniqueId));
     lb.backendAddressPools = (lb.backendAddressPools ?? []).filter((p) => !same(p.name, gw.vmssUniqueId));
   }
-  return JSON.stringify(lb) !== before;
+  return { changed: JSON.stringify(lb) !== before, clean: ruleUses || !heldByNics };
 }
 
 /** True when the ILB carries nothing at all, so it can be deleted. */

@@ -22,7 +22,12 @@ type LbWant = { op: 'ensure'; gw: GatewayLb } | { op: 'remove'; lbConfigUid: str
 interface LbResult {
   ip: string | undefined;
   port: number | undefined;
+  /** For a removal: whether the gateway's frontend and pool are gone or still used by another gateway's rule (not held by NICs). */
+  clean?: boolean;
 }
+
+/** How soon a deletion looks again at a backend pool that NICs still hold. */
+const POOL_RELEASE_RETRY_MS = 5_000;
 
 export interface LbReconcilerOptions {
   rest: KubeRest;
@@ -57,7 +62,12 @@ export class LbReconciler {
       if (!hasFinalizer(obj, FINALIZERS.lb)) return;
       // The pool can only go once no NIC is in it: the VM side is removed first.
       if (this.o.vmConfigExists(namespace, name)) return { requeueAfterMs: 2_000 };
-      await this.batcher.submit('lb', uid, { op: 'remove', lbConfigUid: uid, vmssUniqueId: await this.uniqueIdForRemoval(obj) });
+      const { clean } = await this.batcher.submit('lb', uid, { op: 'remove', lbConfigUid: uid, vmssUniqueId: await this.uniqueIdForRemoval(obj) });
+      if (!clean) {
+        // NICs still list the pool (an instance not yet updated, a NIC read lagging): the finalizer stays, or the pool and frontend would leak.
+        this.o.log.info('backend pool still in use by NICs; keeping the finalizer', { namespace, name });
+        return { requeueAfterMs: POOL_RELEASE_RETRY_MS };
+      }
       await setFinalizer(this.o.rest, RESOURCES.GatewayLBConfiguration, obj, FINALIZERS.lb, false);
       return;
     }
@@ -100,6 +110,7 @@ export class LbReconciler {
     const lb: LoadBalancer = existing ? structuredClone(existing) : newLoadBalancer(this.ctx);
     const out = new Map<string, Outcome<LbResult>>();
     const ports = new Map<string, number>();
+    const held = new Set<string>();
     let changed = false;
     for (const [id, want] of [...wants].sort(([a], [b]) => a.localeCompare(b))) {
       try {
@@ -109,7 +120,11 @@ export class LbReconciler {
           changed ||= r.changed;
         } else {
           const uniqueId = want.vmssUniqueId ?? ruleFrontendName(lb, want.lbConfigUid);
-          if (uniqueId) changed = removeGateway(lb, this.ctx, { lbConfigUid: want.lbConfigUid, vmssUniqueId: uniqueId }) || changed;
+          if (uniqueId) {
+            const r = removeGateway(lb, this.ctx, { lbConfigUid: want.lbConfigUid, vmssUniqueId: uniqueId });
+            changed = r.changed || changed;
+            if (!r.clean) held.add(id);
+          }
         }
       } catch (err) {
         out.set(id, err as Error);
@@ -124,7 +139,7 @@ export class LbReconciler {
     }
     for (const [id, want] of wants) {
       if (out.has(id)) continue;
-      if (want.op === 'remove') out.set(id, { ip: undefined, port: undefined });
+      if (want.op === 'remove') out.set(id, { ip: undefined, port: undefined, clean: !held.has(id) });
       else {
         const ip = result ? frontendIp(result, want.gw.vmssUniqueId) : undefined;
         out.set(id, ip ? { ip, port: ports.get(id) } : new KegError('LB_NO_FRONTEND_IP', `load balancer frontend ${want.gw.vmssUniqueId} has no private IP yet`));

@@ -18,13 +18,19 @@ import type { Azure, PublicIPPrefix } from './azure/client.ts';
 import { FINALIZERS, hasFinalizer, isDeleting, readyCondition, setFinalizer } from './kube.ts';
 import { REASONS, isUserError, reasonFor } from './reasons.ts';
 import { resolveTarget, type Target } from './target.ts';
-import type { InstanceIps, VmssSync } from './vmss-sync.ts';
+import type { NicSync } from './nic-sync.ts';
+import { missingIps, type InstanceIps, type VmssSync } from './vmss-sync.ts';
+
+/** Retry interval while some instance lacks its gateway IP: the self-repair writes it again. */
+const INCOMPLETE_RETRY_MS = 10_000;
 
 export interface VmReconcilerOptions {
   rest: KubeRest;
   azure: Azure;
   log: Logger;
   sync: VmssSync;
+  /** The sync for AKS node pools of type VirtualMachines. */
+  nicSync: NicSync;
   get: (namespace: string, name: string) => GatewayVMConfiguration | undefined;
   /** Whether the ILB already has this gateway's pool (its GatewayLBConfiguration has a frontend IP). */
   lbReady: (namespace: string, name: string) => boolean;
@@ -57,18 +63,29 @@ export class VmReconciler {
         return;
       }
       const ipName = azureResourceName(obj.metadata.uid ?? '');
-      const instances = await this.o.sync.apply(target, { name: ipName, present: true, prefixId: prefix?.id });
+      const instances = await this.syncOf(target).apply(target, { name: ipName, present: true, prefixId: prefix?.id });
       // A gateway switched to BYO or private mode leaves its managed prefix behind; it is no longer referenced now.
       if (!prefix || target.byoPrefix) await this.deleteManagedPrefix(ipName);
       const profiles = profilesOf(instances, ipName);
       const egressIpPrefix = prefix ? prefix.ipPrefix : profiles.map((p) => p.secondaryIP).join(',');
-      await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'True', REASONS.ready, `${profiles.length} gateway instance(s) on VMSS ${target.vmssName}`);
+      const problems = instances.flatMap((i) => problemOf(i, ipName));
+      if (problems.length > 0) {
+        // The instances that work stay in status (their traffic flows); the gateway is not Ready until every one does.
+        await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'False', REASONS.instanceIncomplete,
+          `${problems.length} of ${instances.length} instance(s) of ${target.where} not ready: ${problems.join('; ')}`);
+        return { requeueAfterMs: Math.min(this.o.requeueMs, INCOMPLETE_RETRY_MS) };
+      }
+      await this.patchStatus(obj, { egressIpPrefix, gatewayVMProfiles: profiles }, 'True', REASONS.ready, `${profiles.length} gateway instance(s) of ${target.where}`);
       return { requeueAfterMs: this.o.requeueMs };
     } catch (err) {
       await this.patchStatus(obj, obj.status ?? {}, 'False', reasonFor(err), describeError(err));
       if (isUserError(err)) return { requeueAfterMs: this.o.userErrorRetryMs };
       throw err;
     }
+  }
+
+  private syncOf(target: Target): VmssSync | NicSync {
+    return target.kind === 'vmPool' ? this.o.nicSync : this.o.sync;
   }
 
   /** Managed prefix: created once under its deterministic name, so a crash mid-create adopts it instead of leaking a twin. */
@@ -95,7 +112,11 @@ export class VmReconciler {
       if (errorCode(err) !== 'VMSS_NOT_FOUND') throw err;
       this.o.log.info('gateway VMSS is gone; nothing to remove from it', { namespace: obj.metadata.namespace, name: obj.metadata.name, error: describeError(err) });
     }
-    if (target) await this.o.sync.apply(target, { name: ipName, present: false });
+    if (target) {
+      const problems = (await this.syncOf(target).apply(target, { name: ipName, present: false })).flatMap((i) => (i.problem ? [i.problem] : []));
+      // The finalizer stays until every instance has dropped the ipConfig: removing it now would leak the ipConfig and its public IP.
+      if (problems.length > 0) throw new KegError('VMSS_INSTANCE_UPDATE_FAILED', `removing ipConfig ${ipName}: ${problems.join('; ')}`);
+    }
     await this.deleteManagedPrefix(ipName);
     await setFinalizer(this.o.rest, RESOURCES.GatewayVMConfiguration, obj, FINALIZERS.vm, false);
   }
@@ -117,7 +138,14 @@ export class VmReconciler {
   }
 }
 
-/** A profile for every instance that has its secondary IP; instances that are gone are simply absent. */
+/** This gateway's problem with an instance: its write or read failed, or its NIC still lacks the primary IP or this gateway's IP. */
+function problemOf(i: InstanceIps, ipName: string): string[] {
+  if (i.problem) return [i.problem];
+  const missing = missingIps(i, [{ name: ipName, present: true }]);
+  return missing.length > 0 ? [`instance ${i.nodeName}: its NIC has no ${missing.join(' and no ')} after the update`] : [];
+}
+
+/** A profile for every instance that has its secondary IP; those without one are problems (problemOf), never silently absent. */
 function profilesOf(instances: InstanceIps[], ipName: string): GatewayVMProfile[] {
   const out: GatewayVMProfile[] = [];
   for (const i of instances) {

@@ -1,11 +1,16 @@
 /**
- * Applies gateway ipConfigs to a VMSS: the model first, then every instance
- * whose NIC configuration differs, then reads back each instance's IPs. One
- * Batcher lane per VMSS merges the wants of all its gateways into a single
- * model write; with nothing to change, it writes nothing.
+ * Applies gateway ipConfigs to a VMSS: the model first, then every instance,
+ * then reads back each instance's IPs. As in the Go original, an instance is
+ * written when its NIC configuration differs, when its provisioningState is
+ * Failed, or when its NIC lacks the primary or a gateway's secondary IP (a
+ * half-applied update); each write sends only the NIC configurations. One
+ * instance failing never stops the others: its problem is reported with it.
+ * One Batcher lane per VMSS merges the wants of all its gateways into a
+ * single model write; with nothing to change, it writes nothing.
  */
-import { KegError } from '../lib/errors.ts';
-import type { Azure, NetworkInterface, VirtualMachineScaleSetVM } from './azure/client.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KegError, describeError } from '../lib/errors.ts';
+import type { Azure, NetworkInterface, NicConfigJson, VmssVmJson } from './azure/client.ts';
 import { Batcher, type Outcome } from './batcher.ts';
 import { applyIpConfigs, type IpConfigWant } from './vmss-model.ts';
 
@@ -16,6 +21,8 @@ export interface InstanceIps {
   primaryIP: string | undefined;
   /** Private IP of each ipConfig by lower-cased name. */
   ipByConfig: Map<string, string>;
+  /** Why this instance could not be written or read, if it could not (missing IPs are not a problem here: see missingIps). */
+  problem?: string | undefined;
 }
 
 export interface VmssRef {
@@ -27,7 +34,7 @@ export interface VmssRef {
 /** How many instance writes or NIC reads run at once on one VMSS. */
 const INSTANCE_PARALLELISM = 8;
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   let next = 0;
   const worker = async () => {
@@ -40,7 +47,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-function ipsOf(vm: VirtualMachineScaleSetVM, nics: NetworkInterface[]): InstanceIps {
+function ipsOf(vm: VmssVmJson, nics: NetworkInterface[]): InstanceIps {
   const ipByConfig = new Map<string, string>();
   let primaryIP: string | undefined;
   for (const nic of nics) {
@@ -50,15 +57,27 @@ function ipsOf(vm: VirtualMachineScaleSetVM, nics: NetworkInterface[]): Instance
       if (nic.primary !== false && c.primary) primaryIP ??= c.privateIPAddress;
     }
   }
-  return { instanceId: vm.instanceId ?? '', nodeName: (vm.osProfile?.computerName ?? vm.name ?? '').toLowerCase(), primaryIP, ipByConfig };
+  return { instanceId: vm.instanceId, nodeName: (vm.properties?.osProfile?.computerName ?? vm.name ?? '').toLowerCase(), primaryIP, ipByConfig };
 }
+
+/** What an instance's NIC is missing of what the wants need: the primary IP, or a present gateway's secondary IP. */
+export function missingIps(ips: InstanceIps, wants: readonly IpConfigWant[]): string[] {
+  const missing = wants.some((w) => w.present) && !ips.primaryIP ? ['primary IP'] : [];
+  for (const w of wants) if (w.present && !ips.ipByConfig.has(w.name.toLowerCase())) missing.push(`IP for ipConfig ${w.name}`);
+  return missing;
+}
+
+/** NIC reads after an instance write: ARM's NIC view can lag the instance's operation by a few seconds. */
+const READ_BACK_ATTEMPTS = 4;
 
 export class VmssSync {
   private readonly azure: Azure;
   private readonly batcher: Batcher<{ ref: VmssRef; want: IpConfigWant }, InstanceIps[]>;
+  private readonly readBackDelayMs: number;
 
-  constructor(azure: Azure, batchDelayMs: number) {
+  constructor(azure: Azure, batchDelayMs: number, readBackDelayMs = 1_000) {
     this.azure = azure;
+    this.readBackDelayMs = readBackDelayMs;
     this.batcher = new Batcher({ delayMs: batchDelayMs, flush: (_key, wants) => this.flush(wants) });
   }
 
@@ -73,18 +92,42 @@ export class VmssSync {
     const { resourceGroup, vmssName, uniqueId } = first.ref;
     const list = [...wants.values()].map((w) => w.want);
     const poolId = `${this.azure.loadBalancerId()}/backendAddressPools/${uniqueId}`;
-    const vmss = await this.azure.getVmss(resourceGroup, vmssName);
+    const vmss = await this.azure.getVmssNetwork(resourceGroup, vmssName);
     if (!vmss) throw new KegError('VMSS_NOT_FOUND', `VMSS ${vmssName} not found in resource group ${resourceGroup}`);
-    const nics = structuredClone(vmss.virtualMachineProfile?.networkProfile?.networkInterfaceConfigurations ?? []);
+    const nics = structuredClone(vmss.nics);
     if (applyIpConfigs(nics, list, poolId)) await this.azure.updateVmssNics(resourceGroup, vmssName, nics, vmss.etag);
     const vms = await this.azure.listVmssVms(resourceGroup, vmssName);
     const ips = await mapLimit(vms, INSTANCE_PARALLELISM, async (vm) => {
-      const vmNics = structuredClone(vm.networkProfileConfiguration?.networkInterfaceConfigurations ?? []);
-      if (vmNics.length > 0 && applyIpConfigs(vmNics, list, poolId)) {
-        await this.azure.updateVmssVm(resourceGroup, vmssName, { ...vm, networkProfileConfiguration: { networkInterfaceConfigurations: vmNics } });
+      try {
+        return await this.syncInstance(resourceGroup, vmssName, vm, list, poolId);
+      } catch (err) {
+        const base = ipsOf(vm, []);
+        return { ...base, problem: `instance ${base.nodeName || vm.instanceId}: ${describeError(err)}` };
       }
-      return ipsOf(vm, await this.azure.listVmNics(resourceGroup, vmssName, vm.instanceId ?? ''));
     });
     return new Map([...wants.keys()].map((id) => [id, ips]));
+  }
+
+  private async syncInstance(rg: string, vmssName: string, vm: VmssVmJson, wants: readonly IpConfigWant[], poolId: string): Promise<InstanceIps> {
+    const nics: NicConfigJson[] = structuredClone(vm.properties?.networkProfileConfiguration?.networkInterfaceConfigurations ?? []);
+    if (nics.length === 0) throw new KegError('VMSS_INSTANCE_NO_NETWORK', 'the instance has no network profile configuration');
+    const read = async () => ipsOf(vm, await this.azure.listVmNics(rg, vmssName, vm.instanceId));
+    const before = await read();
+    const changed = applyIpConfigs(nics, wants, poolId);
+    const failed = /^failed$/i.test(vm.properties?.provisioningState ?? '');
+    if (!changed && !failed && missingIps(before, wants).length === 0) return before;
+    try {
+      await this.azure.updateVmssVm(rg, vmssName, vm, nics);
+    } catch (err) {
+      // A failed write leaves the instance as it was: what its NIC still has keeps serving.
+      const now = await read().catch(() => before);
+      return { ...now, problem: `instance ${now.nodeName}: ${describeError(err)}` };
+    }
+    // What is still missing afterwards each gateway reports itself (vm.ts problemOf): only its own IPs concern it.
+    for (let attempt = 1; ; attempt++) {
+      const after = await read();
+      if (missingIps(after, wants).length === 0 || attempt >= READ_BACK_ATTEMPTS) return after;
+      await sleep(this.readBackDelayMs * attempt);
+    }
   }
 }

@@ -26,6 +26,7 @@ const schemas = {
   'POST resource-groups': z.object({ name: z.string() }),
   'POST subnets': z.object({ resourceGroup: z.string(), vnetName: z.string(), subnetName: z.string(), addressPrefix: z.string() }),
   'POST vmss': z.object({ resourceGroup: z.string(), name: z.string(), tags: z.record(z.string(), z.string()).optional(), instances: z.int().min(0), subnetId: z.string().optional() }),
+  'POST vm-pools': z.object({ resourceGroup: z.string(), poolName: z.string(), vms: z.int().min(0), prefixSize: z.int().optional(), subnetId: z.string().optional() }),
   'POST scale': z.object({ resourceGroup: z.string(), name: z.string(), instances: z.int().min(0) }),
   'POST public-ip-prefixes': z.object({ resourceGroup: z.string(), name: z.string(), prefixLength: z.int() }),
   'POST mutate': z.object({ id: z.string(), body: z.record(z.string(), z.unknown()) }),
@@ -33,7 +34,9 @@ const schemas = {
   'POST settings': z.object({
     latencyMs: z.int().min(0).optional(), lroPolls: z.int().min(0).optional(), lroRetryAfterSeconds: z.int().min(0).optional(),
     lroTimeoutMs: z.int().min(0).optional(), pageSize: z.int().min(1).optional(),
+    permissions: z.array(z.string()).optional(), nicLagReads: z.int().min(0).optional(),
   }),
+  'POST vmss-operations': z.object({ resourceGroup: z.string(), name: z.string(), ms: z.int().min(1) }),
 } as const;
 
 function parse<T extends z.ZodType>(schema: T, body: string): z.infer<T> {
@@ -56,6 +59,8 @@ function applySettings(c: Controller, s: z.infer<(typeof schemas)['POST settings
   if (s.lroRetryAfterSeconds !== undefined) c.setLroRetryAfter(s.lroRetryAfterSeconds);
   if (s.lroTimeoutMs !== undefined) c.setLroTimeout(s.lroTimeoutMs);
   if (s.pageSize !== undefined) c.setPageSize(s.pageSize);
+  if (s.permissions !== undefined) c.setPermissions(s.permissions);
+  if (s.nicLagReads !== undefined) c.setNicLagReads(s.nicLagReads);
 }
 
 export function adminHandler(c: Controller): AdminHandler {
@@ -69,11 +74,16 @@ export function adminHandler(c: Controller): AdminHandler {
       case 'POST resource-groups': return ok(c.addResourceGroup(parse(schemas[op], req.body).name));
       case 'POST subnets': return ok(c.addSubnet(parse(schemas[op], req.body)));
       case 'POST vmss': return ok(c.addVmss(parse(schemas[op], req.body)));
+      case 'POST vm-pools': return ok(c.addVmPool(parse(schemas[op], req.body)));
       case 'POST public-ip-prefixes': return ok(c.addPublicIpPrefix(parse(schemas[op], req.body)));
       case 'POST settings': return ok(applySettings(c, parse(schemas[op], req.body)));
       case 'POST scale': {
         const s = parse(schemas[op], req.body);
         return ok(c.scaleVmss(s.resourceGroup, s.name, s.instances));
+      }
+      case 'POST vmss-operations': {
+        const o = parse(schemas[op], req.body);
+        return ok(c.beginVmssOperation(o.resourceGroup, o.name, o.ms));
       }
       case 'POST mutate': {
         const m = parse(schemas[op], req.body);

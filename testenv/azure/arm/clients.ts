@@ -1,3 +1,4 @@
+import { request } from 'node:https';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ClientSecretCredential } from '@azure/identity';
@@ -48,4 +49,19 @@ export async function startTestArmEmulator(t: Teardown, opts: ArmEmulatorOptions
   const emu = await startArmEmulator(opts);
   t.teardown(() => emu.stop());
   return { emu, ...sdkClients(emu) };
+}
+
+/** A bare HTTPS call to the emulator, for what the SDK would not send. */
+export function raw(emu: Pick<ArmEmulator, 'endpoint' | 'caPem'>, method: string, path: string, opts: { token?: string; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, emu.endpoint);
+    const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+    const req = request(url, { method, ca: emu.caPem, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ArmError, key, providerId, vmssId } from './ids.ts';
+import { checkLinkedAccess } from './linked-auth.ts';
 import { ensureIdle, startOperation } from './lro.ts';
 import { page } from './paging.ts';
 import { validateNicConfigs } from './refs.ts';
@@ -52,7 +53,7 @@ function write(w: World, req: ArmRequest, p: Params, raw: unknown, old: Vmss | u
   Store.put(w.store.vmss, vmss);
   if (!old) scaleVmss(w, p.rg, p.name, vmss.sku?.capacity ?? 0);
   refreshModelApplied(w, vmss);
-  const headers = startOperation(w, req, PROVIDER, id);
+  const headers = startOperation(w, req, PROVIDER, id, old ?? null);
   return { status: old ? 200 : 201, body: vmss, headers };
 }
 
@@ -67,12 +68,16 @@ function prepare(w: World, req: ArmRequest, p: Params, mustExist: boolean): Vmss
 
 export function putVmss(w: World, req: ArmRequest, p: Params): ArmResponse {
   const old = prepare(w, req, p, false);
-  return write(w, req, p, parseJson(req), old);
+  const body = parseJson(req);
+  checkLinkedAccess(w, 'Microsoft.Compute/virtualMachineScaleSets/write', vmssId(w.config.subscriptionId, p.rg, p.name), body);
+  return write(w, req, p, body, old);
 }
 
 export function patchVmss(w: World, req: ArmRequest, p: Params): ArmResponse {
   const old = prepare(w, req, p, true);
   const patch = parseJson(req);
+  // ARM checks the links the request names, not those the stored resource already has.
+  checkLinkedAccess(w, 'Microsoft.Compute/virtualMachineScaleSets/write', old?.id ?? '', patch);
   const merged = mergePatch(old, patch);
   // ARM replaces the whole tags map on PATCH rather than merging it.
   if (isObject(patch) && isObject(merged) && isObject(patch['tags'])) merged['tags'] = patch['tags'];

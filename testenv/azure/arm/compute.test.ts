@@ -4,6 +4,8 @@ import { startTestArmEmulator } from './clients.ts';
 
 const RG = 'rg-compute';
 const fast = { updateIntervalInMs: 5 };
+/** These tests write whole bodies back, as an owner may: linked-authorization.test.ts covers the operator's narrower role. */
+const OWNER = { permissions: ['*'] };
 
 async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -14,7 +16,7 @@ async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
 const nicConfigs = (v: VirtualMachineScaleSet): VirtualMachineScaleSetNetworkConfiguration[] => v.virtualMachineProfile!.networkProfile!.networkInterfaceConfigurations!;
 
 t.test('VMSS: list with paging, get, PUT and PATCH as long-running operations', async (t) => {
-  const { emu, compute } = await startTestArmEmulator(t, { pageSize: 2 });
+  const { emu, compute } = await startTestArmEmulator(t, { pageSize: 2, ...OWNER });
   emu.addResourceGroup(RG);
   const seeded = ['a', 'b', 'c'].map((n) => emu.addVmss({ resourceGroup: RG, name: `aks-${n}-vmss`, instances: 1, tags: { 'aks-managed-poolName': n } }));
   const listed = await all(compute.virtualMachineScaleSets.list(RG));
@@ -55,7 +57,7 @@ t.test('VMSS: list with paging, get, PUT and PATCH as long-running operations', 
 });
 
 t.test('instances follow the model when updated, and their NICs follow them', async (t) => {
-  const { emu, compute, network } = await startTestArmEmulator(t, { pageSize: 2 });
+  const { emu, compute, network } = await startTestArmEmulator(t, { pageSize: 2, ...OWNER });
   emu.addResourceGroup(RG);
   const other = emu.addSubnet({ resourceGroup: RG, vnetName: 'vnet', subnetName: 'gw', addressPrefix: '10.8.0.0/24' });
   t.equal((await network.subnets.get(RG, 'vnet', 'gw')).addressPrefix, '10.8.0.0/24');
@@ -103,7 +105,7 @@ t.test('instances follow the model when updated, and their NICs follow them', as
 });
 
 t.test('scaling and out-of-band changes', async (t) => {
-  const { emu, compute, network } = await startTestArmEmulator(t);
+  const { emu, compute, network } = await startTestArmEmulator(t, OWNER);
   emu.addResourceGroup(RG);
   const { id } = emu.addVmss({ resourceGroup: RG, name: 'gw', instances: 2 });
   const before = emu.inventory();

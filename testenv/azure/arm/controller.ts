@@ -1,7 +1,10 @@
 import { ArmError, key, parentOf, subnetId } from './ids.ts';
 import type { Fault, Faults } from './faults.ts';
 import { parseCidr } from './ipam.ts';
+import { findVmss } from './compute-vmss.ts';
+import { holdOperation } from './lro.ts';
 import { createPrefix } from './network-prefix.ts';
+import { addVmPool, type AddVmPool } from './vm-pool.ts';
 import { syncNics } from './nics.ts';
 import type { RequestRecord } from './server.ts';
 import { Store, type Vm } from './store.ts';
@@ -61,6 +64,10 @@ export class Controller {
     return addVmss(this.world, p, this.defaultSubnetId);
   }
 
+  addVmPool(p: AddVmPool): { vmIds: string[]; nicIds: string[] } {
+    return addVmPool(this.world, p, this.defaultSubnetId);
+  }
+
   scaleVmss(resourceGroup: string, name: string, instances: number): void {
     scaleVmss(this.world, resourceGroup, name, instances);
   }
@@ -72,10 +79,15 @@ export class Controller {
 
   /** Changes a stored body behind ARM's back; instance NICs and model-applied flags follow. */
   mutate(id: string, fn: (body: Record<string, unknown>) => void): void {
-    const w = this.world;
-    const body = w.store.find(id);
+    const body = this.world.store.find(id);
     if (!body) throw new ArmError(404, 'ResourceNotFound', `no resource ${id}`);
     fn(body);
+    this.afterChange(id);
+  }
+
+  /** After a body changed outside a handler: instance NICs and model-applied flags follow. */
+  afterChange(id: string): void {
+    const w = this.world;
     const vm = w.store.vms.get(key(id));
     if (vm) syncNics(w, vm satisfies Vm);
     const vmss = w.store.vmss.get(key(vm ? (parentOf(id, 'virtualMachines') ?? id) : id));
@@ -96,7 +108,7 @@ export class Controller {
   }
 
   requests(): RequestRecord[] {
-    return this.log.map((r) => ({ ...r }));
+    return this.log.map((r) => structuredClone(r));
   }
 
   clearRequests(): void {
@@ -129,6 +141,22 @@ export class Controller {
 
   setPageSize(n: number): void {
     this.world.config.pageSize = n;
+  }
+
+  setPermissions(actions: string[]): void {
+    this.world.config.permissions = [...actions];
+  }
+
+  /** Lag for the NIC reads after later instance updates; any lag still running is dropped. */
+  setNicLagReads(n: number): void {
+    this.world.config.nicLagReads = n;
+    this.world.laggingNics.clear();
+  }
+
+  beginVmssOperation(resourceGroup: string, name: string, ms: number): void {
+    const w = this.world;
+    const id = findVmss(w, resourceGroup, name).id;
+    holdOperation(w, 'Microsoft.Compute', id, ms);
   }
 
   /** Seeds the default subnet (and its resource group) when missing. */

@@ -1,27 +1,10 @@
 import t from 'tap';
-import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientSecretCredential } from '@azure/identity';
-import { sdkClients, startTestArmEmulator } from './clients.ts';
-import type { ArmEmulator } from './index.ts';
+import { raw, sdkClients, startTestArmEmulator } from './clients.ts';
 
 const RG = 'rg-faults';
 const fast = { updateIntervalInMs: 5 };
-
-/** A bare HTTPS call, for what the SDK would not send. */
-function raw(emu: ArmEmulator, method: string, path: string, opts: { token?: string; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(path, emu.endpoint);
-    const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
-    const req = request(url, { method, ca: emu.caPem, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 t.test('429 with Retry-After: the SDK waits it out, and the request log proves it', async (t) => {
   const { emu, compute } = await startTestArmEmulator(t);
@@ -85,7 +68,7 @@ t.test('an operation nobody polls completes on its own; the Location protocol wo
 
   emu.setLroTimeout(60_000);
   const token = (await credential.getToken(`${emu.endpoint}/.default`))!.token;
-  const lbPath = `/subscriptions/${emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Network/loadBalancers/ilb?api-version=x`;
+  const lbPath = `/subscriptions/${emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Network/loadBalancers/ilb?api-version=2026-01-01`;
   const put = await raw(emu, 'PUT', lbPath, { token, body: JSON.stringify({ location: 'eastus' }) });
   t.equal(put.status, 200);
   const location = String(put.headers['location']);
@@ -112,7 +95,7 @@ t.test('an operation nobody polls completes on its own; the Location protocol wo
 t.test('authentication and request errors', async (t) => {
   const { emu, credential } = await startTestArmEmulator(t);
   emu.addResourceGroup(RG);
-  const path = `/subscriptions/${emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Network/loadBalancers/x?api-version=1`;
+  const path = `/subscriptions/${emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Network/loadBalancers/x?api-version=2026-01-01`;
   t.equal((await raw(emu, 'GET', path)).status, 401);
   t.equal(JSON.parse((await raw(emu, 'GET', path, { token: 'a.b.c' })).body).error.code, 'InvalidAuthenticationToken');
   const token = (await credential.getToken(`${emu.endpoint}/.default`))!.token;

@@ -9,15 +9,19 @@ import { TokenIssuer } from './auth.ts';
 import { loadOrCreateTls } from './certs.ts';
 import { Controller, type AddSubnet } from './controller.ts';
 import { Faults, type Fault } from './faults.ts';
+import { OPERATOR_ACTIONS } from './linked-auth.ts';
 import { ArmServer, type RequestRecord } from './server.ts';
 import { loadState, saveState, Store } from './store.ts';
+import type { AddVmPool } from './vm-pool.ts';
 import type { AddVmss } from './vmss.ts';
 import { World } from './world.ts';
 
 export type { Fault } from './faults.ts';
 export type { RequestRecord } from './server.ts';
 export type { AddSubnet } from './controller.ts';
+export type { AddVmPool } from './vm-pool.ts';
 export { DEFAULT_SUBNET } from './controller.ts';
+export { ASSIGN_IDENTITY, OPERATOR_ACTIONS } from './linked-auth.ts';
 
 export interface ArmEmulatorOptions {
   subscriptionId?: string;
@@ -36,6 +40,13 @@ export interface ArmEmulatorOptions {
   lroRetryAfterSeconds?: number;
   /** Operations nobody polls complete after this long (default 10 s). */
   lroTimeoutMs?: number;
+  /**
+   * The caller's Azure actions, checked on linked resources in write bodies
+   * (default: the operator's role, OPERATOR_ACTIONS; `['*']` for an owner).
+   */
+  permissions?: string[];
+  /** NIC reads that return an instance's old NICs after an update (default 0). */
+  nicLagReads?: number;
   /** Keep TLS material, the token key and the state here, and reload them on start (default: a temporary dir, removed by stop). */
   stateDir?: string;
   tokenLifetimeSeconds?: number;
@@ -56,6 +67,8 @@ export interface ArmEmulator {
   addResourceGroup(name: string): void;
   addSubnet(p: AddSubnet): { id: string };
   addVmss(p: AddVmss): { id: string; uniqueId: string };
+  /** Seeds an AKS node pool of type VirtualMachines: standalone VMs with tagged NICs. */
+  addVmPool(p: AddVmPool): { vmIds: string[]; nicIds: string[] };
   scaleVmss(resourceGroup: string, name: string, instances: number): void;
   addPublicIpPrefix(p: { resourceGroup: string; name: string; prefixLength: number }): { id: string; ipPrefix: string };
   // oxlint-disable-next-line typescript/no-explicit-any -- the contract hands tests the raw stored JSON
@@ -70,6 +83,10 @@ export interface ArmEmulator {
   setLroRetryAfter(seconds: number): void;
   setLroTimeout(ms: number): void;
   setPageSize(n: number): void;
+  setPermissions(actions: string[]): void;
+  setNicLagReads(n: number): void;
+  /** Starts a VMSS-level operation (a scale or an upgrade) that runs for `ms`: instance writes meanwhile get 409. */
+  beginVmssOperation(resourceGroup: string, name: string, ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -101,12 +118,15 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     lroPolls: opts.lroPolls ?? 2,
     lroRetryAfterSeconds: opts.lroRetryAfterSeconds ?? 0,
     lroTimeoutMs: opts.lroTimeoutMs ?? 10_000,
+    permissions: [...(opts.permissions ?? OPERATOR_ACTIONS)],
+    nicLagReads: opts.nicLagReads ?? 0,
   });
   if (opts.stateDir !== undefined) world.onChange = () => saveState(dir, store);
   const faults = new Faults();
   const requests: RequestRecord[] = [];
   const c = new Controller(world, faults, requests);
   const server = new ArmServer({ world, issuer: new TokenIssuer(tokenKey(dir), opts.tokenLifetimeSeconds), faults, tls, admin: adminHandler(c), log, requests });
+  world.onReplaced = (id) => c.afterChange(id);
   c.ensureDefaults();
   world.endpoint = (await server.listen(host, opts.port ?? 0)).replace('0.0.0.0', connectHost);
   return {
@@ -116,6 +136,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     addResourceGroup: (name) => c.addResourceGroup(name),
     addSubnet: (p) => c.addSubnet(p),
     addVmss: (p) => c.addVmss(p),
+    addVmPool: (p) => c.addVmPool(p),
     scaleVmss: (rg, name, n) => c.scaleVmss(rg, name, n),
     addPublicIpPrefix: (p) => c.addPublicIpPrefix(p),
     mutate: (id, fn) => c.mutate(id, fn),
@@ -129,6 +150,9 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
     setLroRetryAfter: (s) => c.setLroRetryAfter(s),
     setLroTimeout: (ms) => c.setLroTimeout(ms),
     setPageSize: (n) => c.setPageSize(n),
+    setPermissions: (a) => c.setPermissions(a),
+    setNicLagReads: (n) => c.setNicLagReads(n),
+    beginVmssOperation: (rg, name, ms) => c.beginVmssOperation(rg, name, ms),
     stop: async () => {
       await server.close();
       if (opts.stateDir === undefined) rmSync(dir, { recursive: true, force: true });

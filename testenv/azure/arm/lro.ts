@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { OPERATION_API_VERSION } from './api-versions.ts';
 import { ArmError } from './ids.ts';
+import type { Stored } from './schemas.ts';
 import type { Operation } from './store.ts';
 import type { ArmRequest, ArmResponse, World } from './world.ts';
 
@@ -8,10 +10,10 @@ import type { ArmRequest, ArmResponse, World } from './world.ts';
  * provisioningState Updating (or Deleting) and answered 201/202 with
  * Azure-AsyncOperation and Location headers; the operation completes after
  * `lroPolls` status polls (or `lroTimeoutMs` if nobody polls), which flips the
- * resource to Succeeded (or Failed) or removes it.
+ * resource to Succeeded or removes it. An operation that fails does not apply
+ * its write: the body from before is put back, marked Failed.
  */
 
-const API_VERSION = '2024-05-01';
 
 function operationsPath(w: World, op: Operation, kind: 'operations' | 'operationResults'): string {
   return `/subscriptions/${w.config.subscriptionId}/providers/${op.provider}/locations/${w.config.location}/${kind}/${op.id}`;
@@ -26,8 +28,11 @@ export function ensureIdle(w: World, resourceId: string, provider: string): void
     : new ArmError(409, 'AnotherOperationInProgress', `Another operation on '${resourceId}' is in progress.`);
 }
 
-/** Registers an operation for a write just applied; returns the headers of the 201/202 answer. */
-export function startOperation(w: World, req: ArmRequest, provider: string, resourceId: string): Record<string, string> {
+/**
+ * Registers an operation for a write just applied, with the body from before
+ * it (`null` for a create); returns the headers of the 201/202 answer.
+ */
+export function startOperation(w: World, req: ArmRequest, provider: string, resourceId: string, previous: Stored | null): Record<string, string> {
   const op: Operation = {
     id: randomUUID(),
     provider,
@@ -37,9 +42,10 @@ export function startOperation(w: World, req: ArmRequest, provider: string, reso
     started: Date.now(),
     status: 'InProgress',
     error: req.lroError,
+    previous: req.method === 'DELETE' ? undefined : structuredClone(previous),
   };
   w.store.operations.set(op.id, op);
-  const query = `?api-version=${API_VERSION}`;
+  const query = `?api-version=${OPERATION_API_VERSION[provider]}`;
   return {
     'azure-asyncoperation': `${w.endpoint}${operationsPath(w, op, 'operations')}${query}`,
     location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}${query}`,
@@ -47,9 +53,21 @@ export function startOperation(w: World, req: ArmRequest, provider: string, reso
   };
 }
 
+/** An operation on a resource that no client started or polls (a VMSS scale or upgrade), running for `ms`. */
+export function holdOperation(w: World, provider: string, resourceId: string, ms: number): void {
+  ensureIdle(w, resourceId, provider);
+  const id = randomUUID();
+  w.store.operations.set(id, { id, provider, resourceId, method: 'POST', polls: 0, started: Date.now(), status: 'InProgress', durationMs: ms });
+}
+
 function complete(w: World, op: Operation): void {
   if (op.error) {
     op.status = 'Failed';
+    const previous = op.previous as Stored | null | undefined;
+    if (previous) {
+      w.store.replace(op.resourceId, previous);
+      w.onReplaced(op.resourceId);
+    }
     w.setProvisioningState(op.resourceId, 'Failed');
   } else {
     op.status = 'Succeeded';
@@ -66,7 +84,7 @@ const KEEP_FINISHED_MS = 10 * 60_000;
 export function settleExpired(w: World): void {
   const now = Date.now();
   for (const op of w.store.operations.values()) {
-    if (op.status === 'InProgress' && now - op.started >= w.config.lroTimeoutMs) complete(w, op);
+    if (op.status === 'InProgress' && now - op.started >= (op.durationMs ?? w.config.lroTimeoutMs)) complete(w, op);
     else if (op.status !== 'InProgress' && now - op.started >= KEEP_FINISHED_MS) w.store.operations.delete(op.id);
   }
 }
@@ -74,7 +92,7 @@ export function settleExpired(w: World): void {
 function poll(w: World, id: string): Operation {
   const op = w.store.operations.get(id);
   if (!op) throw new ArmError(404, 'OperationNotFound', `Operation ${id} was not found.`);
-  if (op.status === 'InProgress') {
+  if (op.status === 'InProgress' && op.durationMs === undefined) {
     op.polls++;
     if (op.polls >= w.config.lroPolls) complete(w, op);
     else w.onChange();
@@ -98,7 +116,7 @@ export function getOperationStatus(w: World, id: string): ArmResponse {
 export function getOperationResult(w: World, id: string, view: (resourceId: string) => unknown): ArmResponse {
   const op = poll(w, id);
   if (op.status === 'InProgress') {
-    return { status: 202, headers: { location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}?api-version=${API_VERSION}`, 'retry-after': String(w.config.lroRetryAfterSeconds) } };
+    return { status: 202, headers: { location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}?api-version=${OPERATION_API_VERSION[op.provider]}`, 'retry-after': String(w.config.lroRetryAfterSeconds) } };
   }
   if (op.error) throw new ArmError(400, op.error.code, op.error.message);
   if (op.method === 'DELETE') return { status: 204 };

@@ -62,6 +62,47 @@ function normalize(id: string, lb: LoadBalancer): void {
   }
 }
 
+const intAtLeast = (v: unknown, min: number) => v === undefined || (Number.isInteger(v) && (v as number) >= min);
+
+/** Probe fields as ARM checks them. */
+function checkProbes(lb: LoadBalancer): void {
+  for (const probe of lb.properties.probes) {
+    const pp = probe.properties;
+    const bad = (msg: string) => new ArmError(400, 'InvalidRequestFormat', `Probe ${probe.name}: ${msg}`);
+    const http = pp.protocol === 'Http' || pp.protocol === 'Https';
+    if (http && !pp.requestPath?.startsWith('/')) throw bad(`an ${pp.protocol} probe needs a requestPath starting with '/'.`);
+    if (!http && pp.requestPath !== undefined) throw bad('a Tcp probe must not have a requestPath.');
+    if (!intAtLeast(pp['intervalInSeconds'], 5)) throw bad(`intervalInSeconds must be an integer of at least 5, not ${JSON.stringify(pp['intervalInSeconds'])}.`);
+    if (!intAtLeast(pp['numberOfProbes'], 1)) throw bad(`numberOfProbes must be an integer of at least 1, not ${JSON.stringify(pp['numberOfProbes'])}.`);
+    if (!intAtLeast(pp['probeThreshold'], 1)) throw bad(`probeThreshold must be an integer of at least 1, not ${JSON.stringify(pp['probeThreshold'])}.`);
+  }
+}
+
+/**
+ * Rule conflicts ARM refuses beyond a shared frontend port: HA ports (protocol
+ * All) exactly with ports 0, and two rules without floating IP that send the
+ * same protocol and backend port to the same pool.
+ */
+function checkRules(lb: LoadBalancer): void {
+  const seen = new Map<string, string>();
+  for (const r of lb.properties.loadBalancingRules) {
+    const rp = r.properties;
+    if ((rp.protocol === 'All') !== (rp.frontendPort === 0 && rp.backendPort === 0)) {
+      throw new ArmError(400, 'InvalidRequestFormat', `Rule ${r.name}: protocol All (HA ports) goes with frontendPort and backendPort 0, and only it does.`);
+    }
+    if (rp.enableFloatingIP === true) continue;
+    for (const pool of [rp.backendAddressPool, ...(rp.backendAddressPools ?? [])].filter((x) => x !== undefined)) {
+      const slot = `${key(pool.id)}|${rp.protocol}|${rp.backendPort}`;
+      const other = seen.get(slot);
+      if (other !== undefined) {
+        throw new ArmError(400, 'RulesUseSameBackendPortProtocolAndPool',
+          `Load balancer rules ${other} and ${r.name} with floating IP disabled use the same protocol and backend port ${rp.backendPort}, and must not be used with the same backend pool.`);
+      }
+      seen.set(slot, r.name);
+    }
+  }
+}
+
 /** Gives every frontend its private address: kept across updates, else static or the next free one. */
 function assignFrontendIps(w: World, lb: LoadBalancer, old: LoadBalancer | undefined): void {
   for (const fe of lb.properties.frontendIPConfigurations) {
@@ -115,11 +156,13 @@ export function putLb(w: World, req: ArmRequest, p: Params): ArmResponse {
   const body = parseBody(loadBalancerSchema, parseJson(req));
   const lb: LoadBalancer = { ...body, id, name: p.name, type: 'Microsoft.Network/loadBalancers', etag: w.newEtag() };
   normalize(id, lb);
+  checkProbes(lb);
+  checkRules(lb);
   assignFrontendIps(w, lb, old);
   checkPoolsReleased(w, old, lb);
   lb.properties['provisioningState'] = 'Updating';
   Store.put(w.store.lbs, lb);
-  const headers = startOperation(w, req, PROVIDER, id);
+  const headers = startOperation(w, req, PROVIDER, id, old ?? null);
   return { status: old ? 200 : 201, body: lbView(w, lb), headers };
 }
 
@@ -131,5 +174,5 @@ export function deleteLb(w: World, req: ArmRequest, p: Params): ArmResponse {
   ensureIdle(w, id, PROVIDER);
   checkPoolsReleased(w, old, undefined);
   old.properties['provisioningState'] = 'Deleting';
-  return { status: 202, headers: startOperation(w, req, PROVIDER, id) };
+  return { status: 202, headers: startOperation(w, req, PROVIDER, id, old) };
 }

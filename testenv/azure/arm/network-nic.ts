@@ -15,13 +15,21 @@ export function getSubnet(w: World, _req: ArmRequest, p: Params): ArmResponse {
   return { status: 200, body: s satisfies Subnet };
 }
 
+/** An instance's NICs as a read sees them: the old ones while an update still lags (WorldConfig.nicLagReads). */
+function visibleNics(w: World, vmId: string): Nic[] {
+  const lag = w.laggingNics.get(key(vmId));
+  if (!lag) return nicsOf(w, vmId);
+  if (--lag.reads <= 0) w.laggingNics.delete(key(vmId));
+  return lag.nics as Nic[];
+}
+
 export function listVmNics(w: World, req: ArmRequest, p: Params): ArmResponse {
-  return page(w, req, nicsOf(w, findVm(w, p).id));
+  return page(w, req, visibleNics(w, findVm(w, p).id));
 }
 
 export function getVmNic(w: World, _req: ArmRequest, p: Params): ArmResponse {
   const vm = findVm(w, p);
-  const nic = w.store.nics.get(key(`${vm.id}/networkInterfaces/${p.nic}`));
+  const nic = visibleNics(w, vm.id).find((n) => key(n.id) === key(`${vm.id}/networkInterfaces/${p.nic}`));
   if (!nic) throw new ArmError(404, 'ResourceNotFound', `The Resource 'Microsoft.Network/networkInterfaces/${p.nic}' of ${vm.id} was not found.`);
   return { status: 200, body: nic satisfies Nic };
 }

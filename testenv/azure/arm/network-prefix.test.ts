@@ -33,7 +33,8 @@ t.test('public IP prefixes: create allocates an aligned range, delete frees it',
 });
 
 t.test('a prefix used by a VMSS cannot be deleted', async (t) => {
-  const { emu, network, compute } = await startTestArmEmulator(t);
+  // An owner: this test writes whole instance bodies back.
+  const { emu, network, compute } = await startTestArmEmulator(t, { permissions: ['*'] });
   emu.addResourceGroup(RG);
   emu.addVmss({ resourceGroup: RG, name: 'gw', instances: 3 });
   const prefix = await network.publicIPPrefixes.beginCreateOrUpdateAndWait(RG, 'pfx', { location: 'eastus', prefixLength: 31 }, fast);

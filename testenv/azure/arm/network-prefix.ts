@@ -68,7 +68,7 @@ export function putPrefix(w: World, req: ArmRequest, p: Params): ArmResponse {
     properties: { ...body.properties, publicIPAddressVersion: 'IPv4', ipPrefix, provisioningState: 'Updating' },
   };
   Store.put(w.store.prefixes, prefix);
-  const headers = startOperation(w, req, PROVIDER, id);
+  const headers = startOperation(w, req, PROVIDER, id, old ?? null);
   return { status: old ? 200 : 201, body: prefixView(w, prefix), headers };
 }
 
@@ -82,5 +82,5 @@ export function deletePrefix(w: World, req: ArmRequest, p: Params): ArmResponse 
     throw new ArmError(400, 'InUsePublicIpPrefixCannotBeDeleted', `Public IP prefix ${id} is in use by a virtual machine scale set and cannot be deleted.`);
   }
   old.properties['provisioningState'] = 'Deleting';
-  return { status: 202, headers: startOperation(w, req, PROVIDER, id) };
+  return { status: 202, headers: startOperation(w, req, PROVIDER, id, old) };
 }

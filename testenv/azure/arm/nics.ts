@@ -25,16 +25,12 @@ function allPublicIps(w: World): Set<string> {
   for (const nic of w.store.nics.values()) {
     for (const ipc of nic.properties.ipConfigurations) if (ipc.properties.publicIPAddress) ips.add(ipc.properties.publicIPAddress.properties.ipAddress);
   }
+  for (const pip of w.store.publicIps.values()) ips.add(pip.properties.ipAddress);
   return ips;
 }
 
-function publicIp(w: World, ipcId: string, ipc: IpConfig, prev: NicIpConfig | undefined): PublicIp | undefined {
-  const conf = ipc.properties.publicIPAddressConfiguration;
-  if (!conf) return undefined;
-  const prefixId = conf.properties?.publicIPPrefix?.id;
-  const old = prev?.properties.publicIPAddress;
-  const id = `${ipcId}/publicIPAddresses/${conf.name}`;
-  if (old && sameId(old.id, id) && sameId(old.properties.publicIPPrefix?.id, prefixId)) return old;
+/** A free public address: from the prefix when one is named, else from the loose pool. */
+export function allocatePublicIp(w: World, prefixId: string | undefined, what: string): string {
   let ipAddress: string | undefined;
   if (prefixId === undefined) {
     ipAddress = allocateInPrefix(LOOSE_PUBLIC_IPS, allPublicIps(w));
@@ -44,8 +40,19 @@ function publicIp(w: World, ipcId: string, ipc: IpConfig, prev: NicIpConfig | un
     ipAddress = prefix && allocateInPrefix(prefix.properties.ipPrefix, used);
   }
   if (ipAddress === undefined) {
-    throw new ArmError(400, 'PublicIpPrefixOutOfIpAddressesForVMScaleSet', `Public IP prefix ${prefixId} has no free address for ${ipcId}.`);
+    throw new ArmError(400, 'PublicIpPrefixOutOfIpAddressesForVMScaleSet', `Public IP prefix ${prefixId} has no free address for ${what}.`);
   }
+  return ipAddress;
+}
+
+function publicIp(w: World, ipcId: string, ipc: IpConfig, prev: NicIpConfig | undefined): PublicIp | undefined {
+  const conf = ipc.properties.publicIPAddressConfiguration;
+  if (!conf) return undefined;
+  const prefixId = conf.properties?.publicIPPrefix?.id;
+  const old = prev?.properties.publicIPAddress;
+  const id = `${ipcId}/publicIPAddresses/${conf.name}`;
+  if (old && sameId(old.id, id) && sameId(old.properties.publicIPPrefix?.id, prefixId)) return old;
+  const ipAddress = allocatePublicIp(w, prefixId, ipcId);
   return {
     id, name: conf.name, type: 'Microsoft.Network/publicIPAddresses', location: w.config.location,
     properties: { ipAddress, publicIPAllocationMethod: 'Static', ...(prefixId ? { publicIPPrefix: { id: prefixId } } : {}), ipConfiguration: { id: ipcId } },

@@ -1,4 +1,4 @@
-import { badReference, key, parentOf, sameId } from './ids.ts';
+import { ArmError, badReference, key, parentOf, sameId } from './ids.ts';
 import type { IpConfig, NicConfig } from './schemas.ts';
 import type { Subnet } from './store.ts';
 import type { World } from './world.ts';
@@ -26,8 +26,27 @@ export function requirePrefix(w: World, what: string, id: string): void {
   if (!w.store.prefixes.has(key(id))) throw badReference(what, id);
 }
 
-/** Checks every reference of a VMSS or instance network configuration. */
+const primaries = (list: readonly { properties?: { primary?: boolean | undefined } }[]) => list.filter((x) => x.properties?.primary === true).length;
+
+/**
+ * ARM's primary rules: with several NIC configurations exactly one is
+ * primary, and within a NIC with several ipConfigurations exactly one is.
+ */
+export function checkPrimaries(what: string, configs: readonly NicConfig[]): void {
+  if (primaries(configs) > 1 || (configs.length > 1 && primaries(configs) !== 1)) {
+    throw new ArmError(400, 'InvalidParameter', `${what}: exactly one network interface configuration must be primary when there are several (found ${primaries(configs)} of ${configs.length}).`);
+  }
+  for (const nic of configs) {
+    const ips = nic.properties.ipConfigurations;
+    if (primaries(ips) > 1 || (ips.length > 1 && primaries(ips) !== 1)) {
+      throw new ArmError(400, 'InvalidParameter', `${what}: network interface configuration ${nic.name} must have exactly one primary ipConfiguration (found ${primaries(ips)} of ${ips.length}).`);
+    }
+  }
+}
+
+/** Checks the primary rules and every reference of a VMSS or instance network configuration. */
 export function validateNicConfigs(w: World, what: string, configs: readonly NicConfig[]): void {
+  checkPrimaries(what, configs);
   for (const nic of configs) {
     for (const ipc of nic.properties.ipConfigurations) {
       const p = ipc.properties;
@@ -88,14 +107,15 @@ export function prefixInUse(w: World, prefixId: string): boolean {
   return publicIpsOfPrefix(w, prefixId).length > 0;
 }
 
-/** Public IPs of VMSS instances allocated from a prefix. */
+/** Public IPs allocated from a prefix: those of VMSS instances and the standalone ones (which NICs also embed: counted once). */
 export function publicIpsOfPrefix(w: World, prefixId: string): { id: string; ipAddress: string }[] {
-  const out: { id: string; ipAddress: string }[] = [];
+  const out = new Map<string, { id: string; ipAddress: string }>();
+  const add = (pip: { id: string; properties: { ipAddress: string; publicIPPrefix?: { id: string } } }) => {
+    if (sameId(pip.properties.publicIPPrefix?.id, prefixId)) out.set(key(pip.id), { id: pip.id, ipAddress: pip.properties.ipAddress });
+  };
   for (const nic of w.store.nics.values()) {
-    for (const ipc of nic.properties.ipConfigurations) {
-      const pip = ipc.properties.publicIPAddress;
-      if (pip && sameId(pip.properties.publicIPPrefix?.id, prefixId)) out.push({ id: pip.id, ipAddress: pip.properties.ipAddress });
-    }
+    for (const ipc of nic.properties.ipConfigurations) if (ipc.properties.publicIPAddress) add(ipc.properties.publicIPAddress);
   }
-  return out;
+  for (const pip of w.store.publicIps.values()) add(pip);
+  return [...out.values()];
 }

@@ -3,6 +3,8 @@ import { getVmss, listVmss, patchVmss, putVmss } from './compute-vmss.ts';
 import { ArmError } from './ids.ts';
 import { getOperationResult, getOperationStatus } from './lro.ts';
 import { deleteLb, getLb, lbView, listLbs, putLb } from './network-lb.ts';
+import { deletePublicIp, getNic, getPublicIp, listNics, putNic, putPublicIp } from './network-interfaces.ts';
+import { getStandaloneVm, listStandaloneVms } from './vm-pool.ts';
 import { getSubnet, getVmNic, listVmNics, listVmssNics, listVmssPublicIps } from './network-nic.ts';
 import { deletePrefix, getPrefix, listPrefixes, prefixView, putPrefix } from './network-prefix.ts';
 import { NO_PARAMS, type ArmRequest, type ArmResponse, type Params, type World } from './world.ts';
@@ -57,6 +59,14 @@ export const ROUTES: readonly Route[] = [
   r('PUT', VM, 'virtualMachineScaleSets/virtualMachines', putVm),
   r('GET', `${VM}/networkinterfaces`, 'virtualMachineScaleSets/virtualMachines/networkInterfaces', listVmNics),
   r('GET', `${VM}/networkinterfaces/(?<nic>[^/]+)`, 'virtualMachineScaleSets/virtualMachines/networkInterfaces', getVmNic),
+  r('GET', `${RG}/microsoft\\.compute/virtualmachines`, 'virtualMachines', listStandaloneVms),
+  r('GET', `${RG}/microsoft\\.compute/virtualmachines/(?<name>[^/]+)`, 'virtualMachines', getStandaloneVm),
+  r('GET', `${NET}/networkinterfaces`, 'networkInterfaces', listNics),
+  r('GET', `${NET}/networkinterfaces/(?<name>[^/]+)`, 'networkInterfaces', getNic),
+  r('PUT', `${NET}/networkinterfaces/(?<name>[^/]+)`, 'networkInterfaces', putNic),
+  r('GET', `${NET}/publicipaddresses/(?<name>[^/]+)`, 'publicIPAddresses', getPublicIp),
+  r('PUT', `${NET}/publicipaddresses/(?<name>[^/]+)`, 'publicIPAddresses', putPublicIp),
+  r('DELETE', `${NET}/publicipaddresses/(?<name>[^/]+)`, 'publicIPAddresses', deletePublicIp),
   r('GET', `${OPS}/operations/(?<id>[^/]+)`, 'operations', (w, _req, p) => getOperationStatus(w, p.id)),
   r('GET', `${OPS}/operationresults/(?<id>[^/]+)`, 'operationResults', (w, _req, p) => getOperationResult(w, p.id, (id) => viewOf(w, id))),
 ];

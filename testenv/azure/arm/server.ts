@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../lib/log.ts';
+import { checkApiVersion } from './api-versions.ts';
 import { issueToken, openIdConfiguration, requireBearer, type TokenIssuer } from './auth.ts';
 import { faultError, type Faults } from './faults.ts';
 import { ArmError } from './ids.ts';
@@ -22,6 +23,8 @@ export interface RequestRecord {
   status: number;
   /** e.g. 'PUT loadBalancers', 'GET virtualMachineScaleSets/virtualMachines', 'POST token'. */
   operation: string;
+  /** The JSON body of a PUT or PATCH exactly as received, so tests can check what a client sends. */
+  body?: unknown;
 }
 
 /** Serves /_emulator/ requests (never logged, never faulted). */
@@ -43,6 +46,14 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 const armError = (err: ArmError): ArmResponse => ({ status: err.status, body: { error: { code: err.code, message: err.message } } });
@@ -87,12 +98,14 @@ export class ArmServer {
     const method = (raw.method ?? 'GET').toUpperCase();
     let operation = `${method} unknown`;
     let answer: ArmResponse;
+    let body: unknown;
     try {
       const req: ArmRequest = { method, path: url.pathname, query: url.searchParams, headers: raw.headers, body: await readBody(raw) };
       if (url.pathname.startsWith('/_emulator/')) {
         this.send(res, await this.admin(req).catch((err: unknown) => this.failure(err)));
         return;
       }
+      if (method === 'PUT' || method === 'PATCH') body = parseOrText(req.body);
       const served = this.route(req);
       operation = served.operation;
       answer = await this.serve(req, served.run);
@@ -100,7 +113,7 @@ export class ArmServer {
       answer = this.failure(err);
     }
     const apiVersion = url.searchParams.get('api-version') ?? undefined;
-    this.requests.push({ time, method, path: url.pathname, ...(apiVersion ? { apiVersion } : {}), status: answer.status, operation });
+    this.requests.push({ time, method, path: url.pathname, ...(apiVersion ? { apiVersion } : {}), status: answer.status, operation, ...(body !== undefined ? { body } : {}) });
     this.send(res, answer);
   }
 
@@ -116,6 +129,7 @@ export class ArmServer {
       operation: route.operation,
       run: () => {
         requireBearer(w, this.issuer, req);
+        checkApiVersion(req.path, req.query.get('api-version'), w.config.location);
         settleExpired(w);
         const out = route.handler(w, req, params);
         if (req.method !== 'GET') w.onChange();

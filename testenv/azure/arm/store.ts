@@ -16,7 +16,7 @@ export interface Vm extends Stored {
     provisioningState: string;
     latestModelApplied: boolean;
     vmId: string;
-    osProfile: { computerName: string };
+    osProfile: { computerName: string; [k: string]: unknown };
     networkProfile: { networkInterfaces: { id: string; properties: { primary: boolean } }[] };
     networkProfileConfiguration: { networkInterfaceConfigurations: NicConfig[] };
     [k: string]: unknown;
@@ -28,7 +28,26 @@ export interface PublicIp {
   name: string;
   type: string;
   location: string;
-  properties: { ipAddress: string; publicIPAllocationMethod: string; publicIPPrefix?: { id: string }; ipConfiguration: { id: string } };
+  properties: { ipAddress: string; publicIPAllocationMethod: string; publicIPPrefix?: { id: string }; ipConfiguration?: { id: string } };
+}
+
+/** A public IP address resource of its own (`Microsoft.Network/publicIPAddresses`), as standalone NICs use. */
+export interface PublicIpResource extends Stored {
+  location: string;
+  properties: PublicIp['properties'] & { provisioningState: string; publicIPAddressVersion: string };
+}
+
+/** A standalone VM (`Microsoft.Compute/virtualMachines`), as AKS node pools of type VirtualMachines have. */
+export interface StandaloneVm extends Stored {
+  location: string;
+  tags: Record<string, string>;
+  properties: {
+    provisioningState: string;
+    vmId: string;
+    osProfile: { computerName: string; [k: string]: unknown };
+    networkProfile: { networkInterfaces: { id: string; properties: { primary: boolean } }[] };
+    [k: string]: unknown;
+  };
 }
 
 export interface NicIpConfig {
@@ -65,6 +84,10 @@ const operationSchema = z.object({
   started: z.number(),
   status: z.enum(['InProgress', 'Succeeded', 'Failed']),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** The body before the write (null: the write created it), put back if the operation fails. */
+  previous: z.unknown().optional(),
+  /** How long an operation nobody polls runs (default: the world's lroTimeoutMs). */
+  durationMs: z.number().optional(),
 });
 /** A long-running operation, kept as plain data so it survives a restart. */
 export type Operation = z.infer<typeof operationSchema>;
@@ -78,12 +101,14 @@ export class Store {
   readonly vmss = new Map<string, Vmss>();
   readonly vms = new Map<string, Vm>();
   readonly nics = new Map<string, Nic>();
+  readonly standaloneVms = new Map<string, StandaloneVm>();
+  readonly publicIps = new Map<string, PublicIpResource>();
   readonly operations = new Map<string, Operation>();
   /** Next instance id per VMSS (ids are never reused, as in Azure). */
   readonly nextInstance = new Map<string, number>();
 
   private tables(): Map<string, Stored>[] {
-    return [this.subnets, this.lbs, this.prefixes, this.vmss, this.vms, this.nics];
+    return [this.subnets, this.lbs, this.prefixes, this.vmss, this.vms, this.nics, this.standaloneVms, this.publicIps];
   }
 
   /** The stored body of any resource, or undefined. */
@@ -93,6 +118,11 @@ export class Store {
       if (r) return r;
     }
     return undefined;
+  }
+
+  /** Puts a body back in the table that holds its id. */
+  replace(id: string, body: Stored): void {
+    for (const t of this.tables()) if (t.has(key(id))) t.set(key(id), body);
   }
 
   remove(id: string): void {
@@ -125,6 +155,8 @@ export class Store {
       vmss: [...this.vmss.values()],
       vms: [...this.vms.values()],
       nics: [...this.nics.values()],
+      standaloneVms: [...this.standaloneVms.values()],
+      publicIps: [...this.publicIps.values()],
       operations: [...this.operations.values()],
       nextInstance: Object.fromEntries(this.nextInstance),
     };
@@ -139,6 +171,8 @@ export class Store {
     for (const r of data.vmss as Vmss[]) Store.put(s.vmss, r);
     for (const r of data.vms as Vm[]) Store.put(s.vms, r);
     for (const r of data.nics as Nic[]) Store.put(s.nics, r);
+    for (const r of data.standaloneVms as StandaloneVm[]) Store.put(s.standaloneVms, r);
+    for (const r of data.publicIps as PublicIpResource[]) Store.put(s.publicIps, r);
     for (const o of data.operations) s.operations.set(o.id, o);
     for (const [k, v] of Object.entries(data.nextInstance)) s.nextInstance.set(k, v);
     return s;
@@ -155,6 +189,8 @@ const stateFileSchema = z.object({
   vmss: z.array(storedSchema),
   vms: z.array(storedSchema),
   nics: z.array(storedSchema),
+  standaloneVms: z.array(storedSchema).default([]),
+  publicIps: z.array(storedSchema).default([]),
   operations: z.array(operationSchema),
   nextInstance: z.record(z.string(), z.int()),
 });

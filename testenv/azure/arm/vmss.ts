@@ -49,15 +49,26 @@ export function computerName(vmssName: string, instanceId: number): string {
   return `${vmssName.toLowerCase()}${instanceId.toString(36).padStart(6, '0')}`;
 }
 
+/** Where AKS node images live: a gallery in Microsoft's subscription, which a cluster's identities cannot read. */
+export const AKS_IMAGE_ID = '/subscriptions/109a5e88-712a-48ae-9078-9ca8b3c81345/resourceGroups/AKS-Ubuntu/providers/Microsoft.Compute/galleries/AKSUbuntu/images/2204gen2containerd/versions/202411.12.0';
+
+/** The kubelet identity AKS assigns to every node pool VMSS and instance. */
+export function kubeletIdentity(w: World, rg: string): Record<string, unknown> {
+  const id = `/subscriptions/${w.config.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks-agentpool`;
+  return { type: 'UserAssigned', userAssignedIdentities: { [id]: { principalId: randomUUID(), clientId: randomUUID() } } };
+}
+
 function addInstance(w: World, vmss: Vmss): Vm {
   const n = w.store.nextInstance.get(key(vmss.id)) ?? 0;
   w.store.nextInstance.set(key(vmss.id), n + 1);
   const vm: Vm = {
     id: `${vmss.id}/virtualMachines/${n}`, name: `${vmss.name}_${n}`, type: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines',
     location: vmss.location, instanceId: String(n), etag: w.newEtag(), sku: vmss.sku,
+    ...(vmss['identity'] ? { identity: structuredClone(vmss['identity']) } : {}),
     properties: {
       provisioningState: 'Succeeded', latestModelApplied: true, vmId: randomUUID(),
-      osProfile: { computerName: computerName(vmss.name, n) },
+      osProfile: { computerName: computerName(vmss.name, n), adminUsername: 'azureuser' },
+      ...(vmss.properties.virtualMachineProfile['storageProfile'] ? { storageProfile: structuredClone(vmss.properties.virtualMachineProfile['storageProfile']) } : {}),
       networkProfile: { networkInterfaces: [] },
       networkProfileConfiguration: { networkInterfaceConfigurations: structuredClone(modelConfigs(vmss)) },
     },
@@ -88,7 +99,12 @@ export interface AddVmss {
   subnetId?: string;
 }
 
-/** Seeds a VMSS as AKS creates a node pool: one NIC, one primary ipConfig in the subnet. */
+/**
+ * Seeds a VMSS as AKS creates a node pool: the kubelet identity, an image from
+ * AKS's gallery, one NIC with one primary ipConfig in the subnet. A client
+ * writing the whole VMSS or an instance back therefore names both, and fails
+ * with 403 LinkedAuthorizationFailed as on AKS unless it holds their actions.
+ */
 export function addVmss(w: World, p: AddVmss, defaultSubnetId: string): { id: string; uniqueId: string } {
   w.requireResourceGroup(p.resourceGroup);
   const subnet = requireSubnet(w, `VMSS ${p.name}`, p.subnetId ?? defaultSubnetId);
@@ -97,9 +113,12 @@ export function addVmss(w: World, p: AddVmss, defaultSubnetId: string): { id: st
   const vmss: Vmss = {
     id, name: p.name, type: 'Microsoft.Compute/virtualMachineScaleSets', location: w.config.location, tags: p.tags ?? {}, etag: w.newEtag(),
     sku: { name: 'Standard_D2s_v3', tier: 'Standard', capacity: 0 },
+    identity: kubeletIdentity(w, p.resourceGroup),
     properties: {
       uniqueId: randomUUID(), provisioningState: 'Succeeded', orchestrationMode: 'Uniform', upgradePolicy: { mode: 'Manual' },
       virtualMachineProfile: {
+        osProfile: { computerNamePrefix: p.name.toLowerCase(), adminUsername: 'azureuser' },
+        storageProfile: { imageReference: { id: AKS_IMAGE_ID }, osDisk: { createOption: 'FromImage', caching: 'ReadOnly' } },
         networkProfile: {
           networkInterfaceConfigurations: [{
             name: p.name, properties: { primary: true, enableIPForwarding: true,

@@ -19,6 +19,10 @@ export interface WorldConfig {
    * a client killed mid-operation must find the resource settled later.
    */
   lroTimeoutMs: number;
+  /** The caller's actions (globs like `Microsoft.Compute/*` or `*`), checked on links in write bodies (linked-auth.ts). */
+  permissions: string[];
+  /** NIC reads that still return an instance's old NICs after it was updated (0: NICs follow at once). */
+  nicLagReads: number;
 }
 
 /** A parsed request as handlers see it. */
@@ -57,6 +61,10 @@ export class World {
   endpoint = '';
   /** Called after anything changed the store (persistence hooks in here). */
   onChange: () => void = () => {};
+  /** Called after a resource body was replaced behind the handlers' back (a rolled-back write): dependants follow. */
+  onReplaced: (id: string) => void = () => {};
+  /** Instance id -> the NICs it had before its last update, and how many more reads still see them. */
+  readonly laggingNics = new Map<string, { nics: Stored[]; reads: number }>();
 
   constructor(store: Store, config: WorldConfig) {
     this.store = store;
