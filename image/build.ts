@@ -39,6 +39,8 @@ export interface BuildResult {
   /** False when the archive was already up to date. */
   built: boolean;
   seconds: number;
+  /** Seconds per phase: base (bootstrap and import), stage, build (buildah bud), archive (push). */
+  phases: Record<string, number>;
 }
 
 export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> {
@@ -48,13 +50,21 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
   const stamp = `${ARCHIVE}.inputs`;
   const fingerprint = inputsFingerprint();
   if (!opts.force && existsSync(ARCHIVE) && existsSync(stamp) && readFileSync(stamp, 'utf8') === fingerprint) {
-    return { archive: ARCHIVE, built: false, seconds: 0 };
+    return { archive: ARCHIVE, built: false, seconds: 0, phases: {} };
   }
+  const phases: Record<string, number> = {};
+  let mark = started;
+  const lap = (phase: string): void => {
+    phases[phase] = Math.round((Date.now() - mark) / 100) / 10;
+    mark = Date.now();
+  };
   const imageCache = join(opts.cacheDir ?? defaultCacheDir(), 'image');
   const buildah = new Buildah(runner, imageCache);
   const base = await ensureBase({ runner, buildah, log, dir: imageCache });
+  lap('base');
   log.info('staging the image artifacts');
   await stageArtifacts(join(ROOT, 'dist/image/rootfs'), process.execPath, runner);
+  lap('stage');
   log.info('building the image', { base, ref: IMAGE_REF });
   const local = `localhost/${IMAGE_REF}`;
   await buildah.run([
@@ -63,6 +73,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
     '--build-arg', `VERSION=${VERSION}`, '--build-arg', `REVISION=${await revision(runner)}`,
     '--tag', local, '--file', join(ROOT, 'Dockerfile'), ROOT,
   ], { timeoutMs: 1_200_000 });
+  lap('build');
   const tmp = `${ARCHIVE}.tmp-${process.pid}`;
   try {
     await buildah.run(['push', '--quiet', local, `oci-archive:${tmp}:${IMAGE_REF}`]);
@@ -70,12 +81,13 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
   } finally {
     rmSync(tmp, { force: true });
   }
+  lap('archive');
   writeFileSync(stamp, fingerprint);
   // buildah 1.28 leaves the working container of a stage that is only copied
   // from; the storage is ours alone, so clear it, then older builds' layers.
   await buildah.run(['rm', '--all']).catch((err: unknown) => log.warn('cannot remove build containers', { err }));
   await buildah.run(['rmi', '--prune']).catch((err: unknown) => log.warn('cannot prune old image layers', { err }));
-  return { archive: ARCHIVE, built: true, seconds: Math.round((Date.now() - started) / 1000) };
+  return { archive: ARCHIVE, built: true, seconds: Math.round((Date.now() - started) / 1000), phases };
 }
 
 /** The commit the image is built from, marked `-dirty` with local changes. */
@@ -113,7 +125,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const log = createLogger({ level: 'info' });
   try {
     const result = await buildImage({ log, force: values.force });
-    log.info(result.built ? 'image built' : 'image up to date', { archive: result.archive, seconds: result.seconds, bytes: statSync(result.archive).size });
+    log.info(result.built ? 'image built' : 'image up to date', { archive: result.archive, seconds: result.seconds, phases: result.phases, bytes: statSync(result.archive).size });
   } catch (err) {
     log.error('cannot build the image', { err });
     process.exitCode = 1;

@@ -3,8 +3,8 @@
 // base, whether its builder stage ran this script or `npm run image` ran it on
 // the host beforehand (then the build needs neither npm nor the network).
 // Usage: node image/stage.ts --out DIR
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -17,6 +17,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Inside the image; the CLI's shebang names it. */
 export const NODE_PATH = '/usr/local/bin/node';
 export const CLI_PATH = '/usr/local/bin/kube-egress-gateway';
+/** The bundle CLI_PATH links to: `.mjs`, so Node loads it as ESM without guessing. */
+export const BUNDLE_PATH = '/usr/local/lib/kube-egress-gateway/cli.mjs';
 /** cni-manager's --plugin-binary default (cni/manager/flags.ts). */
 export const PLUGIN_PATH = '/usr/local/bin/kube-egress-cni';
 
@@ -26,7 +28,8 @@ export interface StageResult {
 }
 
 /**
- * Writes `<out>/usr/local/bin/{node,kube-egress-gateway,kube-egress-cni}`.
+ * Writes `<out>/usr/local/bin/{node,kube-egress-gateway,kube-egress-cni}` and
+ * the bundle the CLI links to.
  * `node` is the runtime to ship (Node 26 or newer); it is stripped of its
  * symbols and debug info (a fifth of the official binary, never used at run time).
  */
@@ -39,12 +42,13 @@ export async function stageArtifacts(out: string, node: string = process.execPat
   const runtime = join(out, NODE_PATH);
   await runner.run(['strip', '-o', runtime, node], { timeoutMs: 120_000 });
   chmodSync(runtime, 0o755);
-  await bundleCli(join(out, CLI_PATH));
+  await bundleCli(join(out, BUNDLE_PATH));
+  symlinkSync(relative(dirname(CLI_PATH), BUNDLE_PATH), join(out, CLI_PATH));
   // The plugin runs on the host, where there is no Node: a single executable
   // built from the same stripped runtime.
   await buildPlugin(bin, runtime);
   const sizes: Record<string, number> = {};
-  for (const p of [NODE_PATH, CLI_PATH, PLUGIN_PATH]) sizes[p] = statSync(join(out, p)).size;
+  for (const p of [NODE_PATH, BUNDLE_PATH, PLUGIN_PATH]) sizes[p] = statSync(join(out, p)).size;
   return { sizes };
 }
 
@@ -54,6 +58,7 @@ export async function stageArtifacts(out: string, node: string = process.execPat
  * dependencies get a real `require` for Node's built-ins.
  */
 async function bundleCli(outfile: string): Promise<void> {
+  mkdirSync(dirname(outfile), { recursive: true });
   await build({
     entryPoints: [join(ROOT, 'cmd/kube-egress-gateway.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node26',
     outfile, minify: true, legalComments: 'none', logLevel: 'warning',

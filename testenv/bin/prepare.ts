@@ -1,6 +1,7 @@
-// Run by `npm test` before the test runner: installs missing system packages
-// and makes sure kube-apiserver and etcd are in the cache, so no test pays the
-// one-time build and times out.
+// Run by `npm test` before the test runner: installs missing system packages,
+// makes sure kube-apiserver and etcd are in the cache and builds the container
+// image (when its inputs changed), so no test pays a one-time build and times out.
+import { buildImage } from '../../image/build.ts';
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { createLogger } from '../../lib/log.ts';
 import { resolveCniBinaries } from '../cni/binaries.ts';
@@ -14,7 +15,8 @@ try {
   await ensureSystemPackages(runner, log);
   const bins = await resolveBinaries({ runner, log });
   const cni = await resolveCniBinaries({ runner, log });
-  log.info('test prerequisites ready', { ...bins, ...cni, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
+  const image = await buildImage({ runner, log });
+  log.info('test prerequisites ready', { ...bins, ...cni, image: image.archive, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
 } catch (err) {
   log.error('cannot prepare the test prerequisites', { err });
   process.exitCode = 1;
