@@ -18,6 +18,7 @@ function setup(t: { teardown(fn: () => void): void }, imported: boolean) {
     if (argv[0] === 'mmdebstrap') writeFileSync(argv[argv.indexOf('bookworm') + 1]!, 'tar');
     if (argv.includes('inspect')) return imported ? 'id' : failure(argv, 'image not known');
     if (argv.includes('from')) return 'working-container\n';
+    if (argv.includes('images')) return 'localhost/kube-egress-gateway:0.1.0\nlocalhost/keg-base:bookworm-0123456789ab-1\n';
     return undefined;
   });
   return { dir, runner, buildah: new Buildah(runner, dir) };
@@ -37,7 +38,8 @@ t.test('first run: bootstraps, then imports into the project\'s own storage', as
   const { dir, runner, buildah } = setup(t, false);
   const ref = await ensureBase({ runner, buildah, log: silentLogger, dir });
   t.match(ref, /^localhost\/keg-base:bookworm-[0-9a-f]{12}-\d+$/);
-  t.same(verbs(runner.lines()), ['mmdebstrap --variant=apt', 'buildah inspect', 'buildah from', 'buildah add', 'buildah config', 'buildah commit']);
+  t.same(verbs(runner.lines()), ['mmdebstrap --variant=apt', 'buildah inspect', 'buildah from', 'buildah add', 'buildah config', 'buildah commit', 'buildah images', 'buildah rmi']);
+  t.match(runner.lines().at(-1), / rmi localhost\/keg-base:bookworm-0123456789ab-1$/, 'the base it replaces is untagged, nothing else');
   t.match(runner.lines()[1], `--root ${join(dir, 'containers/storage')} `);
 });
 

@@ -70,5 +70,14 @@ export async function ensureBase(opts: BaseOptions): Promise<string> {
     await opts.buildah.run(['rm', ctr]).catch(() => {});
     throw err;
   }
+  await dropOlderBases(opts, ref);
   return ref;
+}
+
+/** Untags the bases this one replaces; the build's prune then frees their layers. */
+async function dropOlderBases(opts: BaseOptions, keep: string): Promise<void> {
+  const names = (await opts.buildah.run(['images', '--format', '{{.Name}}:{{.Tag}}'])).stdout.split('\n');
+  for (const name of names.filter((n) => n.startsWith('localhost/keg-base:') && n !== keep)) {
+    await opts.buildah.run(['rmi', name]).catch((err: unknown) => opts.log.warn('cannot remove an older image base', { name, err }));
+  }
 }

@@ -46,7 +46,8 @@ try {
   manifest.layers.forEach((layer, i) => {
     const size = gunzipSync(blob(layer.digest)).length;
     total += size;
-    const step = (steps[i]?.created_by ?? '?').replace(/^\/bin\/sh -c #\(nop\) /, '').replace(/\s+/g, ' ').slice(0, 60);
+    // Build arguments prefix RUN steps as `|N NAME=value ... /bin/sh -c <command>`.
+    const step = i === 0 ? 'base' : (steps[i]?.created_by ?? '?').replace(/^.*?\/bin\/sh -c (#\(nop\) )?/, '').replace(/\s+/g, ' ').slice(0, 50);
     out(`| ${step} | ${mb(layer.size)} | ${mb(size)} |`);
   });
   out(`| total | ${mb(statSync(warm.archive).size)} (archive) | ${mb(total)} |`);
