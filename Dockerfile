@@ -6,31 +6,32 @@
 #   buildah bud -t kube-egress-gateway:0.1.0 .
 #
 # BASE_IMAGE must be Debian bookworm or a derivative (the tools come from its
-# apt). ARTIFACTS=prebuilt takes the Node runtime, CLI bundle and CNI
-# executable from dist/image/rootfs (written by `node image/stage.ts`) instead
-# of building them in the `source` stage: `npm run image` does that, so its
-# build needs neither a builder image nor npm. See docs/image.md.
+# apt). The `artifacts` stage builds the Node runtime, CLI bundle and CNI
+# executable from the sources with npm (ARTIFACTS=source), or, with
+# ARTIFACTS=prebuilt, takes them from dist/image/rootfs in the build context,
+# written by `node image/stage.ts`: `npm run image` does that, so its build
+# needs no npm and any Debian image serves as BUILDER_IMAGE. The choice is made
+# inside one stage rather than by naming a stage in a build argument, which
+# buildah 1.28 does not resolve. See docs/image.md.
 ARG BASE_IMAGE=debian:bookworm-slim
 ARG BUILDER_IMAGE=node:26-bookworm-slim
+
+FROM ${BUILDER_IMAGE} AS artifacts
 ARG ARTIFACTS=source
-
-FROM ${BUILDER_IMAGE} AS source
-# strip (binutils) trims the Node runtime the image ships.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY package.json package-lock.json ./
-# No install scripts: the builder's own Node 26 is the one shipped, so the
-# `node` package need not download another, and tap's build is for tests.
-RUN npm install --no-fund --no-audit --ignore-scripts
 COPY . .
-RUN node image/stage.ts --out /out
-
-FROM scratch AS prebuilt
-COPY dist/image/rootfs/ /out/
-
-FROM ${ARTIFACTS} AS artifacts
+# No npm install scripts: the builder's own Node 26 is the one shipped, so the
+# `node` package need not download another, and tap's build is for tests.
+# strip (binutils) trims that runtime.
+RUN if [ "$ARTIFACTS" = prebuilt ]; then \
+      [ -d dist/image/rootfs ] || { echo "ARTIFACTS=prebuilt: no dist/image/rootfs; run node image/stage.ts first" >&2; exit 1; }; \
+      cp -a dist/image/rootfs /out; \
+    else \
+      apt-get update \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils \
+      && npm install --no-fund --no-audit --ignore-scripts \
+      && node image/stage.ts --out /out; \
+    fi
 
 FROM ${BASE_IMAGE}
 ARG BASE_IMAGE

@@ -69,7 +69,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
   const local = `localhost/${IMAGE_REF}`;
   await buildah.run([
     'bud', '--layers', '--isolation', 'chroot', '--pull-never', '--quiet',
-    '--build-arg', `BASE_IMAGE=${base}`, '--build-arg', 'ARTIFACTS=prebuilt',
+    '--build-arg', `BASE_IMAGE=${base}`, '--build-arg', `BUILDER_IMAGE=${base}`, '--build-arg', 'ARTIFACTS=prebuilt',
     '--build-arg', `VERSION=${VERSION}`, '--build-arg', `REVISION=${await revision(runner)}`,
     '--tag', local, '--file', join(ROOT, 'Dockerfile'), ROOT,
   ], { timeoutMs: 1_200_000 });
