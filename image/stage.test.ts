@@ -4,6 +4,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OPTIONS } from '../cni/manager/flags.ts';
 import { ExecRunner } from '../lib/exec/runner.ts';
 import { VERSION } from '../lib/version.ts';
 import { BUNDLE_PATH, CLI_PATH, NODE_PATH, PLUGIN_PATH, stageArtifacts } from './stage.ts';
@@ -22,4 +23,8 @@ t.test('stages a stripped runtime, the CLI bundle and the CNI executable', async
   t.match((await runner.run(['head', '-c', '64', cli])).stdout, /^#!\/usr\/local\/bin\/node\n/, 'runs by its shebang in the image');
   const version = await runner.run([join(out, PLUGIN_PATH)], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
   t.match(JSON.parse(version.stdout), { supportedVersions: ['1.0.0', '1.1.0'] });
+});
+
+t.test('the CNI executable sits where cni-manager looks for it by default', async (t) => {
+  t.equal(OPTIONS['plugin-binary'].default, PLUGIN_PATH);
 });
