@@ -6,8 +6,8 @@
 // inputs are unchanged is kept as is.
 // Usage: node image/build.ts [--force]
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CommandRunner } from '../lib/exec/runner.ts';
@@ -23,7 +23,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const IMAGE_NAME = 'kube-egress-gateway';
 /** The reference inside the archive (org.opencontainers.image.ref.name). */
 export const IMAGE_REF = `${IMAGE_NAME}:${VERSION}`;
-export const ARCHIVE = join(ROOT, 'dist', `${IMAGE_NAME}-${VERSION}.oci.tar`);
+const ARCHIVE_NAME = `${IMAGE_NAME}-${VERSION}.oci.tar`;
 /** What the image is built from: any change rebuilds it. */
 const INPUTS = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'cmd', 'lib', 'operator', 'gateway', 'cni', 'image'];
 
@@ -32,6 +32,10 @@ export interface BuildOptions {
   log?: Logger;
   cacheDir?: string;
   force?: boolean;
+  /** Where the archive goes. Default: dist/. */
+  outDir?: string;
+  /** Writes the files the Dockerfile takes (ARTIFACTS=prebuilt) into the given dir. Default: stageArtifacts. */
+  stage?: (rootfs: string) => Promise<unknown>;
 }
 
 export interface BuildResult {
@@ -46,11 +50,12 @@ export interface BuildResult {
 export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> {
   const runner = opts.runner ?? new ExecRunner();
   const log = opts.log ?? createLogger();
+  const archive = join(opts.outDir ?? join(ROOT, 'dist'), ARCHIVE_NAME);
   const started = Date.now();
-  const stamp = `${ARCHIVE}.inputs`;
+  const stamp = `${archive}.inputs`;
   const fingerprint = inputsFingerprint();
-  if (!opts.force && existsSync(ARCHIVE) && existsSync(stamp) && readFileSync(stamp, 'utf8') === fingerprint) {
-    return { archive: ARCHIVE, built: false, seconds: 0, phases: {} };
+  if (!opts.force && existsSync(archive) && existsSync(stamp) && readFileSync(stamp, 'utf8') === fingerprint) {
+    return { archive, built: false, seconds: 0, phases: {} };
   }
   const phases: Record<string, number> = {};
   let mark = started;
@@ -63,7 +68,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
   const base = await ensureBase({ runner, buildah, log, dir: imageCache });
   lap('base');
   log.info('staging the image artifacts');
-  await stageArtifacts(join(ROOT, 'dist/image/rootfs'), process.execPath, runner);
+  await (opts.stage ?? ((rootfs: string) => stageArtifacts(rootfs, process.execPath, runner)))(join(ROOT, 'dist/image/rootfs'));
   lap('stage');
   log.info('building the image', { base, ref: IMAGE_REF });
   const local = `localhost/${IMAGE_REF}`;
@@ -74,20 +79,26 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
     '--tag', local, '--file', join(ROOT, 'Dockerfile'), ROOT,
   ], { timeoutMs: 1_200_000 });
   lap('build');
-  const tmp = `${ARCHIVE}.tmp-${process.pid}`;
-  try {
-    await buildah.run(['push', '--quiet', local, `oci-archive:${tmp}:${IMAGE_REF}`]);
-    renameSync(tmp, ARCHIVE);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  await pushArchive(buildah, local, archive);
   lap('archive');
   writeFileSync(stamp, fingerprint);
   // buildah 1.28 leaves the working container of a stage that is only copied
   // from; the storage is ours alone, so clear it, then older builds' layers.
   await buildah.run(['rm', '--all']).catch((err: unknown) => log.warn('cannot remove build containers', { err }));
   await buildah.run(['rmi', '--prune']).catch((err: unknown) => log.warn('cannot prune old image layers', { err }));
-  return { archive: ARCHIVE, built: true, seconds: Math.round((Date.now() - started) / 1000), phases };
+  return { archive, built: true, seconds: Math.round((Date.now() - started) / 1000), phases };
+}
+
+/** Writes the archive under a temp name and renames it: never a half archive. */
+async function pushArchive(buildah: Buildah, local: string, archive: string): Promise<void> {
+  mkdirSync(dirname(archive), { recursive: true });
+  const tmp = `${archive}.tmp-${process.pid}`;
+  try {
+    await buildah.run(['push', '--quiet', local, `oci-archive:${tmp}:${IMAGE_REF}`]);
+    renameSync(tmp, archive);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** The commit the image is built from, marked `-dirty` with local changes. */
