@@ -68,7 +68,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
   const base = await ensureBase({ runner, buildah, log, dir: imageCache });
   lap('base');
   log.info('staging the image artifacts');
-  await (opts.stage ?? ((rootfs: string) => stageArtifacts(rootfs, process.execPath, runner)))(join(ROOT, 'dist/image/rootfs'));
+  await (opts.stage ?? ((rootfs: string) => stageArtifacts(rootfs, runner)))(join(ROOT, 'dist/image/rootfs'));
   lap('stage');
   log.info('building the image', { base, ref: IMAGE_REF });
   const local = `localhost/${IMAGE_REF}`;

@@ -30,17 +30,18 @@ export interface StageResult {
 /**
  * Writes `<out>/usr/local/bin/{node,kube-egress-gateway,kube-egress-cni}` and
  * the bundle the CLI links to.
- * `node` is the runtime to ship (Node 26 or newer); it is stripped of its
- * symbols and debug info (a fifth of the official binary, never used at run time).
+ * The runtime shipped is the one running this (Node 26 or newer), stripped of
+ * its symbols and debug info (a fifth of the official binary, never used at
+ * run time).
  */
-export async function stageArtifacts(out: string, node: string = process.execPath, runner: CommandRunner = new ExecRunner()): Promise<StageResult> {
+export async function stageArtifacts(out: string, runner: CommandRunner = new ExecRunner()): Promise<StageResult> {
   const major = Number(process.versions.node.split('.')[0]);
-  if (node === process.execPath && major < 26) throw new KegError('IMAGE_NODE', `the image needs Node 26 or newer, this is ${process.version}`);
+  if (major < 26) throw new KegError('IMAGE_NODE', `the image needs Node 26 or newer, this is ${process.version}`);
   rmSync(out, { recursive: true, force: true });
   const bin = join(out, 'usr/local/bin');
   mkdirSync(bin, { recursive: true });
   const runtime = join(out, NODE_PATH);
-  await runner.run(['strip', '-o', runtime, node], { timeoutMs: 120_000 });
+  await runner.run(['strip', '-o', runtime, process.execPath], { timeoutMs: 120_000 });
   chmodSync(runtime, 0o755);
   await bundleCli(join(out, BUNDLE_PATH));
   symlinkSync(relative(dirname(CLI_PATH), BUNDLE_PATH), join(out, CLI_PATH));

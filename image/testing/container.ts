@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KegError } from '../../lib/errors.ts';
 import { ExecRunner, type RunResult } from '../../lib/exec/runner.ts';
 import { type Teardown, uniqueSuffix } from '../../testenv/netns.ts';
 
@@ -71,7 +72,7 @@ export class UnpackedImage {
     await runner.run(['umoci', 'unpack', '--image', `${layout}:${ref}`, join(work, 'bundle')], { timeoutMs: 120_000 });
     const blob = (digest: string): unknown => JSON.parse(readFileSync(join(layout, 'blobs', ...digest.split(':')), 'utf8'));
     const [entry] = (JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests;
-    if (!entry) throw new Error(`${archive} holds no image`);
+    if (!entry) throw new KegError('IMAGE_EMPTY', `${archive} holds no image`);
     const manifest = blob(entry.digest) as { config: { digest: string } };
     return new UnpackedImage(work, blob(manifest.config.digest) as UnpackedImage['imageConfig']);
   }
