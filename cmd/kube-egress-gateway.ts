@@ -1,6 +1,7 @@
 // The one CLI of the product: a subcommand per long-running part. Each part's
 // module exports main(args) and returns the process exit code.
 import { describeError, errorCode } from '../lib/errors.ts';
+import { VERSION } from '../lib/version.ts';
 
 const SUBCOMMANDS: Record<string, { describe: string; load: () => Promise<{ main(args: string[]): Promise<number> }> }> = {
   operator: { describe: 'turn StaticGatewayConfigurations into Azure resources (Deployment)', load: () => import('../operator/cmd.ts') },
@@ -10,12 +11,14 @@ const SUBCOMMANDS: Record<string, { describe: string; load: () => Promise<{ main
 
 function usage(): string {
   const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(12)} ${s.describe}`);
-  return `usage: kube-egress-gateway <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'kube-egress-gateway <command> --help' for its flags.\n`;
+  return `usage: kube-egress-gateway <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'kube-egress-gateway <command> --help' for its flags, 'kube-egress-gateway --version' for the version.\n`;
 }
 
 const [command, ...args] = process.argv.slice(2);
 const sub = command ? SUBCOMMANDS[command] : undefined;
-if (!sub) {
+if (command === '--version') {
+  process.stdout.write(`kube-egress-gateway ${VERSION}\n`);
+} else if (!sub) {
   process.stderr.write(command && command !== '--help' && command !== '-h' ? `unknown command ${JSON.stringify(command)}\n\n${usage()}` : usage());
   process.exitCode = command === '--help' || command === '-h' ? 0 : 2;
 } else {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CommandRunner } from '../lib/exec/runner.ts';
 import type { Logger } from '../lib/log.ts';
 
-/** Commands the tests run, and the Debian package that provides each. */
+/** Commands the tests and the image build (image/) run, and the Debian package that provides each. */
 export const REQUIRED_COMMANDS: Readonly<Record<string, string>> = {
   ip: 'iproute2',
   nft: 'nftables',
@@ -14,6 +14,11 @@ export const REQUIRED_COMMANDS: Readonly<Record<string, string>> = {
   // The gateway's removal of the Go data path, and its test, use both backends.
   'iptables-legacy-save': 'iptables',
   'iptables-nft-save': 'iptables',
+  buildah: 'buildah',
+  mmdebstrap: 'mmdebstrap',
+  strip: 'binutils',
+  umoci: 'umoci',
+  runc: 'runc',
 };
 
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {

@@ -1,6 +1,8 @@
-// Run by `npm test` before the test runner: installs missing system packages
-// and makes sure kube-apiserver, etcd, the CNI tools and helm are in the cache, so no test pays the
+// Run by `npm test` before the test runner: installs missing system packages,
+// makes sure kube-apiserver, etcd, the CNI tools and helm are in the cache and
+// builds the container image (when its inputs changed), so no test pays a
 // one-time build and times out.
+import { buildImage } from '../../image/build.ts';
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { createLogger } from '../../lib/log.ts';
 import { resolveCniBinaries } from '../cni/binaries.ts';
@@ -16,7 +18,8 @@ try {
   const bins = await resolveBinaries({ runner, log });
   const cni = await resolveCniBinaries({ runner, log });
   const helm = await resolveHelm({ runner, log });
-  log.info('test prerequisites ready', { ...bins, ...cni, helm, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
+  const image = await buildImage({ runner, log });
+  log.info('test prerequisites ready', { ...bins, ...cni, helm, image: image.archive, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
 } catch (err) {
   log.error('cannot prepare the test prerequisites', { err });
   process.exitCode = 1;
