@@ -5,7 +5,7 @@
 // `npm test` builds the image once beforehand (testenv/bin/prepare.ts); run
 // alone, this file builds it when it is missing or out of date.
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecRunner } from '../lib/exec/runner.ts';
@@ -61,7 +61,7 @@ t.test('the tools the parts run are present and work in a node\'s network namesp
     uid: 0, network: ns.path,
   });
   t.equal(versions.code, 0, versions.stderr);
-  for (const re of [/^ip utility, iproute2/m, /^nftables v1\./m, /^wireguard-tools v1\./m, /^wireguard-go v0\./m, /procps-ng/, /^nsenter from util-linux/m, /^setsid from util-linux/m, /^iptables-nft-save v1\./m, /^iptables-legacy-save v1\./m]) {
+  for (const re of [/^ip utility, iproute2/m, /^nftables v1\./m, /^wireguard-tools v1\./m, /^wireguard-go v0\./m, /procps-ng/, /^nsenter from util-linux/m, /^setsid from util-linux/m, /^iptables-nft-save v1\./m, /^iptables-save v1\.[0-9.]+ \(legacy\)$/m]) {
     t.match(versions.stdout, re);
   }
   // What the gateway does on a node without kernel WireGuard, in miniature.
@@ -95,11 +95,16 @@ t.test('cni-manager installs the CNI executable and its conflist entry into host
     uid: 0, network: 'host', privileged: true,
     binds: [[bin, '/opt/cni/bin', 'rw'], [conf, '/etc/cni/net.d', 'rw'], [run, '/run/kube-egress-gateway', 'rw'], [state, '/var/lib/kube-egress-gateway', 'rw'], [kube.kubeconfigPath, '/etc/kube/kubeconfig', 'ro']],
   });
+  // Chained through a conflist of its own: a copy of the primary with our entry last.
+  const own = join(conf, '01-egressgateway.conflist');
   const chained = await until('the conflist entry', () => {
-    const list = JSON.parse(readFileSync(join(conf, '10-azure.conflist'), 'utf8')) as typeof primary;
+    if (!existsSync(own)) return false;
+    const list = JSON.parse(readFileSync(own, 'utf8')) as typeof primary;
     return list.plugins.length === 2 && list.plugins;
   }, 60_000);
+  t.match(chained[0], primary.plugins[0], 'the primary plugin first');
   t.match(chained[1], { type: 'kube-egress-cni', socketPath: '/var/run/kube-egress-gateway/cni.sock' });
+  t.same(JSON.parse(readFileSync(join(conf, '10-azure.conflist'), 'utf8')), primary, 'the primary\'s own file is left as it was');
   const plugin = join(bin, 'kube-egress-cni');
   t.equal(statSync(plugin).mode & 0o777, 0o755);
   t.equal(statSync(plugin).size, statSync(join(image.bundle, 'rootfs', PLUGIN_PATH)).size, 'the image\'s executable, found at --plugin-binary\'s default');
@@ -114,6 +119,7 @@ t.test('cni-manager installs the CNI executable and its conflist entry into host
 
   const removed = await image.run(t, { args: ['kube-egress-gateway', 'cni-manager', 'uninstall'], uid: 0, binds: [[bin, '/opt/cni/bin', 'rw'], [conf, '/etc/cni/net.d', 'rw']] });
   t.equal(removed.code, 0, removed.stderr);
-  t.same(JSON.parse(readFileSync(join(conf, '10-azure.conflist'), 'utf8')), primary, 'uninstall restores the primary conflist');
+  t.notOk(existsSync(own), 'uninstall removes our conflist');
+  t.same(JSON.parse(readFileSync(join(conf, '10-azure.conflist'), 'utf8')), primary, 'and leaves the primary\'s');
   t.throws(() => statSync(plugin), 'and removes the executable');
 });
