@@ -18,6 +18,7 @@ export const OPTIONS = {
   'skip-install': { type: 'boolean', default: false },
   'exclude-cidrs': { type: 'string', default: DEFAULT_EXCLUSIONS.join(',') },
   'cluster-ranges-ttl': { type: 'string', default: '60s' },
+  'reconcile-interval': { type: 'string', default: '30s' },
   'conflist-check-interval': { type: 'string', default: '30s' },
   'probe-interval': { type: 'string', default: '2s' },
   'probe-timeout': { type: 'string', default: '1s' },
@@ -51,6 +52,7 @@ const FlagsSchema = z.object({
   'skip-install': z.boolean(),
   'exclude-cidrs': z.string().transform((s) => s.split(',').filter((c) => c !== '')).pipe(z.array(z.cidrv4())),
   'cluster-ranges-ttl': duration,
+  'reconcile-interval': duration,
   'conflist-check-interval': duration,
   'probe-interval': duration,
   'probe-timeout': duration,
@@ -79,6 +81,7 @@ export const USAGE = `Usage: kube-egress-gateway cni-manager [flags]
        kube-egress-gateway cni-manager uninstall [--cni-bin-dir DIR] [--cni-conf-dir DIR]
 
 The node agent: installs and chains kube-egress-cni, serves it on a unix
-socket, creates PodEndpoints, and resets pod tunnels when a gateway dies.
+socket, wires annotated pods' network namespaces, keeps their PodEndpoints,
+and resets pod tunnels when a gateway dies.
 Flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(' ')}
 See docs/cni.md.`;

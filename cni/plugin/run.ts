@@ -1,14 +1,12 @@
 import { describeError } from '../../lib/errors.ts';
-import type { CommandRunner } from '../../lib/exec/runner.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { WgLinks } from '../../lib/wireguard/link.ts';
 import { add } from './add.ts';
 import { check, CODE_DRIFT } from './check.ts';
 import { AgentClient } from './client.ts';
 import type { PluginContext } from './context.ts';
 import { del } from './del.ts';
 import { gc } from './gc.ts';
-import { recordStore } from './records.ts';
+import { markerStore } from './records.ts';
 import { CniError, errorJson, parseEnv, parseNetConf, SUPPORTED_VERSIONS, versionJson } from './spec.ts';
 
 /** Plugin-specific CNI code for failures that are not one of the spec's. */
@@ -18,7 +16,6 @@ const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1] as string;
 export interface RunInput {
   env: NodeJS.ProcessEnv;
   stdin: string;
-  runner: CommandRunner;
   /** Where log lines go (stderr in the executable); stdout is the protocol's alone. */
   writeLog: (line: string) => void;
 }
@@ -39,10 +36,9 @@ export async function run(input: RunInput): Promise<RunOutput> {
     cniVersion = conf.cniVersion;
     log = createLogger({ level: conf.logLevel, write: input.writeLog }).with({ component: 'kube-egress-cni', verb: env.command });
     const ctx: PluginContext = {
-      env, conf, runner: input.runner, log,
+      env, conf, log,
       agent: new AgentClient(conf.socketPath),
-      records: recordStore(conf.stateDir),
-      links: new WgLinks(input.runner),
+      records: markerStore(conf.stateDir),
     };
     return { stdout: await dispatch(ctx), exitCode: 0 };
   } catch (err) {

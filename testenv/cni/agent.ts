@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import type { TestKube } from '../kubeapi/index.ts';
 import type { Teardown } from '../netns.ts';
 import { runAgent } from '../../cni/manager/cmd.ts';
@@ -9,14 +10,18 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Runs the node agent in-process for a lab (no install: the lab's conflist already chains the plugin). */
+/**
+ * Runs the node agent in-process for a lab (no install: the lab's conflist
+ * already chains the plugin). Its network commands run in the lab's node
+ * namespace, where a real agent's would run in the host's.
+ */
 export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = []): Promise<RunningAgent> {
   const flags = parseManagerFlags([
     `--kubeconfig=${kube.kubeconfigPath}`, `--node-name=${nodeName}`, `--socket=${lab.socket}`, `--state-dir=${lab.agentStateDir}`,
     '--metrics-bind-address=127.0.0.1:0', '--skip-install', '--log-level=warn', '--probe-interval=3600s', ...extra,
   ]);
   const ctl = new AbortController();
-  const done = runAgent(flags, ctl.signal);
+  const done = runAgent(flags, ctl.signal, { runner: inNetns(new ExecRunner(), lab.node.path) });
   const stop = async (): Promise<void> => {
     ctl.abort();
     await done;

@@ -2,7 +2,7 @@ import { ipv4ToInt, parseCidr } from '../../lib/api/validation.ts';
 import type { Ip, Route, RouteSpec } from '../../lib/net/ip.ts';
 import type { GatewayConfig } from '../protocol.ts';
 import { POD_IFNAME } from './names.ts';
-import type { PodRecord } from './records.ts';
+import type { PodRecord } from './record.ts';
 
 export type RecordedRoute = PodRecord['routes'][number];
 

@@ -2,13 +2,10 @@ import { KegError } from '../../lib/errors.ts';
 import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { POD_IFNAME } from './names.ts';
-import type { PodRecord } from './records.ts';
+import type { PodRecord } from './record.ts';
 
 /** The peer of every pod tunnel: the gateway's ILB frontend, for all destinations. */
 export function gatewayPeer(record: PodRecord): { publicKey: string; endpoint: string; allowedIps: string[] } {
-  if (record.gatewayPublicKey === undefined || record.gatewayEndpoint === undefined) {
-    throw new KegError('CNI_RECORD_INCOMPLETE', `record of ${record.containerId} has no gateway`);
-  }
   return { publicKey: record.gatewayPublicKey, endpoint: record.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] };
 }
 

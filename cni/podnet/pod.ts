@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { type CommandRunner, inNetns } from '../../lib/exec/runner.ts';
+import { Ip, type Route, ruleMatches } from '../../lib/net/ip.ts';
+import { Nft } from '../../lib/net/nft.ts';
+import type { PrivateKey } from '../../lib/wireguard/keys.ts';
+import type { WgLinks } from '../../lib/wireguard/link.ts';
+import { AgentFailure } from '../manager/failure.ts';
+import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
+import { applyIngress, ingressRule, removeIngress } from './ingress.ts';
+import { NFT_TABLE, POD_IFNAME } from './names.ts';
+import type { PodRecord } from './record.ts';
+import { applyRoutes, extraRoutes, primaryDefault, removeRoutes, routeSpec } from './routes.ts';
+import { createTunnel, deleteTunnel, gatewayPeer } from './tunnel.ts';
+
+/**
+ * The tools the pod's network is changed with: a runner in the namespace
+ * whose network the tunnels' UDP sockets use (the node's), and WireGuard
+ * links made through it.
+ */
+export interface PodNet {
+  runner: CommandRunner;
+  links: WgLinks;
+}
+
+/**
+ * Wires the pod to its gateway. Each step is recorded (`save`) before it is
+ * made, so an undo knows what to remove.
+ */
+export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
+  const podRunner = inNetns(net.runner, record.netns);
+  const ip = new Ip(podRunner);
+  const main = await ip.routes();
+  const primary = primaryDefault(main);
+  if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
+  record.originalGateway = primary.gateway;
+  record.ifname = primary.dev;
+  record.routes = extraRoutes(cfg, primary, main);
+  save(record);
+  await createTunnel(net.links, record, key);
+  await applyRoutes(ip, record);
+  await applyIngress(podRunner, ip, primary.dev, primary.gateway);
+}
+
+/**
+ * Undoes everything `wire` may have done, whatever stage it reached: each
+ * step tolerates what is already gone, and a namespace that no longer exists
+ * took its routes, rules and nft table with it.
+ */
+export async function unwire(net: PodNet, record: PodRecord): Promise<void> {
+  if (existsSync(record.netns)) {
+    const podRunner = inNetns(net.runner, record.netns);
+    const ip = new Ip(podRunner);
+    await removeIngress(podRunner, ip);
+    await deleteTunnel(net.links, record);
+    await removeRoutes(ip, record);
+  } else {
+    await deleteTunnel(net.links, record);
+  }
+}
+
+/** Every difference between the pod and its record, as readable lines; none when it is as `wire` left it. */
+export async function drift(net: PodNet, record: PodRecord): Promise<string[]> {
+  const podRunner = inNetns(net.runner, record.netns);
+  const ip = new Ip(podRunner);
+  const problems: string[] = [];
+  const link = await net.links.find(POD_IFNAME, record.netns).catch(() => undefined);
+  if (link === undefined) return [`link ${POD_IFNAME} is missing`];
+  if (!(await ip.link(POD_IFNAME))?.up) problems.push(`link ${POD_IFNAME} is down`);
+  const peer = gatewayPeer(record);
+  const state = await net.links.wg(link).show(link.wgName);
+  const actual = state.peers.find((p) => p.publicKey === peer.publicKey);
+  if (actual === undefined) problems.push(`peer ${peer.publicKey} (gateway ${peer.endpoint}) is missing`);
+  else if (!actual.allowedIps.includes('0.0.0.0/0')) problems.push('gateway peer does not allow 0.0.0.0/0');
+  const main = await ip.routes();
+  const want = record.routes.map((r) => routeSpec(r, record.podIp));
+  if (record.defaultRoute === 'staticEgressGateway') want.push({ dst: '0.0.0.0/0', dev: POD_IFNAME });
+  for (const r of want) if (!main.some((m) => sameRoute(m, r.dst, r.dev, r.via))) problems.push(`route ${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${r.dev} is missing`);
+  if (!(await ip.rules()).some((r) => ruleMatches(r, ingressRule()))) problems.push('ingress policy rule is missing');
+  if ((await new Nft(podRunner).table('inet', NFT_TABLE)) === undefined) problems.push(`nft table inet ${NFT_TABLE} is missing`);
+  return problems;
+}
+
+function sameRoute(m: Route, dst: string, dev: string | undefined, via: string | undefined): boolean {
+  const want = dst === 'default' ? '0.0.0.0/0' : dst;
+  return m.dst === want && m.dev === dev && m.gateway === via;
+}
