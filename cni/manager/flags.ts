@@ -17,7 +17,9 @@ export const OPTIONS = {
   'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d' },
   'skip-install': { type: 'boolean', default: false },
   'exclude-cidrs': { type: 'string', default: DEFAULT_EXCLUSIONS.join(',') },
-  'cluster-ranges-ttl': { type: 'string', default: '60s' },
+  'service-cidrs': { type: 'string', default: '' },
+  'vnet-cidrs': { type: 'string', default: '' },
+  'imds-endpoint': { type: 'string', default: 'http://169.254.169.254' },
   'reconcile-interval': { type: 'string', default: '30s' },
   'conflist-check-interval': { type: 'string', default: '30s' },
   'probe-interval': { type: 'string', default: '2s' },
@@ -37,6 +39,7 @@ const duration = z.string().transform((s, ctx) => {
   }
 });
 const absPath = z.string().startsWith('/', 'want an absolute path');
+const cidrList = z.string().transform((s) => s.split(',').map((c) => c.trim()).filter((c) => c !== '')).pipe(z.array(z.cidrv4()));
 
 const FlagsSchema = z.object({
   kubeconfig: z.string().optional(),
@@ -50,8 +53,11 @@ const FlagsSchema = z.object({
   'cni-bin-dir': absPath,
   'cni-conf-dir': absPath,
   'skip-install': z.boolean(),
-  'exclude-cidrs': z.string().transform((s) => s.split(',').filter((c) => c !== '')).pipe(z.array(z.cidrv4())),
-  'cluster-ranges-ttl': duration,
+  'exclude-cidrs': cidrList,
+  'service-cidrs': cidrList,
+  'vnet-cidrs': cidrList,
+  // Empty: do not ask IMDS (not on Azure).
+  'imds-endpoint': z.union([z.literal(''), z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/$/, ''))]),
   'reconcile-interval': duration,
   'conflist-check-interval': duration,
   'probe-interval': duration,

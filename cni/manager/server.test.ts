@@ -52,7 +52,7 @@ t.test('socket is 0600 and owned by us; a non-root user is refused; requests are
   const log = silentLogger;
   const pods = podStore(join(dir, 'state'));
   const runner = new ExecRunner();
-  const service = new CniService({ rest: kube.rest, exclusions: new Exclusions({ rest: kube.rest, nodeName: 'n1', own: [], ttlMs: 1000, log }), pods, net: { runner, links: new WgLinks(runner) }, log });
+  const service = new CniService({ rest: kube.rest, exclusions: new Exclusions({ rest: kube.rest, own: [], log }), pods, net: { runner, links: new WgLinks(runner) }, log });
   const metrics = agentMetrics(createRegistry('test', { processMetrics: false }));
   const server = await serveSocket(socket, service, metrics, log);
   t.teardown(() => server.close());

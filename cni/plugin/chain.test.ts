@@ -74,7 +74,7 @@ t.test('annotated pod, staticEgressGateway: wg0, peer, routes, result and PodEnd
     'route 4661 0.0.0.0/0 via 10.77.0.1 dev eth0',
     'route 4661 10.77.0.0/24 dev eth0 scope link',
     'route main 0.0.0.0/0 dev wg0 scope link src ' + podIp,
-    'route main 10.0.0.1/32 via 10.77.0.1 dev eth0',
+    'route main 10.0.0.0/24 via 10.77.0.1 dev eth0',
     'route main 10.77.0.0/24 dev eth0 proto kernel scope link src ' + podIp,
     'route main 169.254.10.11/32 via 10.77.0.1 dev eth0',
     'route main 169.254.169.254/32 via 10.77.0.1 dev eth0',

@@ -18,7 +18,7 @@ export interface RunningAgent {
 export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = []): Promise<RunningAgent> {
   const flags = parseManagerFlags([
     `--kubeconfig=${kube.kubeconfigPath}`, `--node-name=${nodeName}`, `--socket=${lab.socket}`, `--state-dir=${lab.agentStateDir}`,
-    '--metrics-bind-address=127.0.0.1:0', '--skip-install', '--log-level=warn', '--probe-interval=3600s', ...extra,
+    '--metrics-bind-address=127.0.0.1:0', '--skip-install', '--log-level=warn', '--probe-interval=3600s', '--imds-endpoint=', ...extra,
   ]);
   const ctl = new AbortController();
   const done = runAgent(flags, ctl.signal, { runner: inNetns(new ExecRunner(), lab.node.path) });
