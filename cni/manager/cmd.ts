@@ -56,10 +56,15 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const registry = createRegistry('cni-manager');
   const metrics = agentMetrics(registry);
   const pods = podStore(flags['state-dir']);
-  const exclusions = new Exclusions({ rest, nodeName: flags['node-name'], own: flags['exclude-cidrs'], ttlMs: flags['cluster-ranges-ttl'], log });
+  const exclusions = new Exclusions({
+    rest, log, own: flags['exclude-cidrs'], serviceCidrs: flags['service-cidrs'], vnetCidrs: flags['vnet-cidrs'],
+    ...(flags['imds-endpoint'] !== '' && { imdsEndpoint: flags['imds-endpoint'] }),
+  });
+  exclusions.start();
   const runner = deps.runner ?? new ExecRunner();
   const links = new WgLinks(runner);
-  const service = new CniService({ rest, exclusions, pods, net: { runner, links }, log });
+  const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
+  const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
   reconciler.start();
   const socket = await serveSocket(flags.socket, service, metrics, log);
@@ -83,6 +88,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   recovery.stop();
   await socket.close();
   await reconciler.stop();
+  await exclusions.stop();
   await ops.close();
   log.info('cni-manager stopped');
 }

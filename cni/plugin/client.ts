@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import type { z } from 'zod';
 import {
   AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CNI_CODES, PATHS, PodInfoSchema,
@@ -39,6 +38,9 @@ export class AgentClient {
    * code 11 (try again later): the runtime retries, and by then the agent may be up.
    */
   private call<S extends z.ZodType>(path: string, body: unknown, schema: S, what: string): Promise<z.output<S>> {
+    // Loaded when used, not at import: the single executable's startup
+    // snapshot cannot hold node:http (docs/cni.md, "Single executable").
+    const { request } = process.getBuiltinModule('node:http');
     return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' }, timeout: TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];

@@ -4,6 +4,7 @@
 // It runs no command: the node agent does the work that needs tools, so the
 // host needs none. No top-level await: the single executable runs this
 // bundled as CommonJS.
+import { startupSnapshot } from 'node:v8';
 import { MAX_STDIN_BYTES } from './spec.ts';
 import { run } from './run.ts';
 
@@ -26,4 +27,7 @@ async function main(): Promise<void> {
   process.exitCode = out.exitCode;
 }
 
-void main();
+// In the single executable every module above is already evaluated in a V8
+// startup snapshot taken at build time; main runs when it is deserialized.
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(() => void main());
+else void main();

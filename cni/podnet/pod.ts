@@ -6,10 +6,10 @@ import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLinks } from '../../lib/wireguard/link.ts';
 import { AgentFailure } from '../manager/failure.ts';
 import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
-import { applyIngress, ingressRule, removeIngress } from './ingress.ts';
+import { applyIngressMarks, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
 import { NFT_TABLE, POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
-import { applyRoutes, extraRoutes, primaryDefault, removeRoutes, routeSpec } from './routes.ts';
+import { extraRoutes, primaryDefault, removeRoutes, routeCommands, routeSpec } from './routes.ts';
 import { createTunnel, deleteTunnel, gatewayPeer } from './tunnel.ts';
 
 /**
@@ -20,15 +20,25 @@ import { createTunnel, deleteTunnel, gatewayPeer } from './tunnel.ts';
 export interface PodNet {
   runner: CommandRunner;
   links: WgLinks;
+  /** Told how long each part of `wire` took (metrics). */
+  observe?: (phase: 'api' | 'tunnel' | 'netns', seconds: number) => void;
 }
 
 /**
  * Wires the pod to its gateway. Each step is recorded (`save`) before it is
- * made, so an undo knows what to remove.
+ * made, so an undo knows what to remove. Few processes: one route read, the
+ * tunnel, then one `ip -batch` (link up, routes, ingress table and rule),
+ * sysctl and one nft transaction.
  */
 export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
   const podRunner = inNetns(net.runner, record.netns);
   const ip = new Ip(podRunner);
+  let start = performance.now();
+  const lap = (phase: 'tunnel' | 'netns') => {
+    const now = performance.now();
+    net.observe?.(phase, (now - start) / 1000);
+    start = now;
+  };
   const main = await ip.routes();
   const primary = primaryDefault(main);
   if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
@@ -36,9 +46,12 @@ export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg:
   record.ifname = primary.dev;
   record.routes = extraRoutes(cfg, primary, main);
   save(record);
+  lap('netns');
   await createTunnel(net.links, record, key);
-  await applyRoutes(ip, record);
-  await applyIngress(podRunner, ip, primary.dev, primary.gateway);
+  lap('tunnel');
+  await ip.batch([['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
+  await applyIngressMarks(podRunner, primary.dev);
+  lap('netns');
 }
 
 /**

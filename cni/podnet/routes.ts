@@ -1,5 +1,5 @@
 import { ipv4ToInt, parseCidr } from '../../lib/api/validation.ts';
-import type { Ip, Route, RouteSpec } from '../../lib/net/ip.ts';
+import { type Ip, type Route, routeCommand, type RouteSpec } from '../../lib/net/ip.ts';
 import type { GatewayConfig } from '../protocol.ts';
 import { POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
@@ -45,14 +45,15 @@ export function routeSpec(r: RecordedRoute, podIp: string | undefined): RouteSpe
   return { dst: r.dst, dev: r.dev, ...(r.via !== undefined && { via: r.via }), ...src };
 }
 
-/** Programs the pod's main table per the record's mode (idempotent: `ip route replace`). */
-export async function applyRoutes(ip: Ip, record: PodRecord): Promise<void> {
-  for (const r of record.routes) await ip.replaceRoute(routeSpec(r, record.podIp));
-  if (record.defaultRoute === 'staticEgressGateway') await ip.replaceRoute(routeSpec({ dst: 'default', dev: POD_IFNAME }, record.podIp));
+/** The pod's main table per the record's mode, as `ip route replace` (idempotent) commands. */
+export function routeCommands(record: PodRecord): string[][] {
+  const specs = record.routes.map((r) => routeSpec(r, record.podIp));
+  if (record.defaultRoute === 'staticEgressGateway') specs.push(routeSpec({ dst: 'default', dev: POD_IFNAME }, record.podIp));
+  return specs.map((s) => routeCommand('replace', s));
 }
 
 /**
- * Removes what applyRoutes added and gives the primary plugin its default
+ * Removes what routeCommands added and gives the primary plugin its default
  * route back. Routes through wg0 vanish with the link; a missing primary
  * interface (its plugin's DEL ran first) leaves nothing to restore.
  */
