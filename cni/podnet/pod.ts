@@ -33,12 +33,7 @@ export interface PodNet {
 export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
   const podRunner = inNetns(net.runner, record.netns);
   const ip = new Ip(podRunner);
-  let start = performance.now();
-  const lap = (phase: 'tunnel' | 'netns') => {
-    const now = performance.now();
-    net.observe?.(phase, (now - start) / 1000);
-    start = now;
-  };
+  const t0 = performance.now();
   const main = await ip.routes();
   const primary = primaryDefault(main);
   if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
@@ -46,12 +41,13 @@ export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg:
   record.ifname = primary.dev;
   record.routes = extraRoutes(cfg, primary, main);
   save(record);
-  lap('netns');
+  const t1 = performance.now();
   await createTunnel(net.links, record, key);
-  lap('tunnel');
+  const t2 = performance.now();
   await ip.batch([['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
   await applyIngressMarks(podRunner, primary.dev);
-  lap('netns');
+  net.observe?.('tunnel', (t2 - t1) / 1000);
+  net.observe?.('netns', (performance.now() - t2 + t1 - t0) / 1000);
 }
 
 /**
