@@ -14,6 +14,7 @@ import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
 import { Recovery } from './recovery.ts';
+import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
 
@@ -67,6 +68,8 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
   reconciler.start();
+  const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
+  refresher.start();
   const socket = await serveSocket(flags.socket, service, metrics, log);
   const ops = await startOpsServer({ registry, host: flags['metrics-bind-address'].host, port: flags['metrics-bind-address'].port });
   const recovery = new Recovery({
@@ -88,6 +91,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   recovery.stop();
   await socket.close();
   await reconciler.stop();
+  await refresher.stop();
   await exclusions.stop();
   await ops.close();
   log.info('cni-manager stopped');

@@ -57,6 +57,7 @@ export class Exclusions {
   private cached: string[] | undefined;
   private readonly stopping = new AbortController();
   private readonly background: Promise<void>[] = [];
+  private readonly listeners: (() => void)[] = [];
 
   constructor(opts: ExclusionsOptions) {
     this.o = opts;
@@ -67,9 +68,18 @@ export class Exclusions {
     if (opts.imdsEndpoint === undefined) this.pending.delete('IMDS');
   }
 
+  /** Calls `fn` whenever a source changed after all answered once (the list may then differ). */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
   /** Starts the watches in the background: the agent serves DEL without the API. */
   start(): void {
-    const invalidate = { add: () => (this.cached = undefined), update: () => (this.cached = undefined), delete: () => (this.cached = undefined) };
+    const changed = () => {
+      this.cached = undefined;
+      if (this.pending.size === 0) for (const fn of this.listeners) fn();
+    };
+    const invalidate = { add: changed, update: changed, delete: changed };
     const track = (what: string, informer: Informer<never>) => {
       informer.on(invalidate);
       void informer.start().then(() => this.ready(what));
@@ -120,6 +130,8 @@ export class Exclusions {
   private ready(what: string): void {
     this.pending.delete(what);
     this.cached = undefined;
+    // The first complete list is a change too: pods wired by an earlier run may predate it.
+    if (this.pending.size === 0) for (const fn of this.listeners) fn();
   }
 
   /** Watches ServiceCIDR objects where the API serves them (Kubernetes 1.33+); otherwise the flag is the only source. */

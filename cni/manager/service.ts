@@ -64,7 +64,7 @@ export class CniService {
       containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
       pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: name, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
       hostLink: hostLinkName(req.containerId), podIp: req.podIpAddress, podPublicKey: key.publicKey(),
-      gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, routes: [],
+      gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
     };
     this.busy.add(req.containerId);
     try {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { type CommandRunner, inNetns } from '../../lib/exec/runner.ts';
-import { Ip, type Route, ruleMatches } from '../../lib/net/ip.ts';
+import { Ip, type Route, routeCommand, ruleMatches } from '../../lib/net/ip.ts';
 import { Nft } from '../../lib/net/nft.ts';
 import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLinks } from '../../lib/wireguard/link.ts';
@@ -9,7 +9,7 @@ import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
 import { applyIngressMarks, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
 import { NFT_TABLE, POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
-import { extraRoutes, primaryDefault, removeRoutes, routeCommands, routeSpec } from './routes.ts';
+import { extraRoutes, primaryDefault, type RecordedRoute, removeRoutes, routeCommands, routeSpec } from './routes.ts';
 import { createTunnel, deleteTunnel, gatewayPeer } from './tunnel.ts';
 
 /**
@@ -65,6 +65,33 @@ export async function unwire(net: PodNet, record: PodRecord): Promise<void> {
   } else {
     await deleteTunnel(net.links, record);
   }
+}
+
+/**
+ * Brings a wired staticEgressGateway pod's exclusion routes in line with
+ * `clusterRanges` (the agent's current list) plus the SGC's excludeCidrs it
+ * was wired with: new ranges are added, gone ones removed. The record first
+ * holds both, so a crash in between leaves nothing DEL would not remove.
+ * Answers whether anything changed.
+ */
+export async function refreshRoutes(net: PodNet, record: PodRecord, clusterRanges: readonly string[], save: (r: PodRecord) => void): Promise<boolean> {
+  if (record.defaultRoute !== 'staticEgressGateway' || record.originalGateway === undefined) return false;
+  const ip = new Ip(inNetns(net.runner, record.netns));
+  const key = (r: RecordedRoute) => `${r.dst} ${r.via} ${r.dev}`;
+  const ours = new Set(record.routes.map(key));
+  // The primary's own routes decide what it reaches directly; ours are not among them.
+  const primaryRoutes = (await ip.routes()).filter((r) => !ours.has(key({ dst: r.dst, via: r.gateway, dev: r.dev ?? '' })));
+  const cfg = { defaultRoute: record.defaultRoute, excludeCidrs: record.excludeCidrs, exclusions: [...record.excludeCidrs, ...clusterRanges] };
+  const next = extraRoutes(cfg, { gateway: record.originalGateway, dev: record.ifname }, primaryRoutes);
+  const wanted = new Set(next.map(key));
+  const added = next.filter((r) => !ours.has(key(r)));
+  const removed = record.routes.filter((r) => !wanted.has(key(r)));
+  if (added.length === 0 && removed.length === 0) return false;
+  save({ ...record, routes: [...record.routes, ...added] });
+  await ip.batch(added.map((r) => routeCommand('replace', routeSpec(r, record.podIp))));
+  for (const r of removed) await ip.deleteRoute(routeSpec(r, record.podIp));
+  save({ ...record, routes: next });
+  return true;
 }
 
 /** Every difference between the pod and its record, as readable lines; none when it is as `wire` left it. */

@@ -24,6 +24,8 @@ export const PodRecordSchema = z.object({
   gatewayEndpoint: z.string(),
   gatewayPublicKey: z.string(),
   defaultRoute: z.enum(DEFAULT_ROUTES),
+  /** The SGC's excludeCidrs when the pod was wired (kept when cluster ranges change). */
+  excludeCidrs: z.array(z.string()).default([]),
   /** The primary plugin's default gateway, to restore on DEL. */
   originalGateway: z.string().optional(),
   /** Routes ADD put in the pod's main table. */

@@ -28,7 +28,7 @@ export function cidrContains(outer: string, inner: string): boolean {
  * gateway route would break on-link traffic and could not be undone).
  * azureNetworking: only the SGC's excludeCidrs, through the tunnel.
  */
-export function extraRoutes(cfg: GatewayConfig, primary: { gateway: string; dev: string }, existing: readonly Route[]): RecordedRoute[] {
+export function extraRoutes(cfg: Pick<GatewayConfig, 'defaultRoute' | 'excludeCidrs' | 'exclusions'>, primary: { gateway: string; dev: string }, existing: readonly Route[]): RecordedRoute[] {
   if (cfg.defaultRoute === 'azureNetworking') return unique(cfg.excludeCidrs).map((dst) => ({ dst, dev: POD_IFNAME }));
   const direct = existing.filter((r) => r.dst !== '0.0.0.0/0' && r.dev === primary.dev).map((r) => r.dst);
   return unique(cfg.exclusions)
