@@ -7,14 +7,7 @@ import { createApiServerSlice, createNode } from '../../testenv/cni/cluster.ts';
 import { startImdsEmulator } from '../../testenv/azure/imds/server.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { Exclusions } from './exclusions.ts';
-
-async function until(what: string, cond: () => Promise<boolean>): Promise<true> {
-  for (let i = 0; i < 100; i++) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
+import { until } from '../../testenv/wait.ts';
 
 t.test('every node\'s pod CIDRs, ServiceCIDRs, the API servers, IMDS subnets and flags, aggregated and watched', async (t) => {
   const kube = await startTestKube(t, { crds: false });

@@ -10,16 +10,9 @@ import { createNode, createPod, createSgc, ensureNamespace, setSgcStatus } from 
 import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { tempNetns } from '../../testenv/netns.ts';
+import { until } from '../../testenv/wait.ts';
 
 const runner = new ExecRunner();
-
-async function until(what: string, cond: () => Promise<boolean>): Promise<true> {
-  for (let i = 0; i < 150; i++) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
 
 t.test('a node joining or leaving updates the exclusion routes of pods already wired', async (t) => {
   const kube = await startTestKube(t);

@@ -18,6 +18,7 @@ import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { type Teardown, tempNetns } from '../../testenv/netns.ts';
 import { ResultSchema } from './spec.ts';
+import { until } from '../../testenv/wait.ts';
 
 const runner = new ExecRunner();
 const NS = 'team-d';
@@ -41,14 +42,6 @@ function endpoint(kube: Kube, name: string): Promise<{ spec: { podPublicKey: str
     if (isNotFound(err)) return undefined;
     throw err;
   });
-}
-
-async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting until ${what}`);
 }
 
 t.test('no network tools on the PATH: an annotated pod is wired by the agent, a plain pod passes through', async (t) => {
