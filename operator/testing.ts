@@ -4,12 +4,10 @@
  * process and to wait for SGCs. Shared by the operator's test files and the
  * benchmark; not part of the product.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { API_VERSION, AZURE_TAG_POOL_NAME, AZURE_TAG_PREFIX_SIZE, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { StaticGatewayConfigurationSchema, parseObject, type StaticGatewayConfiguration } from '../lib/api/v1alpha1.ts';
@@ -19,6 +17,7 @@ import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../lib/kube/rest.ts';
 import { startArmEmulator, type ArmEmulator } from '../testenv/azure/arm/index.ts';
 import { startTestKube, type TestKube } from '../testenv/kubeapi/index.ts';
+import { serviceAccountKubeconfig } from '../testenv/kubeapi/rbac.ts';
 import type { Teardown } from '../testenv/netns.ts';
 import { Azure, type AzureTuning } from './azure/client.ts';
 import { parseCloudConfig, type CloudConfig } from './config.ts';
@@ -137,37 +136,12 @@ export function armWrites(emu: ArmEmulator): { method: string; operation: string
 }
 
 const DEPLOY = fileURLToPath(new URL('../config/deploy/operator.yaml', import.meta.url));
-const RBAC_PATHS: Record<string, (ns: string) => string> = {
-  ServiceAccount: (ns) => `/api/v1/namespaces/${ns}/serviceaccounts`,
-  ClusterRole: () => '/apis/rbac.authorization.k8s.io/v1/clusterroles',
-  ClusterRoleBinding: () => '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
-  Role: (ns) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`,
-  RoleBinding: (ns) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
-};
 
 /**
  * Applies the ServiceAccount and RBAC of config/deploy/operator.yaml and
  * returns a kubeconfig that authenticates as that ServiceAccount, so a test
  * proves the shipped permissions are enough.
  */
-export async function operatorKubeconfig(w: World): Promise<string> {
-  for (const doc of parseAllDocuments(readFileSync(DEPLOY, 'utf8'))) {
-    const obj = doc.toJS() as { kind: string; metadata: { namespace?: string } };
-    const path = RBAC_PATHS[obj.kind];
-    if (path) await w.kube.rest.create(path(obj.metadata.namespace ?? ''), obj);
-  }
-  const tokenPath = `/api/v1/namespaces/${OPERATOR_NS}/serviceaccounts/kube-egress-gateway-operator/token`;
-  const { status } = await w.kube.rest.create<{ status: { token: string } }>(tokenPath, { spec: { expirationSeconds: 3600 } });
-  const cluster = w.kube.kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('no cluster in the test kubeconfig');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ ...cluster, name: 'test' }],
-    users: [{ name: 'operator', token: status.token }],
-    contexts: [{ name: 'operator', cluster: 'test', user: 'operator' }],
-    currentContext: 'operator',
-  });
-  const file = join(w.dir, 'operator.kubeconfig');
-  writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
-  return file;
+export function operatorKubeconfig(w: World): Promise<string> {
+  return serviceAccountKubeconfig(w.kube, DEPLOY, { namespace: OPERATOR_NS, name: 'kube-egress-gateway-operator' }, w.dir);
 }

@@ -77,21 +77,24 @@ export async function unwire(net: PodNet, record: PodRecord): Promise<void> {
 export async function refreshRoutes(net: PodNet, record: PodRecord, clusterRanges: readonly string[], save: (r: PodRecord) => void): Promise<boolean> {
   if (record.defaultRoute !== 'staticEgressGateway' || record.originalGateway === undefined) return false;
   const ip = new Ip(inNetns(net.runner, record.netns));
-  const key = (r: RecordedRoute) => `${r.dst} ${r.via} ${r.dev}`;
-  const ours = new Set(record.routes.map(key));
+  const ours = new Set(record.routes.map(routeKey));
   // The primary's own routes decide what it reaches directly; ours are not among them.
-  const primaryRoutes = (await ip.routes()).filter((r) => !ours.has(key({ dst: r.dst, via: r.gateway, dev: r.dev ?? '' })));
+  const primaryRoutes = (await ip.routes()).filter((r) => !ours.has(routeKey({ dst: r.dst, via: r.gateway, dev: r.dev ?? '' })));
   const cfg = { defaultRoute: record.defaultRoute, excludeCidrs: record.excludeCidrs, exclusions: [...record.excludeCidrs, ...clusterRanges] };
   const next = extraRoutes(cfg, { gateway: record.originalGateway, dev: record.ifname }, primaryRoutes);
-  const wanted = new Set(next.map(key));
-  const added = next.filter((r) => !ours.has(key(r)));
-  const removed = record.routes.filter((r) => !wanted.has(key(r)));
+  const wanted = new Set(next.map(routeKey));
+  const added = next.filter((r) => !ours.has(routeKey(r)));
+  const removed = record.routes.filter((r) => !wanted.has(routeKey(r)));
   if (added.length === 0 && removed.length === 0) return false;
   save({ ...record, routes: [...record.routes, ...added] });
   await ip.batch(added.map((r) => routeCommand('replace', routeSpec(r, record.podIp))));
   for (const r of removed) await ip.deleteRoute(routeSpec(r, record.podIp));
   save({ ...record, routes: next });
   return true;
+}
+
+function routeKey(r: RecordedRoute): string {
+  return `${r.dst} ${r.via} ${r.dev}`;
 }
 
 /** Every difference between the pod and its record, as readable lines; none when it is as `wire` left it. */
