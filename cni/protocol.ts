@@ -9,7 +9,7 @@ import { isPodIpAddress, WIREGUARD_KEY_PATTERN } from '../lib/api/validation.ts'
 
 export const DEFAULT_SOCKET_PATH = '/var/run/kube-egress-gateway/cni.sock';
 
-export const PATHS = { pod: '/v1/pod', add: '/v1/add', del: '/v1/del' } as const;
+export const PATHS = { pod: '/v1/pod', add: '/v1/add', check: '/v1/check', del: '/v1/del' } as const;
 
 /** CNI error codes (spec 1.1 §Error). */
 export const CNI_CODES = {
@@ -35,18 +35,33 @@ export type PodRef = z.output<typeof PodRefSchema>;
 export const PodInfoSchema = z.object({ staticGatewayConfiguration: name.optional() });
 export type PodInfo = z.output<typeof PodInfoSchema>;
 
+/** ADD of an annotated pod: the agent wires the pod's namespace and answers what it did. */
 export const AddRequestSchema = z.object({
   containerId: z.string().min(1).max(256),
   pod: PodRefSchema,
   /** The SGC the plugin read from the runtime's annotations; the agent checks it against the Pod when absent. */
   staticGatewayConfiguration: name.optional(),
+  /** The pod's network namespace, as the runtime named it (the agent must see the same path). */
   netns: z.string().startsWith('/').max(4096),
+  /** CNI_IFNAME: the primary plugin's interface in the pod. */
+  ifname: z.string().min(1).max(15),
+  /** The CNI network name, for GC. */
+  network: z.string().min(1).max(253),
   podIpAddress: z.string().refine(isPodIpAddress, 'podIpAddress must be an IPv4 /32'),
-  podPublicKey: z.string().regex(WIREGUARD_KEY_PATTERN),
 });
 export type AddRequest = z.output<typeof AddRequestSchema>;
 
-/** What the plugin needs to wire a pod to its gateway. Nothing secret. */
+/** The agent's answer to ADD. The plugin adds the interface to its result. */
+export const AddAnswerSchema = z.object({ staticGatewayConfiguration: name, defaultRoute: z.enum(DEFAULT_ROUTES), interface: z.string() });
+export type AddAnswer = z.output<typeof AddAnswerSchema>;
+
+export const CheckRequestSchema = z.object({ containerId: z.string().min(1).max(256) });
+export type CheckRequest = z.output<typeof CheckRequestSchema>;
+/** Every drift found; empty when the pod is as ADD left it (or the agent has no record of it). */
+export const CheckAnswerSchema = z.object({ problems: z.array(z.string()) });
+export type CheckAnswer = z.output<typeof CheckAnswerSchema>;
+
+/** What a pod needs to be wired to its gateway. Nothing secret. */
 export const GatewayConfigSchema = z.object({
   staticGatewayConfiguration: name,
   gatewayIp: ipv4,

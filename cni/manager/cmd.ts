@@ -1,6 +1,6 @@
 import { parseFlags, loggerFor, shutdownSignal } from '../../lib/cli.ts';
 import { describeError, errorCode } from '../../lib/errors.ts';
-import { ExecRunner } from '../../lib/exec/runner.ts';
+import { type CommandRunner, ExecRunner } from '../../lib/exec/runner.ts';
 import { loadKubeConfig } from '../../lib/kube/config.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
 import { createLogger } from '../../lib/log.ts';
@@ -12,7 +12,9 @@ import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
 import { uninstall } from './install.ts';
 import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
+import { Reconciler } from './reconcile.ts';
 import { Recovery } from './recovery.ts';
+import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
 
@@ -39,19 +41,39 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+export interface AgentDeps {
+  /**
+   * Runs the network commands (pods' namespaces, tunnels). Default: this
+   * process's namespace, the node's (hostNetwork). The test bed passes one
+   * that enters its stand-in node's namespace.
+   */
+  runner?: CommandRunner;
+}
+
 /** Runs the agent until `signal` fires; every part is stopped on the way out. */
-export async function runAgent(flags: Flags, signal: AbortSignal): Promise<void> {
+export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDeps = {}): Promise<void> {
   const log = loggerFor('cni-manager', flags['log-level']);
   const rest = new KubeRest(loadKubeConfig(flags.kubeconfig));
   const registry = createRegistry('cni-manager');
   const metrics = agentMetrics(registry);
   const pods = podStore(flags['state-dir']);
-  const exclusions = new Exclusions({ rest, nodeName: flags['node-name'], own: flags['exclude-cidrs'], ttlMs: flags['cluster-ranges-ttl'], log });
-  const service = new CniService({ rest, exclusions, pods, log });
+  const exclusions = new Exclusions({
+    rest, log, own: flags['exclude-cidrs'], serviceCidrs: flags['service-cidrs'], vnetCidrs: flags['vnet-cidrs'],
+    ...(flags['imds-endpoint'] !== '' && { imdsEndpoint: flags['imds-endpoint'] }),
+  });
+  exclusions.start();
+  const runner = deps.runner ?? new ExecRunner();
+  const links = new WgLinks(runner);
+  const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
+  const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log });
+  const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
+  reconciler.start();
+  const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
+  refresher.start();
   const socket = await serveSocket(flags.socket, service, metrics, log);
   const ops = await startOpsServer({ registry, host: flags['metrics-bind-address'].host, port: flags['metrics-bind-address'].port });
   const recovery = new Recovery({
-    rest, pods, links: new WgLinks(new ExecRunner()), metrics, log,
+    rest, pods, links, metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
     lbProbeIntervalMs: flags['lb-probe-interval'],
   });
@@ -63,6 +85,9 @@ export async function runAgent(flags: Flags, signal: AbortSignal): Promise<void>
   chaining?.stop();
   recovery.stop();
   await socket.close();
+  await reconciler.stop();
+  await refresher.stop();
+  await exclusions.stop();
   await ops.close();
   log.info('cni-manager stopped');
 }

@@ -25,7 +25,10 @@ export const OPTIONS = {
   namespace: { type: 'string' },
   'skip-install': { type: 'boolean', default: false },
   'exclude-cidrs': { type: 'string', default: DEFAULT_EXCLUSIONS.join(',') },
-  'cluster-ranges-ttl': { type: 'string', default: '60s' },
+  'service-cidrs': { type: 'string', default: '' },
+  'vnet-cidrs': { type: 'string', default: '' },
+  'imds-endpoint': { type: 'string', default: 'http://169.254.169.254' },
+  'reconcile-interval': { type: 'string', default: '30s' },
   'conflist-check-interval': { type: 'string', default: '30s' },
   'probe-interval': { type: 'string', default: '2s' },
   'probe-timeout': { type: 'string', default: '1s' },
@@ -45,6 +48,7 @@ const duration = z.string().transform((s, ctx) => {
 });
 const absPath = z.string().startsWith('/', 'want an absolute path');
 const confFileName = z.string().regex(/^[^/.][^/]*\.conflist$/, 'want a file name ending in .conflist');
+const cidrList = z.string().transform((s) => s.split(',').map((c) => c.trim()).filter((c) => c !== '')).pipe(z.array(z.cidrv4()));
 
 const FlagsSchema = z.object({
   kubeconfig: z.string().optional(),
@@ -61,8 +65,12 @@ const FlagsSchema = z.object({
   'cni-uninstall-configmap-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'want a ConfigMap name'),
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a namespace name'),
   'skip-install': z.boolean(),
-  'exclude-cidrs': z.string().transform((s) => s.split(',').filter((c) => c !== '')).pipe(z.array(z.cidrv4())),
-  'cluster-ranges-ttl': duration,
+  'exclude-cidrs': cidrList,
+  'service-cidrs': cidrList,
+  'vnet-cidrs': cidrList,
+  // Empty: do not ask IMDS (not on Azure).
+  'imds-endpoint': z.union([z.literal(''), z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/$/, ''))]),
+  'reconcile-interval': duration,
   'conflist-check-interval': duration,
   'probe-interval': duration,
   'probe-timeout': duration,
@@ -91,6 +99,7 @@ export const USAGE = `Usage: kube-egress-gateway cni-manager [flags]
        kube-egress-gateway cni-manager uninstall [--cni-bin-dir DIR] [--cni-conf-dir DIR] [--cni-conf-file NAME]
 
 The node agent: installs and chains kube-egress-cni, serves it on a unix
-socket, creates PodEndpoints, and resets pod tunnels when a gateway dies.
+socket, wires annotated pods' network namespaces, keeps their PodEndpoints,
+and resets pod tunnels when a gateway dies.
 Flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(' ')}
 See docs/cni.md.`;

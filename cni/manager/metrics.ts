@@ -6,6 +6,10 @@ export function agentMetrics(registry: Registry) {
     requestDuration: new Histogram({
       name: 'keg_cni_agent_request_duration_seconds', help: 'Plugin requests served by the node agent', labelNames: ['op', 'result'], buckets: LATENCY_BUCKETS, registers: [registry],
     }),
+    addPhases: new Histogram({
+      name: 'keg_cni_add_phase_seconds', help: 'Parts of an annotated pod\'s ADD in the agent: api (Pod, SGC, PodEndpoint), tunnel (WireGuard link), netns (routes, rule, nft)',
+      labelNames: ['phase'], buckets: LATENCY_BUCKETS, registers: [registry],
+    }),
     probeFailures: new Counter({ name: 'keg_cni_gateway_probe_failures_total', help: 'Failed gateway health probes', labelNames: ['sgc'], registers: [registry] }),
     sessionResets: new Counter({ name: 'keg_cni_session_resets_total', help: 'Pod WireGuard sessions reset after a gateway failed', labelNames: ['sgc'], registers: [registry] }),
     pods: new Gauge({ name: 'keg_cni_pods', help: 'Annotated pods wired on this node', registers: [registry] }),

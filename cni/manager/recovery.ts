@@ -7,9 +7,10 @@ import { resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { WgLinks } from '../../lib/wireguard/link.ts';
-import { POD_IFNAME } from '../plugin/names.ts';
+import { POD_IFNAME } from '../podnet/names.ts';
+import type { PodRecord as AgentPod } from '../podnet/record.ts';
 import type { AgentMetrics } from './metrics.ts';
-import type { AgentPod, PodStore } from './pods.ts';
+import type { PodStore } from './pods.ts';
 
 export interface RecoveryOptions {
   rest: KubeRest;
@@ -68,7 +69,7 @@ export class Recovery {
     if (this.running) return;
     this.running = true;
     try {
-      const bySgc = Map.groupBy(this.o.pods.list(), (p) => `${p.namespace}/${p.staticGatewayConfiguration}`);
+      const bySgc = Map.groupBy(this.o.pods.list().filter((p) => !p.unwired), (p) => `${p.pod.namespace}/${p.staticGatewayConfiguration}`);
       this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
       await Promise.all([...bySgc.entries()].map(([key, pods]) => this.probeSgc(key, pods)));
     } finally {
@@ -79,7 +80,7 @@ export class Recovery {
   private async probeSgc(key: string, pods: AgentPod[]): Promise<void> {
     const first = pods[0] as AgentPod;
     try {
-      const ips = await this.gatewayIps(first.namespace, first.staticGatewayConfiguration);
+      const ips = await this.gatewayIps(first.pod.namespace, first.staticGatewayConfiguration);
       const results = await Promise.all(ips.map(async (ip) => [ip, await this.probe(ip, first.sgcUid ?? '')] as const));
       let changed = false;
       for (const [ip, ok] of results) {
@@ -125,14 +126,14 @@ export class Recovery {
       const state = await this.o.links.wg(link).show(link.wgName).catch(() => undefined);
       const peer = state?.peers.find((p) => p.publicKey === pod.gatewayPublicKey);
       if (!peer) continue;
-      const id = `${pod.namespace}/${pod.name}`;
+      const id = `${pod.pod.namespace}/${pod.pod.name}`;
       const prev = this.transfer.get(id);
       this.transfer.set(id, { rx: peer.rxBytes, tx: peer.txBytes });
       if (prev && peer.rxBytes === prev.rx) stalled.push(pod);
     }
     if (stalled.length === 0) return;
     this.o.log.info('pod tunnels receive nothing; resetting their sessions', { sgc: key, pods: stalled.length });
-    for (const pod of stalled) this.transfer.delete(`${pod.namespace}/${pod.name}`);
+    for (const pod of stalled) this.transfer.delete(`${pod.pod.namespace}/${pod.pod.name}`);
     await this.resetSessions(key, stalled);
   }
 
@@ -169,7 +170,7 @@ export class Recovery {
         await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
         this.o.metrics.sessionResets.inc({ sgc: key });
       } catch (err) {
-        this.o.log.warn('cannot reset a pod session', { pod: `${pod.namespace}/${pod.name}`, reason: describeError(err) });
+        this.o.log.warn('cannot reset a pod session', { pod: `${pod.pod.namespace}/${pod.pod.name}`, reason: describeError(err) });
       }
     }
   }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { silentLogger } from '../../lib/log.ts';
+import { WgLinks } from '../../lib/wireguard/link.ts';
 import { createRegistry } from '../../lib/metrics.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { createNode, createPod, ensureNamespace } from '../../testenv/cni/cluster.ts';
@@ -50,7 +51,8 @@ t.test('socket is 0600 and owned by us; a non-root user is refused; requests are
   const socket = join(dir, 'run', 'cni.sock');
   const log = silentLogger;
   const pods = podStore(join(dir, 'state'));
-  const service = new CniService({ rest: kube.rest, exclusions: new Exclusions({ rest: kube.rest, nodeName: 'n1', own: [], ttlMs: 1000, log }), pods, log });
+  const runner = new ExecRunner();
+  const service = new CniService({ rest: kube.rest, exclusions: new Exclusions({ rest: kube.rest, own: [], log }), pods, net: { runner, links: new WgLinks(runner) }, log });
   const metrics = agentMetrics(createRegistry('test', { processMetrics: false }));
   const server = await serveSocket(socket, service, metrics, log);
   t.teardown(() => server.close());
@@ -70,8 +72,10 @@ t.test('socket is 0600 and owned by us; a non-root user is refused; requests are
   t.same(await client.pod({ namespace: 'ns1', name: 'plain' }, 'x'), {});
   await t.rejects(client.pod({ namespace: 'ns1', name: 'absent' }, 'x'), { cniCode: 11, message: /pod ns1\/absent not found/ });
   await client.del({ containerId: 'unknown' });
+  t.same(await client.check({ containerId: 'unknown' }), { problems: [] }, 'CHECK of a container the agent never wired');
 
   t.match(await post(socket, '/v1/add', '{"containerId":1}'), { status: 400, json: { code: 6, msg: /invalid request/ } });
+  t.match(await post(socket, '/v1/check', '{}'), { status: 400, json: { code: 6, msg: /invalid request/ } });
   t.match(await post(socket, '/v1/pod', 'nope'), { status: 400, json: { code: 6, msg: /not JSON/ } });
   t.match(await post(socket, '/v1/frob', '{}'), { status: 400, json: { code: 7, msg: /no such call/ } });
   t.match(await post(socket, '/v1/pod', '{}', 'GET'), { status: 400, json: { code: 7 } });

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { describeError, KegError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { AddRequestSchema, CNI_CODES, DelRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
+import { AddRequestSchema, CheckRequestSchema, CNI_CODES, DelRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
 import { AgentFailure } from './failure.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { CniService } from './service.ts';
@@ -31,6 +31,7 @@ export async function serveSocket(path: string, service: CniService, metrics: Ag
   const routes: Record<string, Handler> = {
     [PATHS.pod]: (b) => service.pod(PodRefSchema.parse(b)),
     [PATHS.add]: (b) => service.add(AddRequestSchema.parse(b)),
+    [PATHS.check]: (b) => service.check(CheckRequestSchema.parse(b)),
     [PATHS.del]: (b) => service.del(DelRequestSchema.parse(b)),
   };
   const server = createServer((req, res) => void handle(req, res, routes, metrics, log));

@@ -1,69 +1,127 @@
+import { existsSync } from 'node:fs';
 import { POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
+import { describeError } from '../../lib/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
-import { CNI_CODES, type AddRequest, type DelRequest, type GatewayConfig, type PodInfo, type PodRef } from '../protocol.ts';
-import type { Exclusions } from './exclusions.ts';
+import { PrivateKey } from '../../lib/wireguard/keys.ts';
+import { hostLinkName, POD_IFNAME } from '../podnet/names.ts';
+import { drift, type PodNet, unwire, wire } from '../podnet/pod.ts';
+import type { PodRecord } from '../podnet/record.ts';
+import { type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
 import { deleteEndpoint, fetchPod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
+import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
 import { fetchSgc, gatewayConfig } from './gateway.ts';
 import type { PodStore } from './pods.ts';
 
+export interface CniServiceOptions {
+  rest: KubeRest;
+  exclusions: Exclusions;
+  pods: PodStore;
+  net: PodNet;
+  log: Logger;
+}
+
 /** The agent's answers to the plugin; the socket server only routes and validates. */
 export class CniService {
-  private readonly rest: KubeRest;
-  private readonly exclusions: Exclusions;
-  private readonly pods: PodStore;
-  private readonly log: Logger;
+  private readonly o: CniServiceOptions;
+  /** Containers with an ADD or DEL under way, which the reconcile loop leaves alone. */
+  readonly busy = new Set<string>();
 
-  constructor(opts: { rest: KubeRest; exclusions: Exclusions; pods: PodStore; log: Logger }) {
-    this.rest = opts.rest;
-    this.exclusions = opts.exclusions;
-    this.pods = opts.pods;
-    this.log = opts.log;
+  constructor(opts: CniServiceOptions) {
+    this.o = opts;
   }
 
   async pod(ref: PodRef): Promise<PodInfo> {
-    const sgc = sgcAnnotation(await fetchPod(this.rest, ref));
+    const sgc = sgcAnnotation(await fetchPod(this.o.rest, ref));
     return sgc === undefined ? {} : { staticGatewayConfiguration: sgc };
   }
 
   /**
-   * Checks the SGC, records the pod, then creates its PodEndpoint (so a crash
-   * in between leaves a record that DEL can clean up) and answers with the gateway.
+   * Checks the SGC, records the pod, creates its PodEndpoint, then wires the
+   * pod's namespace. Each step is recorded before it is made; on failure
+   * everything done is undone and the error goes back to the plugin.
    */
-  async add(req: AddRequest): Promise<GatewayConfig> {
-    const pod = await fetchPod(this.rest, req.pod);
+  async add(req: AddRequest): Promise<AddAnswer> {
+    const start = performance.now();
+    // The SGC the runtime named is read alongside the Pod (one round trip less);
+    // it is used only if the Pod names the same one.
+    const named = req.staticGatewayConfiguration === undefined ? undefined : fetchSgc(this.o.rest, req.pod.namespace, req.staticGatewayConfiguration);
+    named?.catch(() => {});
+    const pod = await fetchPod(this.o.rest, req.pod);
     const name = sgcAnnotation(pod);
     if (name === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `pod ${req.pod.namespace}/${req.pod.name} has no ${POD_SGC_ANNOTATION} annotation`);
     if (req.staticGatewayConfiguration !== undefined && req.staticGatewayConfiguration !== name) {
       throw new AgentFailure(CNI_CODES.invalidConfig, `pod ${req.pod.namespace}/${req.pod.name}: runtime says SGC ${req.staticGatewayConfiguration}, the Pod says ${name}`);
     }
-    const sgc = await fetchSgc(this.rest, req.pod.namespace, name);
-    const cfg = gatewayConfig(sgc, await this.exclusions.get());
-    this.pods.write(req.containerId, {
-      containerId: req.containerId, namespace: req.pod.namespace, name: req.pod.name, staticGatewayConfiguration: name,
-      ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }), netns: req.netns,
-      podIpAddress: req.podIpAddress, podPublicKey: req.podPublicKey,
-      gatewayPublicKey: cfg.gatewayPublicKey, gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`,
-    });
-    try {
-      await upsertEndpoint(this.rest, pod, { staticGatewayConfiguration: name, podIpAddress: req.podIpAddress, podPublicKey: req.podPublicKey });
-    } catch (err) {
-      // The plugin fails this ADD and writes no record of its own: nothing would ever DEL this one.
-      this.pods.remove(req.containerId);
-      throw err;
+    if (!existsSync(req.netns)) {
+      throw new AgentFailure(CNI_CODES.invalidConfig, `network namespace ${req.netns} is not visible to the node agent: mount the runtime's netns directory into it (see docs/cni.md)`);
     }
-    this.log.info('pod endpoint created', { pod: `${req.pod.namespace}/${req.pod.name}`, sgc: name, podIp: req.podIpAddress });
-    return cfg;
+    const sgc = await (named ?? fetchSgc(this.o.rest, req.pod.namespace, name));
+    const cfg = gatewayConfig(sgc, await this.o.exclusions.get());
+    const key = PrivateKey.generate();
+    const record: PodRecord = {
+      containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
+      pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: name, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
+      hostLink: hostLinkName(req.containerId), podIp: req.podIpAddress, podPublicKey: key.publicKey(),
+      gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
+    };
+    this.busy.add(req.containerId);
+    try {
+      this.o.pods.write(record.containerId, record);
+      try {
+        await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: name, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
+        this.o.net.observe?.('api', (performance.now() - start) / 1000);
+        await wire(this.o.net, record, key, cfg, (r) => this.o.pods.write(r.containerId, r));
+      } catch (err) {
+        this.o.log.warn('ADD failed, undoing', { containerId: req.containerId, err });
+        await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { containerId: req.containerId, err: e }));
+        throw err;
+      }
+    } finally {
+      this.busy.delete(req.containerId);
+    }
+    this.o.log.info('pod wired to gateway', { pod: `${req.pod.namespace}/${req.pod.name}`, sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
+    return { staticGatewayConfiguration: name, defaultRoute: cfg.defaultRoute, interface: POD_IFNAME };
   }
 
-  /** Deletes the container's PodEndpoint; an unknown container is success (idempotent DEL). */
+  /**
+   * Removes the container's network and its PodEndpoint; an unknown
+   * container is success (idempotent DEL). When the API is unreachable the
+   * record stays, marked unwired, and the reconcile loop deletes the PodEndpoint later.
+   */
   async del(req: DelRequest): Promise<Record<string, never>> {
-    const known = this.pods.read(req.containerId);
-    if (known === undefined) return {};
-    await deleteEndpoint(this.rest, { namespace: known.namespace, name: known.name }, known.podPublicKey);
-    this.pods.remove(req.containerId);
-    this.log.info('pod endpoint deleted', { pod: `${known.namespace}/${known.name}` });
+    const record = this.o.pods.read(req.containerId);
+    if (record === undefined) return {};
+    this.busy.add(req.containerId);
+    try {
+      await this.remove(record);
+    } finally {
+      this.busy.delete(req.containerId);
+    }
+    this.o.log.info('pod unwired', { pod: `${record.pod.namespace}/${record.pod.name}` });
     return {};
+  }
+
+  async check(req: CheckRequest): Promise<CheckAnswer> {
+    const record = this.o.pods.read(req.containerId);
+    if (record === undefined || record.unwired) return { problems: [] };
+    return { problems: await drift(this.o.net, record) };
+  }
+
+  /** Unwires the pod (local), then deletes its PodEndpoint (API) and forgets it. */
+  async remove(record: PodRecord): Promise<void> {
+    if (!record.unwired) {
+      await unwire(this.o.net, record);
+      record.unwired = true;
+      this.o.pods.write(record.containerId, record);
+    }
+    try {
+      await deleteEndpoint(this.o.rest, record.pod, record.podPublicKey);
+    } catch (err) {
+      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { pod: `${record.pod.namespace}/${record.pod.name}`, reason: describeError(err) });
+      return;
+    }
+    this.o.pods.remove(record.containerId);
   }
 }

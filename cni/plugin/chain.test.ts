@@ -19,7 +19,7 @@ import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { type Teardown, tempNetns } from '../../testenv/netns.ts';
 import { ResultSchema } from './spec.ts';
-import { hostLinkName } from './names.ts';
+import { hostLinkName } from '../podnet/names.ts';
 
 const runner = new ExecRunner();
 const NS = 'team-a';
@@ -74,7 +74,7 @@ t.test('annotated pod, staticEgressGateway: wg0, peer, routes, result and PodEnd
     'route 4661 0.0.0.0/0 via 10.77.0.1 dev eth0',
     'route 4661 10.77.0.0/24 dev eth0 scope link',
     'route main 0.0.0.0/0 dev wg0 scope link src ' + podIp,
-    'route main 10.0.0.1/32 via 10.77.0.1 dev eth0',
+    'route main 10.0.0.0/24 via 10.77.0.1 dev eth0',
     'route main 10.77.0.0/24 dev eth0 proto kernel scope link src ' + podIp,
     'route main 169.254.10.11/32 via 10.77.0.1 dev eth0',
     'route main 169.254.169.254/32 via 10.77.0.1 dev eth0',
@@ -97,6 +97,7 @@ async function leftovers(lab: CniLab, podNsPath: string | undefined, containerHo
   const found: string[] = [];
   const { readdirSync } = await import('node:fs');
   if (existsSync(lab.stateDir)) found.push(...readdirSync(lab.stateDir).map((f) => `record ${f}`));
+  if (existsSync(lab.agentStateDir)) found.push(...readdirSync(lab.agentStateDir).map((f) => `agent record ${f}`));
   if (containerHostLink && existsSync(`/var/run/wireguard/${containerHostLink}.sock`)) found.push(`socket ${containerHostLink}`);
   const nodeLinks = await new Ip(inNetns(runner, lab.node.path)).links();
   found.push(...nodeLinks.filter((l) => l.name.startsWith('kegw-')).map((l) => `node link ${l.name}`));
@@ -253,7 +254,8 @@ t.test('GC removes the leftovers of containers that no longer exist; STATUS succ
   t.ok(await endpointGone(kube, 'stale-1'), 'stale PodEndpoint removed');
   t.notOk(await endpointGone(kube, 'keep-1'), 'live PodEndpoint kept');
   t.ok((await lab.cnitool('check', keep.ns.path, keep.call)).ok, 'live pod untouched');
-  t.same(await leftovers(lab, undefined, hostLinkName(await cnitoolContainerId(stale.ns.path))), [`record ${encodeURIComponent(await cnitoolContainerId(keep.ns.path))}.json`]);
+  const kept = `${encodeURIComponent(await cnitoolContainerId(keep.ns.path))}.json`;
+  t.same(await leftovers(lab, undefined, hostLinkName(await cnitoolContainerId(stale.ns.path))), [`record ${kept}`, `agent record ${kept}`]);
   t.ok((await lab.cnitool('status', keep.ns.path)).ok, 'STATUS');
   t.ok((await lab.cnitool('gc', keep.ns.path)).ok, 'cnitool gc (no valid attachments: everything goes)');
   t.ok(await endpointGone(kube, 'keep-1'));

@@ -1,11 +1,13 @@
-import { request } from 'node:http';
 import type { z } from 'zod';
-import { AgentErrorSchema, CNI_CODES, GatewayConfigSchema, PATHS, PodInfoSchema, type AddRequest, type DelRequest, type GatewayConfig, type PodInfo, type PodRef } from '../protocol.ts';
+import {
+  AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CNI_CODES, PATHS, PodInfoSchema,
+  type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, type DelRequest, type PodInfo, type PodRef,
+} from '../protocol.ts';
 import { CniError } from './spec.ts';
 
 const TIMEOUT_MS = 20_000;
 
-/** The node agent as the plugin sees it: three calls over its unix socket. */
+/** The node agent as the plugin sees it: four calls over its unix socket. */
 export class AgentClient {
   readonly socketPath: string;
 
@@ -18,8 +20,13 @@ export class AgentClient {
     return this.call(PATHS.pod, pod, PodInfoSchema, what);
   }
 
-  add(req: AddRequest): Promise<GatewayConfig> {
-    return this.call(PATHS.add, req, GatewayConfigSchema, `StaticGatewayConfiguration ${req.pod.namespace}/${req.staticGatewayConfiguration ?? '(from pod annotation)'}`);
+  /** Has the agent wire the pod's namespace to its gateway. */
+  add(req: AddRequest): Promise<AddAnswer> {
+    return this.call(PATHS.add, req, AddAnswerSchema, `StaticGatewayConfiguration ${req.pod.namespace}/${req.staticGatewayConfiguration ?? '(from pod annotation)'}`);
+  }
+
+  check(req: CheckRequest): Promise<CheckAnswer> {
+    return this.call(PATHS.check, req, CheckAnswerSchema, `container ${req.containerId}`);
   }
 
   async del(req: DelRequest): Promise<void> {
@@ -31,6 +38,9 @@ export class AgentClient {
    * code 11 (try again later): the runtime retries, and by then the agent may be up.
    */
   private call<S extends z.ZodType>(path: string, body: unknown, schema: S, what: string): Promise<z.output<S>> {
+    // Loaded when used, not at import: the single executable's startup
+    // snapshot cannot hold node:http (docs/cni.md, "Single executable").
+    const { request } = process.getBuiltinModule('node:http');
     return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' }, timeout: TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];

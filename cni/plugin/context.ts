@@ -1,19 +1,15 @@
-import type { CommandRunner } from '../../lib/exec/runner.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { WgLinks } from '../../lib/wireguard/link.ts';
 import type { AgentClient } from './client.ts';
-import type { RecordStore } from './records.ts';
+import type { MarkerStore } from './records.ts';
 import type { CniEnv, NetConf } from './spec.ts';
 
 /** Everything a verb works with; built once per invocation by run.ts. */
 export interface PluginContext {
   env: CniEnv;
   conf: NetConf;
-  runner: CommandRunner;
   log: Logger;
   agent: AgentClient;
-  records: RecordStore;
-  links: WgLinks;
+  records: MarkerStore;
 }
 
 /** The pod's namespace and name from CNI_ARGS, when the runtime is Kubernetes. */

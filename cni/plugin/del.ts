@@ -1,38 +1,30 @@
-import { existsSync } from 'node:fs';
-import { inNetns } from '../../lib/exec/runner.ts';
-import { Ip } from '../../lib/net/ip.ts';
+import { describeError } from '../../lib/errors.ts';
 import type { PluginContext } from './context.ts';
-import { removeIngress } from './ingress.ts';
-import type { PodRecord } from './records.ts';
-import { removeRoutes } from './routes.ts';
-import { deleteTunnel } from './tunnel.ts';
+import type { Marker } from './records.ts';
 
 /**
- * Undoes everything ADD may have done for `record`, whatever stage it
- * reached: each step tolerates what is already gone, and a namespace that no
- * longer exists took its routes, rules and nft table with it.
+ * Asks the agent to remove what it made for the container, then drops the
+ * marker. Never fails: when the agent or the API is away, the pod's namespace
+ * and its wg0 die with the sandbox, and the agent's reconcile loop removes
+ * the rest (host link, PodEndpoint) once it is back.
  */
-export async function teardown(ctx: PluginContext, record: PodRecord): Promise<void> {
-  if (existsSync(record.netns)) {
-    const podRunner = inNetns(ctx.runner, record.netns);
-    const ip = new Ip(podRunner);
-    await removeIngress(podRunner, ip);
-    await deleteTunnel(ctx.links, record);
-    await removeRoutes(ip, record);
-  } else {
-    await deleteTunnel(ctx.links, record);
+export async function forget(ctx: PluginContext, marker: Marker): Promise<void> {
+  try {
+    await ctx.agent.del({ containerId: marker.containerId, ...(marker.pod && { pod: marker.pod }) });
+  } catch (err) {
+    ctx.log.warn('node agent could not remove the pod\'s network; it finishes when it is back', { containerId: marker.containerId, reason: describeError(err) });
   }
-  await ctx.agent.del({ containerId: record.containerId, ...(record.pod && { pod: record.pod }) });
-  ctx.records.remove(record.containerId);
+  ctx.records.remove(marker.containerId);
 }
 
 /**
- * DEL: idempotent. No record means ADD never wired this container (a plain
- * pod) or a DEL already finished; both are success without the agent.
+ * DEL: idempotent, and never fails for want of the agent or the API. No
+ * marker means ADD never wired this container (a plain pod) or a DEL already
+ * finished; both are success without the agent.
  */
 export async function del(ctx: PluginContext): Promise<void> {
-  const record = ctx.records.read(ctx.env.containerId as string);
-  if (record === undefined) return;
-  await teardown(ctx, record);
-  ctx.log.info('pod unwired', { containerId: record.containerId });
+  const marker = ctx.records.read(ctx.env.containerId as string);
+  if (marker === undefined) return;
+  await forget(ctx, marker);
+  ctx.log.info('pod unwired', { containerId: marker.containerId });
 }

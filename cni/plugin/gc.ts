@@ -1,23 +1,16 @@
-import { describeError } from '../../lib/errors.ts';
 import type { PluginContext } from './context.ts';
-import { teardown } from './del.ts';
+import { forget } from './del.ts';
 
 /**
- * GC: removes what ADD left for attachments the runtime no longer knows
- * (cni.dev/valid-attachments), of this network only. Each leftover is torn
- * down like a DEL; one failure does not stop the others, and is reported.
+ * GC: forgets every container of this network the runtime no longer knows
+ * (cni.dev/valid-attachments), like a DEL each: the agent removes what it
+ * made, or its reconcile loop does once it is back.
  */
 export async function gc(ctx: PluginContext): Promise<void> {
   const valid = new Set((ctx.conf['cni.dev/valid-attachments'] ?? []).map((a) => `${a.containerID}\0${a.ifname}`));
-  const failures: string[] = [];
-  for (const record of ctx.records.list()) {
-    if (record.network !== ctx.conf.name || valid.has(`${record.containerId}\0${record.ifname}`)) continue;
-    try {
-      await teardown(ctx, record);
-      ctx.log.info('garbage-collected a stale attachment', { containerId: record.containerId });
-    } catch (err) {
-      failures.push(`${record.containerId}: ${describeError(err)}`);
-    }
+  for (const marker of ctx.records.list()) {
+    if (marker.network !== ctx.conf.name || valid.has(`${marker.containerId}\0${marker.ifname}`)) continue;
+    await forget(ctx, marker);
+    ctx.log.info('garbage-collected a stale attachment', { containerId: marker.containerId });
   }
-  if (failures.length > 0) throw new Error(`GC left ${failures.length} attachment(s): ${failures.join('; ')}`);
 }

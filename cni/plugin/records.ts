@@ -1,34 +1,24 @@
 import { z } from 'zod';
-import { DEFAULT_ROUTES } from '../../lib/api/constants.ts';
 import { JsonStore } from '../store.ts';
 
 /**
- * What ADD did to one container, written before it touches anything so that
- * DEL, CHECK and GC (and the undo of a failed ADD) know what to remove even
- * after a crash. No secrets: the private key lives only in the WireGuard device.
+ * The plugin's note that it asked the agent to wire a container, written
+ * before the request. It is how DEL, CHECK and GC tell an annotated pod from
+ * a plain one without the agent, and all DEL needs to finish locally when the
+ * agent is away: the pod's network is the agent's record, not this one.
  */
-export const RecordSchema = z.object({
+export const MarkerSchema = z.object({
   containerId: z.string().min(1),
   network: z.string(),
   ifname: z.string(),
-  netns: z.string(),
+  netns: z.string().optional(),
   pod: z.object({ namespace: z.string(), name: z.string() }).optional(),
-  staticGatewayConfiguration: z.string(),
-  hostLink: z.string(),
-  podIp: z.string().optional(),
-  gatewayEndpoint: z.string().optional(),
-  gatewayPublicKey: z.string().optional(),
-  defaultRoute: z.enum(DEFAULT_ROUTES).optional(),
-  /** The primary plugin's default gateway, to restore on DEL. */
-  originalGateway: z.string().optional(),
-  /** Routes ADD put in the pod's main table. */
-  routes: z.array(z.object({ dst: z.string(), via: z.string().optional(), dev: z.string() })).default([]),
 });
-export type PodRecord = z.output<typeof RecordSchema>;
+export type Marker = z.output<typeof MarkerSchema>;
 
-/** The plugin's records, keyed by container ID. */
-export type RecordStore = JsonStore<typeof RecordSchema>;
+/** The plugin's markers, keyed by container ID. */
+export type MarkerStore = JsonStore<typeof MarkerSchema>;
 
-export function recordStore(dir: string): RecordStore {
-  return new JsonStore(dir, RecordSchema);
+export function markerStore(dir: string): MarkerStore {
+  return new JsonStore(dir, MarkerSchema);
 }

@@ -1,14 +1,12 @@
 import { describeError } from '../../lib/errors.ts';
-import type { CommandRunner } from '../../lib/exec/runner.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { WgLinks } from '../../lib/wireguard/link.ts';
 import { add } from './add.ts';
 import { check, CODE_DRIFT } from './check.ts';
 import { AgentClient } from './client.ts';
 import type { PluginContext } from './context.ts';
 import { del } from './del.ts';
 import { gc } from './gc.ts';
-import { recordStore } from './records.ts';
+import { markerStore } from './records.ts';
 import { type CniVersion, CniError, errorJson, isSupported, LATEST_VERSION, parseEnv, parseNetConf, versionJson, type WireNetConf } from './spec.ts';
 import { checkVerb, decodeConf, encodeAddResult } from './versions.ts';
 
@@ -18,7 +16,6 @@ export const CODE_INTERNAL = 999;
 export interface RunInput {
   env: NodeJS.ProcessEnv;
   stdin: string;
-  runner: CommandRunner;
   /** Where log lines go (stderr in the executable); stdout is the protocol's alone. */
   writeLog: (line: string) => void;
 }
@@ -41,10 +38,9 @@ export async function run(input: RunInput): Promise<RunOutput> {
     const conf = decodeConf(wire, env.command);
     log = createLogger({ level: conf.logLevel, write: input.writeLog }).with({ component: 'kube-egress-cni', verb: env.command });
     const ctx: PluginContext = {
-      env, conf, runner: input.runner, log,
+      env, conf, log,
       agent: new AgentClient(conf.socketPath),
-      records: recordStore(conf.stateDir),
-      links: new WgLinks(input.runner),
+      records: markerStore(conf.stateDir),
     };
     return { stdout: await dispatch(ctx, wire), exitCode: 0 };
   } catch (err) {

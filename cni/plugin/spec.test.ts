@@ -1,6 +1,5 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { FakeRunner } from '../../lib/exec/fake.ts';
 import { parseCniArgs, parseEnv, parseNetConf, podIpv4, CniError } from './spec.ts';
 import { run } from './run.ts';
 
@@ -9,7 +8,7 @@ const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/ne
 
 async function invoke(env: Record<string, string>, stdin: string) {
   const logs: string[] = [];
-  const out = await run({ env, stdin, runner: new FakeRunner(), writeLog: (l) => logs.push(l) });
+  const out = await run({ env, stdin, writeLog: (l) => logs.push(l) });
   return { ...out, logs, json: out.stdout ? (JSON.parse(out.stdout) as Record<string, unknown>) : undefined };
 }
 

@@ -1,6 +1,6 @@
-// The verbs run in this process (run() with a runner that executes in the
-// lab's node namespace), on a pod whose primary network the real bridge
-// plugin set up: CHECK's drift findings one by one, and GC's selection.
+// The verbs run in this process (run()), the agent in the lab, on a pod whose
+// primary network the real bridge plugin set up: CHECK's drift findings one
+// by one, and GC's selection.
 import t from 'tap';
 import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
@@ -9,7 +9,7 @@ import { createNode, createPod, createSgc, ensureNamespace, setSgcStatus } from 
 import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { tempNetns } from '../../testenv/netns.ts';
-import { hostLinkName } from './names.ts';
+import { hostLinkName } from '../podnet/names.ts';
 import { run } from './run.ts';
 import { ResultSchema } from './spec.ts';
 
@@ -24,7 +24,6 @@ t.test('CHECK finds each kind of drift; GC keeps valid attachments and removes t
   const sgc = await createSgc(kube.rest, 'ns-v', 'egress');
   const gwKey = generatePrivateKey().publicKey();
   await setSgcStatus(kube.rest, 'ns-v', 'egress', sgc.generation, { ip: '192.168.210.1', port: 6001, publicKey: gwKey });
-  const nodeRunner = inNetns(runner, lab.node.path);
 
   const pods: { id: string; netns: string }[] = [];
   for (const name of ['v-1', 'v-2']) {
@@ -36,13 +35,13 @@ t.test('CHECK finds each kind of drift; GC keeps valid attachments and removes t
     const id = `verbs-${name}`;
     const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: ns.path, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: `K8S_POD_NAMESPACE=ns-v;K8S_POD_NAME=${name}` };
     const conf = lab.pluginConf({ prevResult: ResultSchema.parse(JSON.parse(primary.stdout)) });
-    const add = await run({ env, stdin: JSON.stringify(conf), runner: nodeRunner, writeLog: () => {} });
+    const add = await run({ env, stdin: JSON.stringify(conf), writeLog: () => {} });
     t.equal(add.exitCode, 0, `ADD (annotation asked from the agent) ${add.exitCode ? add.stdout : ''}`);
     pods.push({ id, netns: ns.path });
   }
   const [one, two] = pods as [typeof pods[0], typeof pods[0]];
   const verb = async (command: string, p: { id: string; netns: string }, extra: Record<string, unknown> = {}) =>
-    run({ env: { CNI_COMMAND: command, CNI_CONTAINERID: p.id, CNI_NETNS: p.netns, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir }, stdin: JSON.stringify(lab.pluginConf(extra)), runner: nodeRunner, writeLog: () => {} });
+    run({ env: { CNI_COMMAND: command, CNI_CONTAINERID: p.id, CNI_NETNS: p.netns, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir }, stdin: JSON.stringify(lab.pluginConf(extra)), writeLog: () => {} });
   const pod = inNetns(runner, one.netns);
   t.equal((await verb('CHECK', one)).exitCode, 0, 'CHECK clean');
   const drifts: [string, string[], RegExp][] = [

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { FakeRunner } from '../../lib/exec/fake.ts';
 import { run } from './run.ts';
 import { type CniVersion, SUPPORTED_VERSIONS, type Verb } from './spec.ts';
 import { checkVerb, decodeResult, encodeResult } from './versions.ts';
@@ -60,7 +59,7 @@ t.test('verbs per version: CHECK from 0.4.0, STATUS and GC only in 1.1.0', async
 });
 
 const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/x', CNI_IFNAME: 'eth0', CNI_ARGS: 'K8S_POD_NAMESPACE=a;K8S_POD_NAME=b' };
-const invoke = async (env: Record<string, string>, stdin: unknown) => run({ env, stdin: JSON.stringify(stdin), runner: new FakeRunner(), writeLog: () => {} });
+const invoke = async (env: Record<string, string>, stdin: unknown) => run({ env, stdin: JSON.stringify(stdin), writeLog: () => {} });
 
 t.test('through the plugin, in every version: plain pods pass through byte for byte, errors and verbs answer in the version', async (t) => {
   for (const v of SUPPORTED_VERSIONS) {
@@ -81,7 +80,7 @@ t.test('through the plugin, in every version: plain pods pass through byte for b
   const garbage = { cniVersion: '0.3.1', name: 'n', type: 'kube-egress-cni', stateDir: '/nonexistent/s', prevResult: { cniVersion: '0.3.1', ips: 'garbage' } };
   t.match(JSON.parse((await invoke(ENV, garbage)).stdout), { code: 7, msg: /invalid prevResult/ }, 'ADD refuses a prevResult it cannot read');
   t.same((await invoke({ ...ENV, CNI_COMMAND: 'DEL' }, garbage)).exitCode, 0, 'DEL does not need the prevResult, so it never fails on one');
-  const version = await run({ env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"0.3.0"}', runner: new FakeRunner(), writeLog: () => {} });
+  const version = await run({ env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"0.3.0"}', writeLog: () => {} });
   t.same(JSON.parse(version.stdout), { cniVersion: '0.3.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   const old = await invoke(ENV, { cniVersion: '0.2.0', name: 'n', type: 'kube-egress-cni' });
   t.match(JSON.parse(old.stdout), { cniVersion: '1.1.0', code: 1, msg: /incompatible CNI version "0\.2\.0": this plugin supports 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/ });

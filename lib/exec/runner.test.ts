@@ -64,6 +64,9 @@ t.test('inNetns prefixes nsenter with the path', async (t) => {
   await inNetns(fake, '/proc/1/ns/net').run(['ip', 'link'], { input: 'i' });
   t.same(fake.calls, [{ argv: ['nsenter', '--net=/proc/1/ns/net', '--', 'ip', 'link'], input: 'i' }]);
   t.equal(inNetns(fake, undefined), fake);
+  fake.calls.length = 0;
+  await inNetns(inNetns(fake, '/run/netns/node'), '/run/netns/pod').run(['ip', 'link']);
+  t.same(fake.calls.map((c) => c.argv), [['nsenter', '--net=/run/netns/pod', '--', 'ip', 'link']], 'nested: the inner namespace replaces the outer, one nsenter');
 });
 
 t.test('inNetns really enters the namespace', async (t) => {

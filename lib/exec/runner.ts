@@ -106,7 +106,15 @@ export class ExecRunner implements CommandRunner {
  */
 export function inNetns(runner: CommandRunner, netnsPath: string | undefined): CommandRunner {
   if (netnsPath === undefined) return runner;
-  return {
-    run: (argv, options) => runner.run(['nsenter', `--net=${netnsPath}`, '--', ...argv], options),
+  // Entering a network namespace replaces the current one, so a runner that
+  // already enters one is unwrapped rather than nested: one nsenter, not two.
+  const base = NETNS_BASE.get(runner) ?? runner;
+  const wrapped: CommandRunner = {
+    run: (argv, options) => base.run(['nsenter', `--net=${netnsPath}`, '--', ...argv], options),
   };
+  NETNS_BASE.set(wrapped, base);
+  return wrapped;
 }
+
+/** The runner each inNetns runner wraps. */
+const NETNS_BASE = new WeakMap<CommandRunner, CommandRunner>();

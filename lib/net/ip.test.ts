@@ -2,7 +2,7 @@ import tap from 'tap';
 import { ExecRunner, inNetns } from '../exec/runner.ts';
 import { FakeRunner, failure } from '../exec/fake.ts';
 import { type Teardown, tempNetns } from '../../testenv/netns.ts';
-import { Ip } from './ip.ts';
+import { Ip, routeCommand, ruleCommand, ruleMatches } from './ip.ts';
 
 const runner = new ExecRunner();
 
@@ -330,4 +330,19 @@ tap.test('commands are exactly the argv expected', async (t) => {
     'ip -4 rule add priority 5 from 10.0.0.0/8 fwmark 0x100/0xffffffff table 5',
     'ip link add a type veth peer name b netns /proc/1/ns/net',
   ]);
+});
+
+tap.test('batch: several changes in one ip process, stopping at the first failure', async (t) => {
+  const { a } = await pair(t);
+  await a.batch([
+    routeCommand('replace', { dst: '198.51.100.0/24', via: '10.9.0.2', dev: 'va' }),
+    routeCommand('replace', { dst: 'default', via: '10.9.0.2', dev: 'va', table: 77 }),
+    ruleCommand('add', { priority: 1234, fwmark: 0x42, table: 77 }),
+  ]);
+  t.match(await a.routes(), [{ dst: '10.9.0.0/24' }, { dst: '198.51.100.0/24', gateway: '10.9.0.2', dev: 'va' }]);
+  t.match(await a.routes({ table: 77 }), [{ dst: '0.0.0.0/0', gateway: '10.9.0.2' }]);
+  t.ok((await a.rules()).some((r) => ruleMatches(r, { priority: 1234, fwmark: 0x42, table: 77 })), 'rule added');
+  await t.rejects(a.batch([routeCommand('replace', { dst: '203.0.113.0/24', dev: 'nope' }), routeCommand('replace', { dst: '192.0.2.0/24', via: '10.9.0.2', dev: 'va' })]), { code: 'COMMAND_FAILED' });
+  t.notOk((await a.routes()).some((r) => r.dst === '192.0.2.0/24'), 'nothing after the failing line');
+  await a.batch([]);
 });

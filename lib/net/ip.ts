@@ -242,7 +242,7 @@ export class Ip {
   /** `ip route replace`: creates the route or overwrites the one with the same key. */
   async replaceRoute(spec: RouteSpec): Promise<void> {
     try {
-      await this.ip([familyFlag(routeFamily(spec)), 'route', 'replace', ...routeArgs(spec)]);
+      await this.ip([familyFlag(routeFamily(spec)), ...routeCommand('replace', spec)]);
     } catch (err) {
       throw failure(err) === 'noDevice' && spec.dev !== undefined ? linkNotFound(spec.dev, err) : err;
     }
@@ -260,10 +260,30 @@ export class Ip {
     await this.tolerate([familyFlag(family), 'rule', 'add', ...ruleArgs(spec)], ['exists']);
   }
 
+  /**
+   * Applies several changes of one address family with one `ip -batch`
+   * process (each entry the arguments of one `ip` command, as routeCommand
+   * and ruleCommand make them). ip stops at the first failure, which is thrown.
+   */
+  async batch(commands: readonly (readonly string[])[], family: Family = 'inet'): Promise<void> {
+    if (commands.length === 0) return;
+    await this.runner.run(['ip', familyFlag(family), '-batch', '-'], { input: commands.map((c) => c.join(' ')).join('\n') + '\n' });
+  }
+
   /** Deletes the rule matching `spec`; missing is success. */
   async deleteRule(spec: RuleSpec): Promise<void> {
     await this.tolerate([familyFlag(ruleFamily(spec)), 'rule', 'del', ...ruleArgs(spec)], ['noRule']);
   }
+}
+
+/** `ip route <verb> …` as arguments, for batch() (the family is batch()'s). */
+export function routeCommand(verb: 'replace' | 'del', spec: RouteSpec): string[] {
+  return ['route', verb, ...routeArgs(spec)];
+}
+
+/** `ip rule <verb> …` as arguments, for batch() (the family is batch()'s). */
+export function ruleCommand(verb: 'add' | 'del', spec: RuleSpec): string[] {
+  return ['rule', verb, ...ruleArgs(spec)];
 }
 
 function familyFlag(family: Family): string {

@@ -12,6 +12,8 @@ export interface DeviceConfig {
   listenPort?: number;
   /** 0 turns the fwmark off. Omitted: left as it is. */
   fwmark?: number;
+  /** Peers to add in the same call (one process instead of two). */
+  peers?: readonly PeerConfig[];
 }
 
 /**
@@ -63,6 +65,7 @@ export class Wg {
       assertUint(config.fwmark, 'fwmark', 0xffffffff);
       extra.push('fwmark', config.fwmark === 0 ? 'off' : `0x${config.fwmark.toString(16)}`);
     }
+    for (const p of config.peers ?? []) extra.push(...peerClause(p));
     await withSecretFile(config.privateKey.revealBase64() + '\n', (keyFile) =>
       this.wg(dev, 'configure', ['set', dev, 'private-key', keyFile, ...extra]),
     );

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import type { TestKube } from '../kubeapi/index.ts';
 import type { Teardown } from '../netns.ts';
 import { runAgent } from '../../cni/manager/cmd.ts';
@@ -10,17 +11,19 @@ export interface RunningAgent {
 }
 
 /**
- * Runs the node agent in-process for a lab. Without `install` the lab's
- * conflist already chains the plugin; with it the agent installs and chains
- * the plugin into the lab's dirs (a lab made with chained: false).
+ * Runs the node agent in-process for a lab. Its network commands run in the
+ * lab's node namespace, where a real agent's would run in the host's. Without
+ * `install` the lab's conflist already chains the plugin; with it the agent
+ * installs and chains the plugin into the lab's dirs (a lab made with
+ * chained: false).
  */
 export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = [], install = false): Promise<RunningAgent> {
   const flags = parseManagerFlags([
     `--kubeconfig=${kube.kubeconfigPath}`, `--node-name=${nodeName}`, `--socket=${lab.socket}`, `--state-dir=${lab.agentStateDir}`,
-    '--metrics-bind-address=127.0.0.1:0', '--log-level=warn', '--probe-interval=3600s', ...(install ? lab.installFlags() : ['--skip-install']), ...extra,
+    '--metrics-bind-address=127.0.0.1:0', '--log-level=warn', '--probe-interval=3600s', '--imds-endpoint=', ...(install ? lab.installFlags() : ['--skip-install']), ...extra,
   ]);
   const ctl = new AbortController();
-  const done = runAgent(flags, ctl.signal);
+  const done = runAgent(flags, ctl.signal, { runner: inNetns(new ExecRunner(), lab.node.path) });
   const stop = async (): Promise<void> => {
     ctl.abort();
     await done;

@@ -42,6 +42,8 @@ export type PrimaryShape = 'azure' | 'kubenet' | 'conf' | 'json';
 export interface CniCall {
   capArgs?: Record<string, unknown>;
   cniArgs?: Record<string, string>;
+  /** The PATH the runtime runs the chain with (default: this process's). */
+  path?: string;
 }
 
 export interface CniOutcome {
@@ -149,7 +151,8 @@ export class CniLab {
     if (call.capArgs) env.CAP_ARGS = JSON.stringify(call.capArgs);
     if (call.cniArgs) env.CNI_ARGS = Object.entries(call.cniArgs).map(([k, v]) => `${k}=${v}`).join(';');
     try {
-      const r = await runner.run(['nsenter', `--net=${this.node.path}`, '--', this.bins.cnitool, verb, net, podNetns], { env, timeoutMs: 120_000 });
+      const withPath = call.path === undefined ? [] : ['/usr/bin/env', `PATH=${call.path}`];
+      const r = await runner.run(['nsenter', `--net=${this.node.path}`, '--', ...withPath, this.bins.cnitool, verb, net, podNetns], { env, timeoutMs: 120_000 });
       return { ok: true, stdout: r.stdout, stderr: r.stderr, code: 0 };
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;

@@ -2,30 +2,24 @@ import { KegError } from '../../lib/errors.ts';
 import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { POD_IFNAME } from './names.ts';
-import type { PodRecord } from './records.ts';
+import type { PodRecord } from './record.ts';
 
 /** The peer of every pod tunnel: the gateway's ILB frontend, for all destinations. */
 export function gatewayPeer(record: PodRecord): { publicKey: string; endpoint: string; allowedIps: string[] } {
-  if (record.gatewayPublicKey === undefined || record.gatewayEndpoint === undefined) {
-    throw new KegError('CNI_RECORD_INCOMPLETE', `record of ${record.containerId} has no gateway`);
-  }
   return { publicKey: record.gatewayPublicKey, endpoint: record.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] };
 }
 
 /**
  * Creates the pod's WireGuard link in the host namespace (so its UDP socket
  * stays on the host, reaching the gateway over the node's network), keys it,
- * sets the gateway peer, and moves it into the pod as wg0.
+ * sets the gateway peer, and moves it into the pod as wg0, still down (the
+ * caller brings it up with the pod's routes).
  */
 export async function createTunnel(links: WgLinks, record: PodRecord, key: PrivateKey): Promise<WgLink> {
   const link = await links.create(record.hostLink);
   try {
-    const wg = links.wg(link);
-    await wg.configureDevice(link.wgName, { privateKey: key });
-    await wg.setPeer(link.wgName, gatewayPeer(record));
-    const moved = await links.move(link, record.netns, POD_IFNAME);
-    await links.setUp(moved);
-    return moved;
+    await links.wg(link).configureDevice(link.wgName, { privateKey: key, peers: [gatewayPeer(record)] });
+    return await links.move(link, record.netns, POD_IFNAME);
   } catch (err) {
     await deleteTunnel(links, record).catch(() => {});
     throw err;

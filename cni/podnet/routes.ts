@@ -1,8 +1,8 @@
 import { ipv4ToInt, parseCidr } from '../../lib/api/validation.ts';
-import type { Ip, Route, RouteSpec } from '../../lib/net/ip.ts';
+import { type Ip, type Route, routeCommand, type RouteSpec } from '../../lib/net/ip.ts';
 import type { GatewayConfig } from '../protocol.ts';
 import { POD_IFNAME } from './names.ts';
-import type { PodRecord } from './records.ts';
+import type { PodRecord } from './record.ts';
 
 export type RecordedRoute = PodRecord['routes'][number];
 
@@ -28,7 +28,7 @@ export function cidrContains(outer: string, inner: string): boolean {
  * gateway route would break on-link traffic and could not be undone).
  * azureNetworking: only the SGC's excludeCidrs, through the tunnel.
  */
-export function extraRoutes(cfg: GatewayConfig, primary: { gateway: string; dev: string }, existing: readonly Route[]): RecordedRoute[] {
+export function extraRoutes(cfg: Pick<GatewayConfig, 'defaultRoute' | 'excludeCidrs' | 'exclusions'>, primary: { gateway: string; dev: string }, existing: readonly Route[]): RecordedRoute[] {
   if (cfg.defaultRoute === 'azureNetworking') return unique(cfg.excludeCidrs).map((dst) => ({ dst, dev: POD_IFNAME }));
   const direct = existing.filter((r) => r.dst !== '0.0.0.0/0' && r.dev === primary.dev).map((r) => r.dst);
   return unique(cfg.exclusions)
@@ -45,14 +45,15 @@ export function routeSpec(r: RecordedRoute, podIp: string | undefined): RouteSpe
   return { dst: r.dst, dev: r.dev, ...(r.via !== undefined && { via: r.via }), ...src };
 }
 
-/** Programs the pod's main table per the record's mode (idempotent: `ip route replace`). */
-export async function applyRoutes(ip: Ip, record: PodRecord): Promise<void> {
-  for (const r of record.routes) await ip.replaceRoute(routeSpec(r, record.podIp));
-  if (record.defaultRoute === 'staticEgressGateway') await ip.replaceRoute(routeSpec({ dst: 'default', dev: POD_IFNAME }, record.podIp));
+/** The pod's main table per the record's mode, as `ip route replace` (idempotent) commands. */
+export function routeCommands(record: PodRecord): string[][] {
+  const specs = record.routes.map((r) => routeSpec(r, record.podIp));
+  if (record.defaultRoute === 'staticEgressGateway') specs.push(routeSpec({ dst: 'default', dev: POD_IFNAME }, record.podIp));
+  return specs.map((s) => routeCommand('replace', s));
 }
 
 /**
- * Removes what applyRoutes added and gives the primary plugin its default
+ * Removes what routeCommands added and gives the primary plugin its default
  * route back. Routes through wg0 vanish with the link; a missing primary
  * interface (its plugin's DEL ran first) leaves nothing to restore.
  */

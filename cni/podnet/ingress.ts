@@ -1,5 +1,5 @@
 import type { CommandRunner } from '../../lib/exec/runner.ts';
-import type { Ip, RouteSpec, RuleSpec } from '../../lib/net/ip.ts';
+import { type Ip, type Route, routeCommand, type RouteSpec, ruleCommand, type RuleSpec } from '../../lib/net/ip.ts';
 import { Nft, nftQuote } from '../../lib/net/nft.ts';
 import { INGRESS_MARK, INGRESS_RULE_PRIORITY, INGRESS_TABLE, NFT_TABLE } from './names.ts';
 
@@ -31,19 +31,23 @@ export function nftBody(ifname: string): string {
   ].join('\n');
 }
 
-/** The routes of the ingress table: the primary interface's connected routes and its default gateway. */
-export async function ingressRoutes(ip: Ip, ifname: string, gateway: string): Promise<RouteSpec[]> {
-  const connected = (await ip.routes({ dev: ifname })).filter((r) => r.scope === 'link' && r.dst !== '0.0.0.0/0');
+/** The routes of the ingress table: the primary interface's connected routes (from `main`) and its default gateway. */
+export function ingressRoutes(main: readonly Route[], ifname: string, gateway: string): RouteSpec[] {
+  const connected = main.filter((r) => r.dev === ifname && r.scope === 'link' && r.dst !== '0.0.0.0/0');
   return [
     ...connected.map((r) => ({ dst: r.dst, dev: ifname, scope: 'link' as const, table: INGRESS_TABLE })),
     { dst: 'default', via: gateway, dev: ifname, table: INGRESS_TABLE },
   ];
 }
 
-export async function applyIngress(podRunner: CommandRunner, ip: Ip, ifname: string, gateway: string): Promise<void> {
+/** The ingress table's routes and the policy rule, as commands for one `ip -batch` (a fresh pod has neither). */
+export function ingressCommands(main: readonly Route[], ifname: string, gateway: string): string[][] {
+  return [...ingressRoutes(main, ifname, gateway).map((r) => routeCommand('replace', r)), ruleCommand('add', ingressRule())];
+}
+
+/** What ip cannot do: src_valid_mark for reverse-path filtering, and the nft table that marks inbound connections. */
+export async function applyIngressMarks(podRunner: CommandRunner, ifname: string): Promise<void> {
   await podRunner.run(['sysctl', '-q', '-w', 'net.ipv4.conf.all.src_valid_mark=1']);
-  for (const r of await ingressRoutes(ip, ifname, gateway)) await ip.replaceRoute(r);
-  await ip.addRule(ingressRule());
   await new Nft(podRunner).replaceTable('inet', NFT_TABLE, nftBody(ifname));
 }
 

@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { KINDS } from '../../lib/api/constants.ts';
+import { RESOURCES } from '../../lib/api/resources.ts';
+import { describeError } from '../../lib/errors.ts';
+import { resourcePath } from '../../lib/kube/paths.ts';
+import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { PodRecord } from '../podnet/record.ts';
+import { type Pod, fetchPod, upsertEndpoint } from './endpoints.ts';
+import { AgentFailure } from './failure.ts';
+import type { PodStore } from './pods.ts';
+import type { CniService } from './service.ts';
+
+export interface ReconcilerOptions {
+  rest: KubeRest;
+  pods: PodStore;
+  service: CniService;
+  log: Logger;
+  intervalMs: number;
+}
+
+/**
+ * Brings the agent's records, the pods' namespaces and the PodEndpoints back
+ * in line, at start and then periodically; it is what finishes a DEL the
+ * agent missed (it was down, or the API was):
+ * - a record whose namespace is gone (the sandbox died) or that DEL already
+ *   unwired: what is left on the host (host link, wireguard-go socket) and
+ *   the PodEndpoint, if it still carries this sandbox's key, are removed;
+ * - a record of a live sandbox whose PodEndpoint is missing while its Pod
+ *   (same UID) still exists: the PodEndpoint is created again, or the
+ *   gateway would never take the pod's traffic.
+ */
+export class Reconciler {
+  private readonly o: ReconcilerOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(opts: ReconcilerOptions) {
+    this.o = opts;
+  }
+
+  start(): void {
+    void this.pass();
+    this.timer = setInterval(() => void this.pass(), this.o.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every record; a pass still under way is joined, not doubled. */
+  pass(): Promise<void> {
+    this.running ??= this.each().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async each(): Promise<void> {
+    for (const record of this.o.pods.list()) {
+      if (this.o.service.busy.has(record.containerId)) continue;
+      try {
+        if (record.unwired || !existsSync(record.netns)) {
+          await this.o.service.remove(record);
+          if (this.o.pods.read(record.containerId) === undefined) this.o.log.info('removed what was left of a gone sandbox', { pod: podName(record), containerId: record.containerId });
+        } else {
+          await this.ensureEndpoint(record);
+        }
+      } catch (err) {
+        this.o.log.warn('cannot reconcile a pod; retrying next pass', { pod: podName(record), reason: describeError(err) });
+      }
+    }
+  }
+
+  private async ensureEndpoint(record: PodRecord): Promise<void> {
+    const path = resourcePath(RESOURCES[KINDS.PodEndpoint], record.pod.namespace, record.pod.name);
+    try {
+      await this.o.rest.get(path);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const pod = await this.livePod(record);
+    if (pod === undefined) return;
+    await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: record.staticGatewayConfiguration, podIpAddress: record.podIp, podPublicKey: record.podPublicKey });
+    this.o.log.info('PodEndpoint was missing; created it again', { pod: podName(record) });
+  }
+
+  /** The record's Pod, unless it is gone or replaced by another of the same name (then its sandbox is going too). */
+  private async livePod(record: PodRecord): Promise<Pod | undefined> {
+    try {
+      const pod = await fetchPod(this.o.rest, record.pod);
+      return record.pod.uid === undefined || pod.metadata.uid === record.pod.uid ? pod : undefined;
+    } catch (err) {
+      if (err instanceof AgentFailure) return undefined;
+      throw err;
+    }
+  }
+}
+
+function podName(record: PodRecord): string {
+  return `${record.pod.namespace}/${record.pod.name}`;
+}
