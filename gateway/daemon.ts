@@ -20,7 +20,7 @@ import { StatusPublisher } from './status.ts';
 export interface DaemonOptions {
   rest: KubeRest;
   runner: CommandRunner;
-  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace'>;
+  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter'>;
   nodeName: string;
   registry: Registry;
   log: Logger;
@@ -54,13 +54,14 @@ export class GatewayDaemon {
     const names = namesFor(o.config);
     const links = new WgLinks(o.runner);
     this.links = links;
-    const metrics = gatewayMetrics(o.registry, () => this.sample());
+    const datapath = new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface, tunnelFilter: o.config.tunnelFilter });
+    const metrics = gatewayMetrics(o.registry, () => this.sample(), () => datapath.droppedPackets());
     this.sgcs = new Informer({ rest, log, type: RESOURCES.StaticGatewayConfiguration, parse: (x) => parseObject(StaticGatewayConfigurationSchema, x), resyncMs: 0 });
     this.vmConfigs = new Informer({ rest, log, type: RESOURCES.GatewayVMConfiguration, parse: (x) => parseObject(GatewayVMConfigurationSchema, x), resyncMs: 0 });
     this.endpoints = new Informer({ rest, log, type: RESOURCES.PodEndpoint, parse: (x) => parseObject(PodEndpointSchema, x), resyncMs: 0 });
     this.reconciler = new GatewayReconciler({
       rest, log, names, links, metrics, nodeName: o.nodeName,
-      datapath: new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface }),
+      datapath,
       peers: this.index,
       sgc: (key) => { const k = splitKey(key); return this.sgcs.get(k.namespace, k.name); },
       vmConfig: (key) => { const k = splitKey(key); return this.vmConfigs.get(k.namespace, k.name); },
