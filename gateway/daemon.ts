@@ -1,10 +1,12 @@
 import type { CommandRunner } from '../lib/exec/runner.ts';
+import { API_VERSION, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import {
   GatewayVMConfigurationSchema, PodEndpointSchema, StaticGatewayConfigurationSchema, parseObject,
   type GatewayVMConfiguration, type PodEndpoint, type StaticGatewayConfiguration,
 } from '../lib/api/v1alpha1.ts';
 import { Informer } from '../lib/kube/informer.ts';
+import { EventRecorder } from '../lib/kube/events.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { WorkQueue, objectKey, splitKey } from '../lib/kube/workqueue.ts';
 import type { Logger } from '../lib/log.ts';
@@ -12,9 +14,9 @@ import type { Registry } from '../lib/metrics.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
-import { PeerIndex } from './desired.ts';
+import { PeerIndex, type RefusedEndpoint } from './desired.ts';
 import { type GatewaySample, gatewayMetrics } from './metrics.ts';
-import { GC_KEY, GatewayReconciler } from './reconciler.ts';
+import { GC_KEY, GatewayReconciler, describeRefused } from './reconciler.ts';
 import { StatusPublisher } from './status.ts';
 
 export interface DaemonOptions {
@@ -45,6 +47,7 @@ export class GatewayDaemon {
   private readonly index = new PeerIndex();
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
+  private readonly events: EventRecorder;
   private resyncTimer: NodeJS.Timeout | undefined;
   private synced = false;
 
@@ -69,7 +72,9 @@ export class GatewayDaemon {
       pendingSince: this.pendingSince,
       onChange: () => this.status.changed(),
       requestGc: () => this.queue.add(GC_KEY),
+      onRefused: (sgc, r) => this.refused(sgc, r),
     });
+    this.events = new EventRecorder(rest, log, 'kube-egress-gateway-daemon');
     this.queue = new WorkQueue({
       name: 'gateway', log, reconcile: this.reconciler.reconcile, baseBackoffMs: 200, maxBackoffMs: 30_000,
     });
@@ -93,6 +98,15 @@ export class GatewayDaemon {
         if (sgc !== undefined) this.queue.add(sgc);
       },
     });
+  }
+
+  /** A duplicate endpoint: logged and raised as a Warning on the refused PodEndpoint. */
+  private refused(sgc: string, r: RefusedEndpoint): void {
+    const message = `not installed on gateway node ${this.o.nodeName} (${sgc}): ${describeRefused(r)}`;
+    this.o.log.warn('PodEndpoint refused', { sgc, endpoint: r.endpoint, heldBy: r.heldBy, ip: r.ip, duplicate: r.duplicate });
+    const [namespace = '', name = ''] = r.endpoint.split('/');
+    const pe = this.endpoints.get(namespace, name);
+    if (pe) void this.events.record({ apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: pe.metadata }, 'Warning', r.duplicate === 'ip' ? 'DuplicatePodIP' : 'DuplicatePublicKey', message);
   }
 
   private endpointChanged(pe: PodEndpoint): void {

@@ -43,12 +43,41 @@ t.test('the peer index follows endpoints between SGCs', async (t) => {
   });
   const idx = new PeerIndex();
   t.same(idx.upsert(pe('p1', 'a', '10.244.0.1/32')), ['app/a']);
-  t.same([...idx.peersOf('app/a')], [[k1, '10.244.0.1/32']]);
+  t.same([...idx.desiredOf('app/a').peers], [[k1, '10.244.0.1/32']]);
   t.same([...idx.endpointKeysOf('app/a')], [[k1, 'app/p1']]);
   t.same(idx.upsert(pe('p1', 'b', '10.244.0.1/32')), ['app/b', 'app/a'], 'moved: both SGCs change');
-  t.equal(idx.peersOf('app/a').size, 0);
+  t.equal(idx.desiredOf('app/a').peers.size, 0);
   t.equal(idx.remove(pe('p1', 'b', '10.244.0.1/32')), 'app/b');
   t.equal(idx.remove(pe('p1', 'b', '10.244.0.1/32')), undefined, 'removing twice is harmless');
-  t.equal(idx.peersOf('app/b').size, 0);
+  t.equal(idx.desiredOf('app/b').peers.size, 0);
   t.same([...idx.endpointKeysOf('app/none')], []);
+});
+
+t.test('duplicate IPs and keys: the older endpoint wins, whatever the order of events', async (t) => {
+  const [k1, k2, k3] = [0, 1, 2].map(() => generatePrivateKey().publicKey()) as [string, string, string];
+  const pe = (name: string, created: string, ip: string, key: string) => parseObject(PodEndpointSchema, {
+    metadata: { name, namespace: 'app', creationTimestamp: created }, spec: { staticGatewayConfiguration: 'a', podIpAddress: ip, podPublicKey: key },
+  });
+  const victim = pe('victim', '2026-01-01T00:00:05Z', '10.244.0.5/32', k1);
+  const forged = pe('forged', '2026-01-01T00:00:09Z', '10.244.0.5/32', k2);
+  const sameSecond = pe('aaa', '2026-01-01T00:00:09Z', '10.244.0.6/32', k3);
+  const sameSecondLater = pe('zzz', '2026-01-01T00:00:09Z', '10.244.0.6/32', k2);
+  const results = [];
+  for (const order of [[victim, forged, sameSecond, sameSecondLater], [sameSecondLater, forged, sameSecond, victim]]) {
+    const idx = new PeerIndex();
+    for (const x of order) idx.upsert(x);
+    results.push(idx.desiredOf('app/a'));
+  }
+  t.same(results[0], results[1], 'the same outcome in either order');
+  t.same([...results[0]!.peers], [[k1, '10.244.0.5/32'], [k3, '10.244.0.6/32']], 'the older holder of each IP is installed');
+  t.same(results[0]!.refused, [
+    { endpoint: 'app/forged', ip: '10.244.0.5/32', heldBy: 'app/victim', duplicate: 'ip' },
+    { endpoint: 'app/zzz', ip: '10.244.0.6/32', heldBy: 'app/aaa', duplicate: 'ip' },
+  ], 'same creation second: the name decides');
+  const idx = new PeerIndex();
+  idx.upsert(victim);
+  idx.upsert(pe('copy', '2026-01-01T00:00:07Z', '10.244.0.7/32', k1));
+  t.same(idx.desiredOf('app/a').refused, [{ endpoint: 'app/copy', ip: '10.244.0.7/32', heldBy: 'app/victim', duplicate: 'key' }], 'a public key claimed twice: the older wins too');
+  idx.remove(victim);
+  t.same([...idx.desiredOf('app/a').peers], [[k1, '10.244.0.7/32']], 'once the older one is gone, the other is installed');
 });

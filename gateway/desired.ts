@@ -60,6 +60,27 @@ export function sgcKeyOf(pe: PodEndpoint): string {
   return objectKey(pe.metadata.namespace, pe.spec.staticGatewayConfiguration);
 }
 
+/** A PodEndpoint the gateway does not install because an older one holds its IP or key. */
+export interface RefusedEndpoint {
+  /** namespace/name */
+  endpoint: string;
+  ip: string;
+  heldBy: string;
+  duplicate: 'ip' | 'key';
+}
+
+export interface DesiredPeers {
+  peers: Map<string, string>;
+  refused: RefusedEndpoint[];
+}
+
+function olderFirst([ka, a]: [string, PodEndpoint], [kb, b]: [string, PodEndpoint]): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
 /**
  * PodEndpoints grouped by SGC, kept up to date from informer events, so a
  * reconcile reads its peers without scanning every endpoint of the cluster.
@@ -96,11 +117,29 @@ export class PeerIndex {
     return sgc;
   }
 
-  /** Desired peers of an SGC as public key -> allowed IP (a key listed twice: the last one wins). */
-  peersOf(sgcKey: string): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const pe of this.bySgc.get(sgcKey)?.values() ?? []) out.set(pe.spec.podPublicKey, pe.spec.podIpAddress);
-    return out;
+  /**
+   * Desired peers of an SGC as public key -> allowed IP. An IP or a key
+   * claimed by two endpoints goes to the older one (creationTimestamp, then
+   * namespace/name), whatever the order of events, so it never moves between
+   * peers across resyncs; the others are refused. Two pods never hold one IP
+   * at once, so a duplicate is a stale or a forged endpoint: the older one is
+   * the one that was there first.
+   */
+  desiredOf(sgcKey: string): DesiredPeers {
+    const peers = new Map<string, string>();
+    const holders = new Map<string, string>();
+    const refused: RefusedEndpoint[] = [];
+    for (const [key, pe] of [...this.bySgc.get(sgcKey) ?? []].toSorted(olderFirst)) {
+      const { podPublicKey: publicKey, podIpAddress: ip } = pe.spec;
+      const heldBy = holders.get(ip) ?? holders.get(publicKey);
+      if (heldBy !== undefined) {
+        refused.push({ endpoint: key, ip, heldBy, duplicate: holders.has(ip) ? 'ip' : 'key' });
+        continue;
+      }
+      peers.set(publicKey, ip);
+      holders.set(ip, key).set(publicKey, key);
+    }
+    return { peers, refused };
   }
 
   /** PodEndpoint keys of an SGC by public key, for the latency metric. */
