@@ -53,11 +53,12 @@ t.test('the peer index follows endpoints between SGCs', async (t) => {
   t.same([...idx.endpointKeysOf('app/none')], []);
 });
 
+const pe = (name: string, created: string, ip: string, key: string) => parseObject(PodEndpointSchema, {
+  metadata: { name, namespace: 'app', creationTimestamp: created }, spec: { staticGatewayConfiguration: 'a', podIpAddress: ip, podPublicKey: key },
+});
+
 t.test('duplicate IPs and keys: the older endpoint wins, whatever the order of events', async (t) => {
   const [k1, k2, k3] = [0, 1, 2].map(() => generatePrivateKey().publicKey()) as [string, string, string];
-  const pe = (name: string, created: string, ip: string, key: string) => parseObject(PodEndpointSchema, {
-    metadata: { name, namespace: 'app', creationTimestamp: created }, spec: { staticGatewayConfiguration: 'a', podIpAddress: ip, podPublicKey: key },
-  });
   const victim = pe('victim', '2026-01-01T00:00:05Z', '10.244.0.5/32', k1);
   const forged = pe('forged', '2026-01-01T00:00:09Z', '10.244.0.5/32', k2);
   const sameSecond = pe('aaa', '2026-01-01T00:00:09Z', '10.244.0.6/32', k3);

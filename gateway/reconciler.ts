@@ -163,9 +163,8 @@ export class GatewayReconciler {
   }
 
   private noteRefused(key: string, s: Served, refused: RefusedEndpoint[]): void {
-    const id = (r: RefusedEndpoint) => `${r.endpoint} ${r.ip} ${r.heldBy}`;
-    const known = new Set(s.refused.map(id));
-    for (const r of refused) if (!known.has(id(r))) this.d.onRefused(key, r);
+    const known = new Set(s.refused.map(refusalId));
+    for (const r of refused) if (!known.has(refusalId(r))) this.d.onRefused(key, r);
     s.refused = refused;
   }
 
@@ -238,6 +237,8 @@ export class GatewayReconciler {
     }
   }
 }
+
+const refusalId = (r: RefusedEndpoint): string => `${r.endpoint} ${r.ip} ${r.heldBy}`;
 
 /** One refused endpoint, for status and events: names and an IP, never a key. */
 export function describeRefused(r: RefusedEndpoint): string {
