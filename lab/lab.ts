@@ -139,7 +139,8 @@ export class Lab {
       this.machines.push(m);
       await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
       // The token of the node's part: the gateway daemon's or the node agent's ServiceAccount.
-      await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`);
+      // Bound to the part's Pod on this node, as the kubelet's projected tokens are.
+      await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`, vm.computerName);
       this.procs.startScript(`portal-${vm.computerName}`, m, 'lab/portal-main.ts', ['--listen', `tcp:127.0.0.1:${NODE_API_PORT}`, '--connect', `unix:${apiSock}`]);
     }
   }
