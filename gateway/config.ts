@@ -19,6 +19,7 @@ export const GATEWAY_OPTIONS = {
   'resync-interval': { type: 'string', default: '60s' },
   'tunnel-allow-cidrs': { type: 'string', default: '' },
   'tunnel-deny-cidrs': { type: 'string', default: DEFAULT_DENY_CIDRS.join(',') },
+  'check-node-pod-cidrs': { type: 'boolean', default: false },
   namespace: { type: 'string' },
 } as const;
 
@@ -35,6 +36,8 @@ export interface GatewayConfig {
   drainMs: number;
   resyncMs: number;
   tunnelFilter: TunnelFilter;
+  /** Refuse PodEndpoints whose IP is outside the pod ranges of the node stamped on them. */
+  checkNodePodCidrs: boolean;
   /** Where this node's GatewayStatus lives. */
   namespace: string;
 }
@@ -77,6 +80,7 @@ export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = proce
       allowCidrs: parseCidrList(v['tunnel-allow-cidrs'], 'tunnel-allow-cidrs'),
       denyCidrs: parseCidrList(v['tunnel-deny-cidrs'], 'tunnel-deny-cidrs'),
     },
+    checkNodePodCidrs: v['check-node-pod-cidrs'],
     namespace: f.namespace,
   };
 }
@@ -138,4 +142,8 @@ balancer's health probe.
                                and 168.63.129.16 are always dropped.
   --tunnel-allow-cidrs CIDRS   exceptions to all of the above, e.g. the on-premises ranges
                                private-mode gateways egress to (default none)
+  --check-node-pod-cidrs       refuse a PodEndpoint whose IP is outside the pod ranges
+                               (spec.podCIDRs) of the node its agent stamped on it; for
+                               clusters whose pod IPs come from node ranges (kubenet,
+                               Azure CNI overlay). Watches Nodes.
 `;

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { CommandRunner } from '../lib/exec/runner.ts';
 import { API_VERSION, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
@@ -6,6 +7,7 @@ import {
   type GatewayVMConfiguration, type PodEndpoint, type StaticGatewayConfiguration,
 } from '../lib/api/v1alpha1.ts';
 import { Informer } from '../lib/kube/informer.ts';
+import { CORE } from '../lib/kube/paths.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { WorkQueue, objectKey, splitKey } from '../lib/kube/workqueue.ts';
@@ -15,6 +17,12 @@ import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
 import { PeerIndex, type RefusedEndpoint } from './desired.ts';
+
+const NodeRangesSchema = z.object({
+  metadata: z.object({ name: z.string() }),
+  spec: z.object({ podCIDRs: z.array(z.string()).optional() }).default({}),
+});
+type NodeRanges = z.output<typeof NodeRangesSchema>;
 import { type GatewaySample, gatewayMetrics } from './metrics.ts';
 import { GC_KEY, GatewayReconciler, describeRefused } from './reconciler.ts';
 import { StatusPublisher } from './status.ts';
@@ -22,7 +30,7 @@ import { StatusPublisher } from './status.ts';
 export interface DaemonOptions {
   rest: KubeRest;
   runner: CommandRunner;
-  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter'>;
+  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter' | 'checkNodePodCidrs'>;
   nodeName: string;
   registry: Registry;
   log: Logger;
@@ -44,6 +52,7 @@ export class GatewayDaemon {
   private readonly sgcs: Informer<StaticGatewayConfiguration>;
   private readonly vmConfigs: Informer<GatewayVMConfiguration>;
   private readonly endpoints: Informer<PodEndpoint>;
+  private readonly nodes: Informer<NodeRanges> | undefined;
   private readonly index = new PeerIndex();
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
@@ -73,6 +82,7 @@ export class GatewayDaemon {
       onChange: () => this.status.changed(),
       requestGc: () => this.queue.add(GC_KEY),
       onRefused: (sgc, r) => this.refused(sgc, r),
+      ...(o.config.checkNodePodCidrs && { podCidrsOf: (node: string) => this.nodes?.get(undefined, node)?.spec.podCIDRs }),
     });
     this.events = new EventRecorder(rest, log, 'kube-egress-gateway-daemon');
     this.queue = new WorkQueue({
@@ -81,6 +91,7 @@ export class GatewayDaemon {
     this.status = new StatusPublisher({
       rest, log, namespace: o.config.namespace, nodeName: o.nodeName, summaries: () => this.reconciler.summaries(), minIntervalMs: o.statusIntervalMs ?? 1000,
     });
+    this.nodes = o.config.checkNodePodCidrs ? this.watchNodeRanges() : undefined;
     this.wire();
   }
 
@@ -100,13 +111,28 @@ export class GatewayDaemon {
     });
   }
 
-  /** A duplicate endpoint: logged and raised as a Warning on the refused PodEndpoint. */
+  /** A refused endpoint: logged and raised as a Warning on the PodEndpoint. */
   private refused(sgc: string, r: RefusedEndpoint): void {
     const message = `not installed on gateway node ${this.o.nodeName} (${sgc}): ${describeRefused(r)}`;
-    this.o.log.warn('PodEndpoint refused', { sgc, endpoint: r.endpoint, heldBy: r.heldBy, ip: r.ip, duplicate: r.duplicate });
+    this.o.log.warn('PodEndpoint refused', { sgc, endpoint: r.endpoint, ip: r.ip, reason: r.reason, other: r.other });
     const [namespace = '', name = ''] = r.endpoint.split('/');
     const pe = this.endpoints.get(namespace, name);
-    if (pe) void this.events.record({ apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: pe.metadata }, 'Warning', r.duplicate === 'ip' ? 'DuplicatePodIP' : 'DuplicatePublicKey', message);
+    if (pe) void this.events.record({ apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: pe.metadata }, 'Warning', r.reason, message);
+  }
+
+  /**
+   * With --check-node-pod-cidrs: the nodes' pod ranges (only those: a Node
+   * is parsed down to its name and podCIDRs, so the cache stays small), and
+   * every SGC re-checked when a node's ranges change.
+   */
+  private watchNodeRanges(): Informer<NodeRanges> {
+    const nodes = new Informer<NodeRanges>({ rest: this.o.rest, log: this.o.log, type: CORE.nodes, parse: (x) => NodeRangesSchema.parse(x), resyncMs: 0 });
+    const recheck = (n: NodeRanges, old?: NodeRanges) => {
+      if (old && JSON.stringify(old.spec) === JSON.stringify(n.spec)) return;
+      for (const sgc of this.sgcs.list()) this.queue.add(objectKey(sgc.metadata.namespace, sgc.metadata.name));
+    };
+    nodes.on({ add: (n) => recheck(n), update: recheck, delete: (n) => recheck(n) });
+    return nodes;
   }
 
   private endpointChanged(pe: PodEndpoint): void {
@@ -122,7 +148,7 @@ export class GatewayDaemon {
 
   /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
   async start(): Promise<void> {
-    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start()]);
+    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start()]);
     this.synced = true;
     this.resync();
     this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
@@ -147,7 +173,7 @@ export class GatewayDaemon {
   /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
-    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop()]);
+    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop()]);
     await this.queue.shutdown();
     await this.status.stop();
   }

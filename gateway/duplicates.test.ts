@@ -2,10 +2,12 @@
 // node) never takes it over: the older one keeps it across resyncs, and the
 // refusal shows in GatewayStatus and as an event.
 import t from 'tap';
+import { API_VERSION } from '../lib/api/constants.ts';
 import type { GatewayStatus } from '../lib/api/v1alpha1.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { generatePrivateKey } from '../lib/wireguard/keys.ts';
+import { ENDPOINT_NODE_LABEL } from './desired.ts';
 import { APP_NS, Lab, NODE, SYSTEM_NS, waitFor } from './testing/lab.ts';
 
 t.test('a duplicate pod IP: the older endpoint keeps it, deterministically; status and event report the other', async (t) => {
@@ -43,4 +45,29 @@ t.test('a duplicate pod IP: the older endpoint keeps it, deterministically; stat
     const o = await lab.kube.rest.get<GatewayStatus>(resourcePath(RESOURCES.GatewayStatus, SYSTEM_NS, NODE.name));
     return o.status?.gateways?.[0]?.refusedEndpointCount === undefined;
   }, 5_000), 'and the status no longer reports a refusal');
+});
+
+t.test('--check-node-pod-cidrs: an endpoint squatting an IP outside its node\'s pod range never holds it', async (t) => {
+  const lab = await Lab.start(t);
+  const daemon = lab.startDaemon(['--node-name', NODE.name, '--check-node-pod-cidrs']);
+  t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
+  for (const [name, cidr] of [['worker-a', '10.244.0.0/24'], ['worker-b', '10.244.1.0/24']]) {
+    await lab.kube.rest.create(resourcePath(CORE.nodes), { metadata: { name }, spec: { podCIDR: cidr, podCIDRs: [cidr] } });
+  }
+  const gw = await lab.createGateway('egress-a', 6000, '10.0.0.65');
+  const pod = await lab.addPod('10.244.0.10', gw);
+  const endpoint = (name: string, node: string, publicKey: string) => lab.kube.rest.create(resourcePath(RESOURCES.PodEndpoint, APP_NS), {
+    apiVersion: API_VERSION, kind: 'PodEndpoint', metadata: { name, labels: { [ENDPOINT_NODE_LABEL]: node } },
+    spec: { staticGatewayConfiguration: 'egress-a', podIpAddress: `${pod.ip}/32`, podPublicKey: publicKey },
+  });
+  // worker-b's agent claims the IP first, before the pod on worker-a exists.
+  await endpoint('squatter', 'worker-b', generatePrivateKey().publicKey());
+  await new Promise((r) => setTimeout(r, 1_100));
+  await endpoint('pod', 'worker-a', pod.key.publicKey());
+  t.ok(await waitFor(async () => (await lab.gatewayPeers(6000)).join(',') === pod.key.publicKey(), 10_000), 'the pod\'s peer, and only it, is installed');
+  t.equal(await lab.sourceSeenBy(pod), '10.0.0.65', 'and it egresses');
+  t.ok(await waitFor(async () => {
+    const o = await lab.kube.rest.get<GatewayStatus>(resourcePath(RESOURCES.GatewayStatus, SYSTEM_NS, NODE.name));
+    return o.status?.gateways?.[0]?.refusedEndpoints?.[0] === `${APP_NS}/squatter: ${pod.ip}/32 is outside the pod ranges of its node worker-b`;
+  }, 5_000), 'GatewayStatus names the squatter');
 });

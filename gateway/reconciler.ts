@@ -9,7 +9,7 @@ import { PrivateKey } from '../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../lib/wireguard/link.ts';
 import { linkName, type Names } from './config.ts';
 import type { Datapath } from './datapath.ts';
-import { type DesiredGateway, type PeerIndex, type RefusedEndpoint, desiredGateway } from './desired.ts';
+import { type DesiredGateway, type PeerIndex, type PodCidrsOf, type RefusedEndpoint, desiredGateway } from './desired.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { type PeerSet, readPeers, syncPeers } from './peers.ts';
 
@@ -34,8 +34,10 @@ export interface ReconcilerDeps {
   onChange: () => void;
   /** Asks for a garbage collection pass (queued after the current reconcile). */
   requestGc: () => void;
-  /** An endpoint newly refused for a duplicate IP or key (once per refusal, not per reconcile). */
+  /** An endpoint newly refused (once per refusal, not per reconcile). */
   onRefused: (sgcKey: string, refused: RefusedEndpoint) => void;
+  /** Pod ranges of the nodes, when --check-node-pod-cidrs is on. */
+  podCidrsOf?: PodCidrsOf;
 }
 
 /** How many refused endpoints a GatewaySummary names (the count is always complete). */
@@ -52,7 +54,7 @@ interface Served {
   ready: boolean;
   lastProgrammed: string | undefined;
   message: string | undefined;
-  /** Endpoints not installed (duplicates), as of the last peer sync. */
+  /** Endpoints not installed (duplicates, outside their node's ranges), as of the last peer sync. */
   refused: RefusedEndpoint[];
 }
 
@@ -154,7 +156,7 @@ export class GatewayReconciler {
     }
     const wg = this.d.links.wg(s.link);
     if (full || !s.installed) s.installed = await readPeers(wg, s.link.wgName);
-    const desired = this.d.peers.desiredOf(key);
+    const desired = this.d.peers.desiredOf(key, this.d.podCidrsOf);
     this.noteRefused(key, s, desired.refused);
     const { added, removed } = await syncPeers(wg, s.link.wgName, desired.peers, s.installed);
     this.observeInstalled(key, added);
@@ -238,9 +240,10 @@ export class GatewayReconciler {
   }
 }
 
-const refusalId = (r: RefusedEndpoint): string => `${r.endpoint} ${r.ip} ${r.heldBy}`;
+const refusalId = (r: RefusedEndpoint): string => `${r.endpoint} ${r.ip} ${r.reason} ${r.other}`;
 
 /** One refused endpoint, for status and events: names and an IP, never a key. */
 export function describeRefused(r: RefusedEndpoint): string {
-  return `${r.endpoint}: ${r.duplicate === 'ip' ? r.ip : 'its public key'} is held by the older ${r.heldBy}`;
+  if (r.reason === 'OutsideNodePodCIDRs') return `${r.endpoint}: ${r.ip} is outside the pod ranges of its node ${r.other}`;
+  return `${r.endpoint}: ${r.reason === 'DuplicatePodIP' ? r.ip : 'its public key'} is held by the older ${r.other}`;
 }

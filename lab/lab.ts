@@ -112,7 +112,8 @@ export class Lab {
     // The chart's namespaces, ServiceAccounts and RBAC: every part runs as its
     // own ServiceAccount (lab/parts.ts), so a missing permission fails here
     // as it would in a cluster.
-    await installChartIdentities(this.kube);
+    // Lab pods take their IPs from their node's podCIDR, so the gateways can check it.
+    await installChartIdentities(this.kube, { gatewayDaemonManager: { checkNodePodCidrs: true } });
     this.log.info('starting the Azure Resource Manager emulator');
     this.arm = await startArmEmulator({ location: 'eastus' });
     seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2 });
