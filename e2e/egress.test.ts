@@ -1,6 +1,9 @@
 // End-to-end egress through the whole system in the lab: real traffic to the
 // echo service, which reports the source address it sees.
 import t from 'tap';
+import { RESOURCES } from '../lib/api/resources.ts';
+import { resourcePath } from '../lib/kube/paths.ts';
+import { ENDPOINT_NODE_LABEL } from '../gateway/desired.ts';
 import { createPod } from '../lab/kubelet.ts';
 import { API_ENDPOINT_IP, API_ENDPOINT_PORT, DEFAULT_OUTBOUND_IP, ECHO_ALT_IP, NODE_LOCAL_DNS_IP } from '../lab/plan.ts';
 import { applySgc, egressIp, getFrom, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
@@ -18,6 +21,8 @@ t.test('egress through the lab', async (t) => {
     const plain = await createPod(lab, w0, { namespace: 'default', name: 'plain' });
     const ip = await waitEgress(lab, annotated);
     t.ok(inPrefix(ip, prefixA), `annotated pod egresses from ${ip}, inside ${prefixA}`);
+    const pe = await lab.kube.rest.get<{ metadata: { labels?: Record<string, string> } }>(resourcePath(RESOURCES.PodEndpoint, 'default', 'annotated'));
+    t.equal(pe.metadata.labels?.[ENDPOINT_NODE_LABEL], w0.computerName, 'its PodEndpoint is stamped with its node (the admission policy, from the agent\'s Pod-bound token)');
     const plainIp = await egressIp(lab, plain);
     t.equal(plainIp, DEFAULT_OUTBOUND_IP, 'the plain pod egresses from the default outbound IP');
     t.notOk(inPrefix(plainIp, prefixA));

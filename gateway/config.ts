@@ -4,6 +4,7 @@ import { COMMON_OPTIONS, parseBindAddress, parseFlags } from '../lib/cli.ts';
 import { KegError } from '../lib/errors.ts';
 import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
 import { parseDuration } from '../lib/duration.ts';
+import { DEFAULT_DENY_CIDRS, type TunnelFilter, parseCidrList } from './tunnel-filter.ts';
 
 /** Flags of `kube-egress-gateway gateway` (on top of the common ones). */
 export const GATEWAY_OPTIONS = {
@@ -16,6 +17,9 @@ export const GATEWAY_OPTIONS = {
   'probe-bind-address': { type: 'string', default: `:${GATEWAY_PROBE_PORT}` },
   'drain-seconds': { type: 'string', default: '15' },
   'resync-interval': { type: 'string', default: '60s' },
+  'tunnel-allow-cidrs': { type: 'string', default: '' },
+  'tunnel-deny-cidrs': { type: 'string', default: DEFAULT_DENY_CIDRS.join(',') },
+  'check-node-pod-cidrs': { type: 'boolean', default: false },
   namespace: { type: 'string' },
 } as const;
 
@@ -31,6 +35,9 @@ export interface GatewayConfig {
   hostInterface: string;
   drainMs: number;
   resyncMs: number;
+  tunnelFilter: TunnelFilter;
+  /** Refuse PodEndpoints whose IP is outside the pod ranges of the node stamped on them. */
+  checkNodePodCidrs: boolean;
   /** Where this node's GatewayStatus lives. */
   namespace: string;
 }
@@ -69,6 +76,11 @@ export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = proce
     hostInterface: f['host-interface'],
     drainMs: parseDuration(v['drain-seconds'], 'drain-seconds'),
     resyncMs: parseDuration(v['resync-interval'], 'resync-interval'),
+    tunnelFilter: {
+      allowCidrs: parseCidrList(v['tunnel-allow-cidrs'], 'tunnel-allow-cidrs'),
+      denyCidrs: parseCidrList(v['tunnel-deny-cidrs'], 'tunnel-deny-cidrs'),
+    },
+    checkNodePodCidrs: v['check-node-pod-cidrs'],
     namespace: f.namespace,
   };
 }
@@ -84,12 +96,14 @@ export interface Names {
   hostVeth: string;
   /** The veth end in the gateway namespace (a name private to that namespace). */
   nsVeth: string;
+  /** The node-namespace nft table of the tunnel filter. */
+  nodeTable: string;
   linkPrefix: string;
 }
 
 export function namesFor(cfg: Pick<GatewayConfig, 'netnsName' | 'linkPrefix'>): Names {
   const hash = createHash('sha256').update(cfg.netnsName).digest('hex').slice(0, 8);
-  return { netnsName: cfg.netnsName, hostVeth: `kgw-${hash}`, nsVeth: 'host0', linkPrefix: cfg.linkPrefix };
+  return { netnsName: cfg.netnsName, hostVeth: `kgw-${hash}`, nsVeth: 'host0', nodeTable: `keg_node_${hash}`, linkPrefix: cfg.linkPrefix };
 }
 
 /** The WireGuard link of the gateway on `port`. */
@@ -122,4 +136,14 @@ balancer's health probe.
   --host-interface IFNAME      gets the load balancer frontend IPs (default eth0)
   --drain-seconds DURATION     probes fail this long after SIGTERM before exit (default 15)
   --resync-interval DURATION   full resync period (default 60s)
+  --tunnel-deny-cidrs CIDRS    tunnelled traffic to these is dropped (comma-separated; default
+                               every private range: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,
+                               100.64.0.0/10). The gateway node's own addresses, link-local
+                               and 168.63.129.16 are always dropped.
+  --tunnel-allow-cidrs CIDRS   exceptions to all of the above, e.g. the on-premises ranges
+                               private-mode gateways egress to (default none)
+  --check-node-pod-cidrs       refuse a PodEndpoint whose IP is outside the pod ranges
+                               (spec.podCIDRs) of the node its agent stamped on it; for
+                               clusters whose pod IPs come from node ranges (kubenet,
+                               Azure CNI overlay). Watches Nodes.
 `;

@@ -1,10 +1,14 @@
+import { z } from 'zod';
 import type { CommandRunner } from '../lib/exec/runner.ts';
+import { API_VERSION, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import {
   GatewayVMConfigurationSchema, PodEndpointSchema, StaticGatewayConfigurationSchema, parseObject,
   type GatewayVMConfiguration, type PodEndpoint, type StaticGatewayConfiguration,
 } from '../lib/api/v1alpha1.ts';
 import { Informer } from '../lib/kube/informer.ts';
+import { CORE } from '../lib/kube/paths.ts';
+import { EventRecorder } from '../lib/kube/events.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { WorkQueue, objectKey, splitKey } from '../lib/kube/workqueue.ts';
 import type { Logger } from '../lib/log.ts';
@@ -12,15 +16,21 @@ import type { Registry } from '../lib/metrics.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
-import { PeerIndex } from './desired.ts';
+import { PeerIndex, type RefusedEndpoint } from './desired.ts';
+
+const NodeRangesSchema = z.object({
+  metadata: z.object({ name: z.string() }),
+  spec: z.object({ podCIDRs: z.array(z.string()).optional() }).default({}),
+});
+type NodeRanges = z.output<typeof NodeRangesSchema>;
 import { type GatewaySample, gatewayMetrics } from './metrics.ts';
-import { GC_KEY, GatewayReconciler } from './reconciler.ts';
+import { GC_KEY, GatewayReconciler, describeRefused } from './reconciler.ts';
 import { StatusPublisher } from './status.ts';
 
 export interface DaemonOptions {
   rest: KubeRest;
   runner: CommandRunner;
-  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace'>;
+  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter' | 'checkNodePodCidrs'>;
   nodeName: string;
   registry: Registry;
   log: Logger;
@@ -42,9 +52,11 @@ export class GatewayDaemon {
   private readonly sgcs: Informer<StaticGatewayConfiguration>;
   private readonly vmConfigs: Informer<GatewayVMConfiguration>;
   private readonly endpoints: Informer<PodEndpoint>;
+  private readonly nodes: Informer<NodeRanges> | undefined;
   private readonly index = new PeerIndex();
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
+  private readonly events: EventRecorder;
   private resyncTimer: NodeJS.Timeout | undefined;
   private synced = false;
 
@@ -54,13 +66,14 @@ export class GatewayDaemon {
     const names = namesFor(o.config);
     const links = new WgLinks(o.runner);
     this.links = links;
-    const metrics = gatewayMetrics(o.registry, () => this.sample());
+    const datapath = new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface, tunnelFilter: o.config.tunnelFilter });
+    const metrics = gatewayMetrics(o.registry, () => this.sample(), () => datapath.droppedPackets());
     this.sgcs = new Informer({ rest, log, type: RESOURCES.StaticGatewayConfiguration, parse: (x) => parseObject(StaticGatewayConfigurationSchema, x), resyncMs: 0 });
     this.vmConfigs = new Informer({ rest, log, type: RESOURCES.GatewayVMConfiguration, parse: (x) => parseObject(GatewayVMConfigurationSchema, x), resyncMs: 0 });
     this.endpoints = new Informer({ rest, log, type: RESOURCES.PodEndpoint, parse: (x) => parseObject(PodEndpointSchema, x), resyncMs: 0 });
     this.reconciler = new GatewayReconciler({
       rest, log, names, links, metrics, nodeName: o.nodeName,
-      datapath: new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface }),
+      datapath,
       peers: this.index,
       sgc: (key) => { const k = splitKey(key); return this.sgcs.get(k.namespace, k.name); },
       vmConfig: (key) => { const k = splitKey(key); return this.vmConfigs.get(k.namespace, k.name); },
@@ -68,13 +81,17 @@ export class GatewayDaemon {
       pendingSince: this.pendingSince,
       onChange: () => this.status.changed(),
       requestGc: () => this.queue.add(GC_KEY),
+      onRefused: (sgc, r) => this.refused(sgc, r),
+      ...(o.config.checkNodePodCidrs && { podCidrsOf: (node: string) => this.nodes?.get(undefined, node)?.spec.podCIDRs }),
     });
+    this.events = new EventRecorder(rest, log, 'kube-egress-gateway-daemon');
     this.queue = new WorkQueue({
       name: 'gateway', log, reconcile: this.reconciler.reconcile, baseBackoffMs: 200, maxBackoffMs: 30_000,
     });
     this.status = new StatusPublisher({
       rest, log, namespace: o.config.namespace, nodeName: o.nodeName, summaries: () => this.reconciler.summaries(), minIntervalMs: o.statusIntervalMs ?? 1000,
     });
+    this.nodes = o.config.checkNodePodCidrs ? this.watchNodeRanges() : undefined;
     this.wire();
   }
 
@@ -94,6 +111,30 @@ export class GatewayDaemon {
     });
   }
 
+  /** A refused endpoint: logged and raised as a Warning on the PodEndpoint. */
+  private refused(sgc: string, r: RefusedEndpoint): void {
+    const message = `not installed on gateway node ${this.o.nodeName} (${sgc}): ${describeRefused(r)}`;
+    this.o.log.warn('PodEndpoint refused', { sgc, endpoint: r.endpoint, ip: r.ip, reason: r.reason, other: r.other });
+    const [namespace = '', name = ''] = r.endpoint.split('/');
+    const pe = this.endpoints.get(namespace, name);
+    if (pe) void this.events.record({ apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: pe.metadata }, 'Warning', r.reason, message);
+  }
+
+  /**
+   * With --check-node-pod-cidrs: the nodes' pod ranges (only those: a Node
+   * is parsed down to its name and podCIDRs, so the cache stays small), and
+   * every SGC re-checked when a node's ranges change.
+   */
+  private watchNodeRanges(): Informer<NodeRanges> {
+    const nodes = new Informer<NodeRanges>({ rest: this.o.rest, log: this.o.log, type: CORE.nodes, parse: (x) => NodeRangesSchema.parse(x), resyncMs: 0 });
+    const recheck = (n: NodeRanges, old?: NodeRanges) => {
+      if (old && JSON.stringify(old.spec) === JSON.stringify(n.spec)) return;
+      for (const sgc of this.sgcs.list()) this.queue.add(objectKey(sgc.metadata.namespace, sgc.metadata.name));
+    };
+    nodes.on({ add: (n) => recheck(n), update: recheck, delete: (n) => recheck(n) });
+    return nodes;
+  }
+
   private endpointChanged(pe: PodEndpoint): void {
     const key = objectKey(pe.metadata.namespace, pe.metadata.name);
     if (!this.pendingSince.has(key)) this.pendingSince.set(key, performance.now());
@@ -107,7 +148,7 @@ export class GatewayDaemon {
 
   /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
   async start(): Promise<void> {
-    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start()]);
+    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start()]);
     this.synced = true;
     this.resync();
     this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
@@ -132,7 +173,7 @@ export class GatewayDaemon {
   /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
-    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop()]);
+    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop()]);
     await this.queue.shutdown();
     await this.status.stop();
   }

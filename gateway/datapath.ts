@@ -10,12 +10,14 @@ import {
   BASE_TABLE, HOST_VETH_IP, NS_VETH_IP, VETH_PREFIX_LEN, type GatewayAddressing,
   baseTableBody, gatewayTable, gatewayTableBody, hostTableBody, markOf, parseHostComment, portOfTable, returnRule,
 } from './rules.ts';
+import { type DropReason, type TunnelFilter, droppedByReason, nodeTableBody } from './tunnel-filter.ts';
 
 export interface DatapathOptions {
   runner: CommandRunner;
   links: WgLinks;
   names: Names;
   hostInterface: string;
+  tunnelFilter: TunnelFilter;
 }
 
 /**
@@ -55,13 +57,21 @@ export class Datapath {
     // veth: strict reverse-path filtering would drop them.
     await this.sysctl(inNetns(runner, this.gwPath), ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
     await this.sysctl(runner, ['net.ipv4.ip_forward=1']);
-    await this.nsNft.replaceTable('ip', BASE_TABLE, baseTableBody(names));
+    await this.nsNft.replaceTable('ip', BASE_TABLE, baseTableBody(names, this.o.tunnelFilter, await this.nsNft.counters('ip', BASE_TABLE)));
+    await this.hostNft.replaceTable('ip', names.nodeTable, nodeTableBody(names, this.o.tunnelFilter, await this.hostNft.counters('ip', names.nodeTable)));
   }
 
-  /** Removes the namespace and veth; only when no gateway is left. */
+  /** Tunnelled packets the filter dropped, by reason (zero before the base exists). */
+  async droppedPackets(): Promise<Record<DropReason, number>> {
+    const ns = existsSync(this.gwPath) ? await this.nsNft.counters('ip', BASE_TABLE) : new Map();
+    return droppedByReason([ns, await this.hostNft.counters('ip', this.o.names.nodeTable)]);
+  }
+
+  /** Removes the namespace and veth, then the filter of what came through them; only when no gateway is left. */
   async removeBase(): Promise<void> {
     await this.hostIp.deleteLink(this.o.names.hostVeth);
     await deleteNetns(this.o.runner, this.o.names.netnsName);
+    await this.hostNft.deleteTable('ip', this.o.names.nodeTable);
   }
 
   /** Everything of one gateway except its peers. Returns its link. */

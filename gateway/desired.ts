@@ -61,6 +61,59 @@ export function sgcKeyOf(pe: PodEndpoint): string {
 }
 
 /**
+ * The node the admission policy stamps on every PodEndpoint a node agent
+ * writes (charts/.../podendpoint-policy.yaml): the node its token names.
+ */
+export const ENDPOINT_NODE_LABEL = 'kubeegressgateway.azure.com/node';
+
+/** Why a PodEndpoint is not installed; also the reason of its Warning event. */
+export type RefusalReason = 'DuplicatePodIP' | 'DuplicatePublicKey' | 'OutsideNodePodCIDRs';
+
+export interface RefusedEndpoint {
+  /** namespace/name */
+  endpoint: string;
+  ip: string;
+  reason: RefusalReason;
+  /** The older endpoint holding the IP or key, or the node whose pod ranges the IP is outside. */
+  other: string;
+}
+
+export interface DesiredPeers {
+  peers: Map<string, string>;
+  refused: RefusedEndpoint[];
+}
+
+/** A node's pod ranges by node name; undefined when unknown or not checked. */
+export type PodCidrsOf = (node: string) => readonly string[] | undefined;
+
+const ipv4 = (ip: string): number => ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+
+/** Whether `ip` (an address, or an address/32) lies in one of the IPv4 `cidrs`; IPv6 ranges never match. */
+export function inCidrs(ip: string, cidrs: readonly string[]): boolean {
+  const addr = ipv4(ip.split('/')[0] as string);
+  return cidrs.some((cidr) => {
+    const [base = '', len = ''] = cidr.split('/');
+    if (isIP(base) !== 4) return false;
+    const size = 2 ** (32 - Number(len));
+    return Math.floor(addr / size) === Math.floor(ipv4(base) / size);
+  });
+}
+
+/** The node an endpoint's pod range is checked against: the stamped node, when it has pod ranges. */
+function outsideNode(pe: PodEndpoint, podCidrsOf: PodCidrsOf | undefined): string | undefined {
+  const node = pe.metadata.labels?.[ENDPOINT_NODE_LABEL];
+  const cidrs = node === undefined ? undefined : podCidrsOf?.(node);
+  return node !== undefined && cidrs !== undefined && cidrs.length > 0 && !inCidrs(pe.spec.podIpAddress, cidrs) ? node : undefined;
+}
+
+function olderFirst([ka, a]: [string, PodEndpoint], [kb, b]: [string, PodEndpoint]): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
  * PodEndpoints grouped by SGC, kept up to date from informer events, so a
  * reconcile reads its peers without scanning every endpoint of the cluster.
  */
@@ -96,11 +149,31 @@ export class PeerIndex {
     return sgc;
   }
 
-  /** Desired peers of an SGC as public key -> allowed IP (a key listed twice: the last one wins). */
-  peersOf(sgcKey: string): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const pe of this.bySgc.get(sgcKey)?.values() ?? []) out.set(pe.spec.podPublicKey, pe.spec.podIpAddress);
-    return out;
+  /**
+   * Desired peers of an SGC as public key -> allowed IP. An IP or a key
+   * claimed by two endpoints goes to the older one (creationTimestamp, then
+   * namespace/name), whatever the order of events, so it never moves between
+   * peers across resyncs; the others are refused. Two pods never hold one IP
+   * at once, so a duplicate is a stale or a forged endpoint: the older one is
+   * the one that was there first. With `podCidrsOf`, an endpoint whose IP is
+   * outside the pod ranges of the node stamped on it is refused before it can
+   * hold anything (a node claiming an IP of another node's range).
+   */
+  desiredOf(sgcKey: string, podCidrsOf?: PodCidrsOf): DesiredPeers {
+    const peers = new Map<string, string>();
+    const holders = new Map<string, string>();
+    const refused: RefusedEndpoint[] = [];
+    for (const [key, pe] of [...this.bySgc.get(sgcKey) ?? []].toSorted(olderFirst)) {
+      const { podPublicKey: publicKey, podIpAddress: ip } = pe.spec;
+      const node = outsideNode(pe, podCidrsOf);
+      const heldBy = holders.get(ip) ?? holders.get(publicKey);
+      if (node !== undefined) refused.push({ endpoint: key, ip, reason: 'OutsideNodePodCIDRs', other: node });
+      else if (heldBy !== undefined) refused.push({ endpoint: key, ip, reason: holders.has(ip) ? 'DuplicatePodIP' : 'DuplicatePublicKey', other: heldBy });
+      if (node !== undefined || heldBy !== undefined) continue;
+      peers.set(publicKey, ip);
+      holders.set(ip, key).set(publicKey, key);
+    }
+    return { peers, refused };
   }
 
   /** PodEndpoint keys of an SGC by public key, for the latency metric. */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../lib/metrics.ts';
 import type { WgDeviceState } from '../lib/wireguard/dump.ts';
+import type { DropReason } from './tunnel-filter.ts';
 
 /** A gateway's traffic figures, read from its link when metrics are scraped. */
 export interface GatewaySample {
@@ -13,6 +14,7 @@ export interface GatewayMetrics {
   peers: Gauge<'gateway'>;
   programmingSeconds: Histogram<'gateway'>;
   errors: Counter<'operation'>;
+  tunnelDropped: Counter<'reason'>;
 }
 
 const SAMPLE_TTL_MS = 1000;
@@ -22,7 +24,9 @@ const SAMPLE_TTL_MS = 1000;
  * `wg show dump` at scrape time (one read per gateway, shared by the gauges
  * of one scrape), so nothing polls WireGuard between scrapes.
  */
-export function gatewayMetrics(registry: Registry, sample: () => Promise<GatewaySample[]>, now: () => number = Date.now): GatewayMetrics {
+export function gatewayMetrics(
+  registry: Registry, sample: () => Promise<GatewaySample[]>, dropped: () => Promise<Record<DropReason, number>>, now: () => number = Date.now,
+): GatewayMetrics {
   let cached: { at: number; value: Promise<GatewaySample[]> } | undefined;
   const samples = (): Promise<GatewaySample[]> => {
     if (!cached || now() - cached.at > SAMPLE_TTL_MS) cached = { at: now(), value: sample().catch(() => []) };
@@ -66,5 +70,17 @@ export function gatewayMetrics(registry: Registry, sample: () => Promise<Gateway
       registers: [registry],
     }),
     errors: new Counter({ name: 'keg_gateway_errors_total', help: 'Failed operations', labelNames: ['operation'] as const, registers: [registry] }),
+    tunnelDropped: new Counter({
+      name: 'keg_gateway_tunnel_dropped_packets_total',
+      help: 'Tunnelled packets the gateway dropped (node: to the gateway node itself; platform: link-local or 168.63.129.16; denied: --tunnel-deny-cidrs), read from nft counters at scrape time',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await dropped().catch(() => undefined);
+        if (!counts) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(counts)) this.inc({ reason }, n);
+      },
+    }),
   };
 }

@@ -9,7 +9,7 @@ import { PrivateKey } from '../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../lib/wireguard/link.ts';
 import { linkName, type Names } from './config.ts';
 import type { Datapath } from './datapath.ts';
-import { type DesiredGateway, type PeerIndex, desiredGateway } from './desired.ts';
+import { type DesiredGateway, type PeerIndex, type PodCidrsOf, type RefusedEndpoint, desiredGateway } from './desired.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { type PeerSet, readPeers, syncPeers } from './peers.ts';
 
@@ -34,7 +34,14 @@ export interface ReconcilerDeps {
   onChange: () => void;
   /** Asks for a garbage collection pass (queued after the current reconcile). */
   requestGc: () => void;
+  /** An endpoint newly refused (once per refusal, not per reconcile). */
+  onRefused: (sgcKey: string, refused: RefusedEndpoint) => void;
+  /** Pod ranges of the nodes, when --check-node-pod-cidrs is on. */
+  podCidrsOf?: PodCidrsOf;
 }
+
+/** How many refused endpoints a GatewaySummary names (the count is always complete). */
+export const REFUSED_SAMPLE = 10;
 
 /** What the daemon knows about one gateway it serves. */
 interface Served {
@@ -47,6 +54,8 @@ interface Served {
   ready: boolean;
   lastProgrammed: string | undefined;
   message: string | undefined;
+  /** Endpoints not installed (duplicates, outside their node's ranges), as of the last peer sync. */
+  refused: RefusedEndpoint[];
 }
 
 const SecretSchema = z.object({ data: z.record(z.string(), z.string()).optional() });
@@ -88,6 +97,10 @@ export class GatewayReconciler {
       peerCount: s.installed?.size ?? 0,
       ...(s.lastProgrammed !== undefined && { lastProgrammed: s.lastProgrammed }),
       ...(s.message !== undefined && { message: s.message.slice(0, 1024) }),
+      ...(s.refused.length > 0 && {
+        refusedEndpointCount: s.refused.length,
+        refusedEndpoints: s.refused.slice(0, REFUSED_SAMPLE).map(describeRefused),
+      }),
     }));
   }
 
@@ -123,7 +136,7 @@ export class GatewayReconciler {
   };
 
   private newServed(key: string, gateway: DesiredGateway): Served {
-    const s: Served = { gateway, programmed: undefined, link: undefined, installed: undefined, ready: false, lastProgrammed: undefined, message: undefined };
+    const s: Served = { gateway, programmed: undefined, link: undefined, installed: undefined, ready: false, lastProgrammed: undefined, message: undefined, refused: [] };
     this.served.set(key, s);
     return s;
   }
@@ -143,10 +156,18 @@ export class GatewayReconciler {
     }
     const wg = this.d.links.wg(s.link);
     if (full || !s.installed) s.installed = await readPeers(wg, s.link.wgName);
-    const { added, removed } = await syncPeers(wg, s.link.wgName, this.d.peers.peersOf(key), s.installed);
+    const desired = this.d.peers.desiredOf(key, this.d.podCidrsOf);
+    this.noteRefused(key, s, desired.refused);
+    const { added, removed } = await syncPeers(wg, s.link.wgName, desired.peers, s.installed);
     this.observeInstalled(key, added);
     this.d.metrics.peers.set({ gateway: key }, s.installed.size);
     if (added.length + removed.length > 0) this.d.log.debug('peers updated', { sgc: key, added: added.length, removed: removed.length, total: s.installed.size });
+  }
+
+  private noteRefused(key: string, s: Served, refused: RefusedEndpoint[]): void {
+    const known = new Set(s.refused.map(refusalId));
+    for (const r of refused) if (!known.has(refusalId(r))) this.d.onRefused(key, r);
+    s.refused = refused;
   }
 
   private observeInstalled(key: string, added: string[]): void {
@@ -217,4 +238,12 @@ export class GatewayReconciler {
       this.baseReady = false;
     }
   }
+}
+
+const refusalId = (r: RefusedEndpoint): string => `${r.endpoint} ${r.ip} ${r.reason} ${r.other}`;
+
+/** One refused endpoint, for status and events: names and an IP, never a key. */
+export function describeRefused(r: RefusedEndpoint): string {
+  if (r.reason === 'OutsideNodePodCIDRs') return `${r.endpoint}: ${r.ip} is outside the pod ranges of its node ${r.other}`;
+  return `${r.endpoint}: ${r.reason === 'DuplicatePodIP' ? r.ip : 'its public key'} is held by the older ${r.other}`;
 }

@@ -16,7 +16,7 @@ t.test('per-gateway marks, tables and rules never meet the kernel\'s own tables'
 });
 
 t.test('table bodies', async (t) => {
-  t.match(baseTableBody(names), /policy drop;[\s\S]*iifname "wg-\*" oifname "host0" accept/);
+  t.match(baseTableBody(names, { allowCidrs: [], denyCidrs: [] }, new Map()), /policy drop;[\s\S]*iifname "wg-\*" oifname "host0" accept/);
   const ns = gatewayTableBody(names, gw);
   t.match(ns, /iifname "wg-6000" ct mark set 0x00101770/);
   t.match(ns, /iifname "host0" ct mark 0x00101770 meta mark set ct mark/);

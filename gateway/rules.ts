@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
 import { KegError } from '../lib/errors.ts';
-import { nftQuote } from '../lib/net/nft.ts';
+import { nftQuote, type NftCounter } from '../lib/net/nft.ts';
 import type { RuleSpec } from '../lib/net/ip.ts';
 import { linkName, type Names } from './config.ts';
+import { type TunnelFilter, namespaceFilter } from './tunnel-filter.ts';
 
 /**
  * The layout of the data path, as pure functions of the names and the
@@ -42,12 +43,21 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
  * Gateway namespace, all gateways: forward only what comes out of a tunnel
  * towards the node, and what answers it. In particular nothing goes from one
  * tunnel into another, so a pod of one gateway cannot use another's tunnel.
+ * The tunnel filter (tunnel-filter.ts) is part of the same table, so it is
+ * applied in the same transaction as the forwarding it restricts.
  */
-export function baseTableBody(names: Names): string {
+export function baseTableBody(names: Names, filter: TunnelFilter, counts: ReadonlyMap<string, NftCounter>): string {
+  const f = namespaceFilter(names, filter, counts);
   return [
+    ...f.declarations,
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    ...f.input,
+    '  }',
     '  chain forward {',
     '    type filter hook forward priority filter; policy drop;',
     '    ct state established,related accept',
+    ...f.forward,
     `    iifname ${nftQuote(`${names.linkPrefix}*`)} oifname ${nftQuote(names.nsVeth)} accept`,
     '  }',
   ].join('\n');

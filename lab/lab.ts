@@ -116,7 +116,8 @@ export class Lab {
     // The chart's namespaces, ServiceAccounts and RBAC: every part runs as its
     // own ServiceAccount (lab/parts.ts), so a missing permission fails here
     // as it would in a cluster.
-    await installChartIdentities(this.kube);
+    // Lab pods take their IPs from their node's podCIDR, so the gateways can check it.
+    await installChartIdentities(this.kube, { gatewayDaemonManager: { checkNodePodCidrs: true } });
     this.log.info('starting the Azure Resource Manager emulator');
     this.arm = await startArmEmulator({ location: 'eastus' });
     seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2, ...(this.opts.gatewayPoolKind ? { gatewayPoolKind: this.opts.gatewayPoolKind } : {}) });
@@ -143,7 +144,8 @@ export class Lab {
       this.machines.push(m);
       await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
       // The token of the node's part: the gateway daemon's or the node agent's ServiceAccount.
-      await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`);
+      // Bound to the part's Pod on this node, as the kubelet's projected tokens are.
+      await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`, vm.computerName);
       this.procs.startScript(`portal-${vm.computerName}`, m, 'lab/portal-main.ts', ['--listen', `tcp:127.0.0.1:${NODE_API_PORT}`, '--connect', `unix:${apiSock}`]);
     }
   }

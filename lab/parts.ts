@@ -4,7 +4,7 @@ import type { Lab, LabMachine } from './lab.ts';
 import { IMDS_IP, nodeKubeconfig } from './lab.ts';
 import { SYSTEM_NAMESPACE } from './kube-objects.ts';
 import { KEY_SECRET_NAMESPACE, partKubeconfig } from '../testenv/helm/accounts.ts';
-import { ROUTER_IP } from './plan.ts';
+import { ONPREM_CIDR, ROUTER_IP } from './plan.ts';
 import { pluginExecutable, prepareCni } from './kubelet.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBNET, LAB_VNET } from './world.ts';
 
@@ -58,6 +58,10 @@ export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: num
     '--kubeconfig', nodeKubeconfig(m), '--imds-endpoint', `http://${IMDS_IP}`,
     '--netns-name', gatewayNetnsName(lab, m), '--link-prefix', gatewayLinkPrefix(lab, m),
     '--host-interface', 'eth0', '--namespace', SYSTEM_NAMESPACE,
+    // As an installation whose private-mode gateways egress on-premises allows it (docs/gateway.md, "Tunnel filter").
+    '--tunnel-allow-cidrs', ONPREM_CIDR,
+    // The lab's pod IPs come from their node's podCIDR, and the agents' endpoints are stamped with their node.
+    '--check-node-pod-cidrs',
     '--drain-seconds', String(opts.drainSeconds ?? Math.ceil((lab.probeIntervalMs * 2) / 1000)),
   ]);
 }

@@ -275,11 +275,21 @@ export class Lab {
     const hasGw = existsSync(gwPath);
     return {
       node: await renderState(new Ip(nodeRunner), { families: ['inet'] }),
-      nodeNft: await new Nft(nodeRunner).rulesetText(),
+      nodeNft: byTable(await new Nft(nodeRunner).rulesetText()),
       gw: hasGw ? await renderState(new Ip(inNetns(runner, gwPath)), { families: ['inet'] }) : undefined,
-      gwNft: hasGw ? await new Nft(inNetns(runner, gwPath)).rulesetText() : undefined,
+      gwNft: hasGw ? byTable(await new Nft(inNetns(runner, gwPath)).rulesetText()) : undefined,
     };
   }
+}
+
+/**
+ * A ruleset's tables in name order. nft lists tables in creation order, and
+ * replacing a table recreates it, so the order says which table a reconcile
+ * wrote last (a snapshot taken mid-resync differs only in that), not what the
+ * state is: hooks order chains by priority, never by table.
+ */
+function byTable(ruleset: string): string {
+  return ruleset.split(/(?=^table )/m).toSorted().join('');
 }
 
 /**

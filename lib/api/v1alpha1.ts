@@ -232,6 +232,8 @@ export const GatewaySummarySchema = z.object({
   peerCount: z.int().min(0).optional(),
   lastProgrammed: Timestamp.optional(),
   message: z.string().max(1024).optional(),
+  refusedEndpointCount: z.int().min(0).optional(),
+  refusedEndpoints: z.array(z.string().max(1024)).max(10).optional(),
 });
 export type GatewaySummary = z.output<typeof GatewaySummarySchema>;
 

@@ -116,3 +116,22 @@ export function parseRuleset(stdout: string): NftTable[] {
   }
   return [...asm.tables.values()];
 }
+
+/** A named counter's values. */
+export interface NftCounter {
+  packets: number;
+  bytes: number;
+}
+
+// Other items (metainfo) have no `counter` key and parse to {}.
+const countersSchema = z.object({
+  nftables: z.array(z.object({ counter: z.object({ name: z.string(), packets: z.number(), bytes: z.number() }).optional() })),
+});
+
+/** Parses `nft -j list counters table ...` into named counters by name. */
+export function parseCounters(stdout: string): Map<string, NftCounter> {
+  const doc = parseJsonOutput(countersSchema, stdout, CODE, 'nft -j list counters');
+  const out = new Map<string, NftCounter>();
+  for (const { counter: c } of doc.nftables) if (c) out.set(c.name, { packets: c.packets, bytes: c.bytes });
+  return out;
+}

@@ -1,8 +1,8 @@
 import { KegError } from '../errors.ts';
 import { type CommandRunner, CommandError } from '../exec/runner.ts';
-import { NFT_FAMILIES, type NftFamily, type NftTable, parseRuleset } from './nft-records.ts';
+import { NFT_FAMILIES, type NftCounter, type NftFamily, type NftTable, parseCounters, parseRuleset } from './nft-records.ts';
 
-export type { NftChain, NftFamily, NftRule, NftSet, NftTable } from './nft-records.ts';
+export type { NftChain, NftCounter, NftFamily, NftRule, NftSet, NftTable } from './nft-records.ts';
 
 /** A batch nft refused. Nothing of it was applied: nft batches are one kernel transaction. */
 export class NftError extends KegError {
@@ -64,6 +64,12 @@ export class Nft {
    */
   async listText(family: NftFamily, name: string): Promise<string | undefined> {
     return this.listOrUndefined(['nft', '-s', 'list', 'table', family, name], family, name);
+  }
+
+  /** The named counters of a table by name; empty when the table does not exist. */
+  async counters(family: NftFamily, name: string): Promise<Map<string, NftCounter>> {
+    const stdout = await this.listOrUndefined(['nft', '-j', 'list', 'counters', 'table', family, name], family, name);
+    return stdout === undefined ? new Map() : parseCounters(stdout);
   }
 
   /** The whole ruleset as stateless text, e.g. to show a test left it alone. */

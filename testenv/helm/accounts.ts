@@ -1,6 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { applyObjects, serviceAccountToken, writeTokenKubeconfig } from '../kubeapi/apply.ts';
 import type { TestKube } from '../kubeapi/server.ts';
+import { CORE, resourcePath } from '../../lib/kube/paths.ts';
+import { isConflict } from '../../lib/kube/rest.ts';
 import { renderChart } from './chart.ts';
 
 /** The namespace the harnesses install into, and the chart's default key Secret namespace. */
@@ -15,7 +17,11 @@ export const SERVICE_ACCOUNTS = {
 } as const;
 export type Part = keyof typeof SERVICE_ACCOUNTS;
 
-const IDENTITY_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+// With the admission policies that restrict what an identity may write (templates/podendpoint-policy.yaml).
+const IDENTITY_KINDS = new Set([
+  'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding',
+  'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+]);
 
 /**
  * Installs what the chart renders for the parts' identities (namespaces,
@@ -34,7 +40,27 @@ export async function installChartIdentities(kube: TestKube, values: object = {}
  * ServiceAccount (a TokenRequest token), optionally at another server URL
  * (a lab node reaches the apiserver through its own loopback).
  */
-export async function partKubeconfig(kube: TestKube, part: Part, file: string, server?: string): Promise<KubeConfig> {
-  const token = await serviceAccountToken(kube.rest, RELEASE_NAMESPACE, SERVICE_ACCOUNTS[part]);
+export async function partKubeconfig(kube: TestKube, part: Part, file: string, server?: string, nodeName?: string): Promise<KubeConfig> {
+  const pod = nodeName === undefined ? undefined : await partPod(kube, part, nodeName);
+  const token = await serviceAccountToken(kube.rest, RELEASE_NAMESPACE, SERVICE_ACCOUNTS[part], undefined, pod);
   return writeTokenKubeconfig(kube.kubeConfig, token, file, { user: SERVICE_ACCOUNTS[part], ...(server ? { server } : {}) });
+}
+
+/**
+ * The Pod object of a node part (its DaemonSet's pod on `nodeName`), for a
+ * token bound to it as the kubelet's projected tokens are: the token then
+ * names the node, which the PodEndpoint admission policies check.
+ */
+async function partPod(kube: TestKube, part: Part, nodeName: string): Promise<{ name: string; uid: string }> {
+  const name = `${SERVICE_ACCOUNTS[part]}-${nodeName}`;
+  const path = resourcePath(CORE.pods, RELEASE_NAMESPACE);
+  const body = {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: RELEASE_NAMESPACE },
+    spec: { nodeName, serviceAccountName: SERVICE_ACCOUNTS[part], containers: [{ name: part, image: 'kube-egress-gateway' }] },
+  };
+  const pod = await kube.rest.create<{ metadata: { uid: string } }>(path, body).catch((err: unknown) => {
+    if (isConflict(err)) return kube.rest.get<{ metadata: { uid: string } }>(resourcePath(CORE.pods, RELEASE_NAMESPACE, name));
+    throw err;
+  });
+  return { name, uid: pod.metadata.uid };
 }

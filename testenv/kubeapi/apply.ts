@@ -24,6 +24,10 @@ const KINDS: Record<string, [plural: string, namespaced: boolean]> = {
   DaemonSet: ['daemonsets', true],
   PodDisruptionBudget: ['poddisruptionbudgets', true],
   CustomResourceDefinition: ['customresourcedefinitions', false],
+  MutatingAdmissionPolicy: ['mutatingadmissionpolicies', false],
+  MutatingAdmissionPolicyBinding: ['mutatingadmissionpolicybindings', false],
+  ValidatingAdmissionPolicy: ['validatingadmissionpolicies', false],
+  ValidatingAdmissionPolicyBinding: ['validatingadmissionpolicybindings', false],
 };
 
 export function objectPath(obj: Obj): string {
@@ -52,10 +56,18 @@ export async function applyObjects(rest: KubeRest, objects: Obj[], opts: { dryRu
   }
 }
 
-/** A token of a ServiceAccount (TokenRequest), as the kubelet mounts into its pods. */
-export async function serviceAccountToken(rest: KubeRest, namespace: string, name: string, seconds = 86_400): Promise<string> {
+/**
+ * A token of a ServiceAccount (TokenRequest), as the kubelet mounts into its
+ * pods. Bound to `pod` when given: valid while that Pod exists, and, for a
+ * Pod scheduled on a node, carrying the node's name
+ * (userInfo.extra['authentication.kubernetes.io/node-name']).
+ */
+export async function serviceAccountToken(
+  rest: KubeRest, namespace: string, name: string, seconds = 86_400, pod?: { name: string; uid: string },
+): Promise<string> {
   const path = `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`;
-  const { status } = await rest.create<{ status: { token: string } }>(path, { spec: { expirationSeconds: seconds } });
+  const boundObjectRef = pod && { apiVersion: 'v1', kind: 'Pod', ...pod };
+  const { status } = await rest.create<{ status: { token: string } }>(path, { spec: { expirationSeconds: seconds, ...(boundObjectRef && { boundObjectRef }) } });
   return status.token;
 }
 
