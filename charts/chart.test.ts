@@ -100,6 +100,11 @@ t.test('what the values render', async (t) => {
   await t.rejects(renderChart({ config: { workloadIdentity: { enabled: true } } }), /config.workloadIdentity.clientId is required/);
   await t.rejects(renderChart({ common: { logLevel: 'loud' } }), /\/common\/logLevel/, 'values.schema.json names a bad value');
   await t.rejects(renderChart({ gatewayCNIManager: { exceptionCidrs: ['10.0.0.0'] } }), /\/gatewayCNIManager\/exceptionCidrs\/0/);
+  const policies = (objs: { kind: string }[]) => objs.filter((o) => o.kind.endsWith('AdmissionPolicy')).length;
+  t.ok(policies(def) > 0, 'podEndpointPolicy auto: the PodEndpoint policies where the cluster serves MutatingAdmissionPolicy v1');
+  t.equal(policies(await renderChart({}, { apiVersions: [] })), 0, 'and none on an older cluster, so the install still works there');
+  t.equal(policies(await renderChart({ gatewayCNIManager: { podEndpointPolicy: false } })), 0, 'false: never');
+  t.ok(policies(await renderChart({ gatewayCNIManager: { podEndpointPolicy: true } }, { apiVersions: [] })) > 0, 'true: always');
   const goLease = await renderChart({ gatewayControllerManager: { leaderElectionId: '0a299682.microsoft.com' } });
   t.ok(argsOf(find(goLease, 'Deployment', '-operator')).includes('--leader-election-id=0a299682.microsoft.com'), 'the Go controller\'s Lease name, for a takeover');
 });

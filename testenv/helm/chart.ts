@@ -39,9 +39,20 @@ export async function helmWithValues(args: string[], values?: object): Promise<s
   }
 }
 
-/** `helm template` of the chart, CRDs included, as objects. */
-export async function renderChart(values: object = {}, opts: { namespace?: string; release?: string } = {}): Promise<KubeObject[]> {
+/**
+ * What the test apiserver (Kubernetes 1.36) serves beyond helm's built-in
+ * list, as `helm install` would discover it: the chart's `auto` values
+ * depend on it.
+ */
+const TEST_CLUSTER_API_VERSIONS = ['admissionregistration.k8s.io/v1/MutatingAdmissionPolicy'];
+
+/**
+ * `helm template` of the chart, CRDs included, as objects. Rendered for the
+ * test apiserver's API versions unless `apiVersions` says otherwise.
+ */
+export async function renderChart(values: object = {}, opts: { namespace?: string; release?: string; apiVersions?: string[] } = {}): Promise<KubeObject[]> {
+  const apiVersions = (opts.apiVersions ?? TEST_CLUSTER_API_VERSIONS).flatMap((v) => ['--api-versions', v]);
   const text = await helmWithValues(['template', opts.release ?? 'kube-egress-gateway', CHART_DIR,
-    '--namespace', opts.namespace ?? 'kube-egress-gateway-system', '--include-crds'], values);
+    '--namespace', opts.namespace ?? 'kube-egress-gateway-system', '--include-crds', ...apiVersions], values);
   return parseAllDocuments(text).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => o !== null);
 }
