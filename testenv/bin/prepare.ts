@@ -1,11 +1,13 @@
 // Run by `npm test` before the test runner: installs missing system packages
-// and makes sure kube-apiserver, etcd, the CNI tools and helm are in the cache, so no test pays the
-// one-time build and times out.
+// and makes sure kube-apiserver, etcd, the CNI tools, helm and what the lab's real nodes run
+// (containerd, kubelet, kube-controller-manager, kube-scheduler) are in the cache, so no test pays
+// the one-time build and times out.
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { createLogger } from '../../lib/log.ts';
 import { resolveCniBinaries } from '../cni/binaries.ts';
 import { defaultCacheDir, resolveBinaries } from '../kubeapi/binaries.ts';
 import { resolveHelm } from '../helm/binaries.ts';
+import { resolveNodeBinaries } from '../realnode/binaries.ts';
 import { ensureSystemPackages } from '../system.ts';
 
 const log = createLogger({ level: 'info' });
@@ -16,7 +18,8 @@ try {
   const bins = await resolveBinaries({ runner, log });
   const cni = await resolveCniBinaries({ runner, log });
   const helm = await resolveHelm({ runner, log });
-  log.info('test prerequisites ready', { ...bins, ...cni, helm, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
+  const nodes = await resolveNodeBinaries({ runner, log });
+  log.info('test prerequisites ready', { ...bins, ...cni, helm, ...nodes, cache: defaultCacheDir(), seconds: Math.round((Date.now() - started) / 1000) });
 } catch (err) {
   log.error('cannot prepare the test prerequisites', { err });
   process.exitCode = 1;
