@@ -139,7 +139,7 @@ export class Lab {
   private async startRealNodes(assets: RealNodeAssets): Promise<void> {
     this.log.info('starting containerd and kubelet on every node');
     for (const m of this.machines) {
-      const node = new RealNode(this, { ...m, apiServer: `https://127.0.0.1:${NODE_API_PORT}` }, assets);
+      const node = new RealNode(this, { ...m, apiServer: `https://127.0.0.1:${NODE_API_PORT}`, apiEndpoint: `${API_ENDPOINT_IP}:${API_ENDPOINT_PORT}` }, assets);
       this.realNodes.push(node);
       await node.start();
     }
@@ -230,7 +230,8 @@ export class Lab {
   /** Tears everything down: processes, namespaces (and the links in them), the API, the emulator, the directory. */
   async stop(): Promise<void> {
     clearInterval(this.controller);
-    for (const node of this.realNodes) await node.stop();
+    // One node's failure to stop must not keep the rest of the lab running.
+    for (const node of this.realNodes) await node.stop().catch((err: unknown) => this.log.error('stopping a real node failed', { node: node.m.computerName, err }));
     await this.procs.stopAll();
     for (const name of this.ownNetns) await deleteNetns(this.runner, name);
     await this.net?.destroy();

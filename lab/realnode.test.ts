@@ -13,12 +13,13 @@ interface Pod {
   status: { phase?: string; podIP?: string };
 }
 
-/** What a lab leaves on the host if it does not clean up: processes, cgroups, namespaces. */
+/** What a lab leaves on the host if it does not clean up: processes (nodes, control plane, API), cgroups, namespaces. */
 function leftovers(lab: Lab): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(lab.dir)) found.push(`process ${pid}`);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes(lab.dir) || cmdline.includes(lab.kube.dir)) found.push(`process ${pid}`);
     } catch {
       // Gone meanwhile.
     }
@@ -30,7 +31,15 @@ function leftovers(lab: Lab): string[] {
   return found;
 }
 
-t.test('real nodes: kubelets register with AKS labels and taints, and a plain Pod from the local image runs and reaches the internet', async (t) => {
+async function until(ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod from the local image runs and reaches the internet, DaemonSets and GC work, and nothing is left even after a runtime crash', async (t) => {
   const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, realNodes: true, keepDir: process.env.KEG_E2E_KEEP === '1' });
   let stopped = false;
   t.teardown(async () => {
@@ -52,16 +61,17 @@ t.test('real nodes: kubelets register with AKS labels and taints, and a plain Po
     spec: {
       containers: [{
         name: 'app', image: TEST_IMAGE, imagePullPolicy: 'Never',
-        command: ['/bin/sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${ECHO_IP} ${ECHO_PORT}; ls /var/run/secrets/kubernetes.io/serviceaccount; exec sleep 3600`],
+        command: ['/bin/sh', '-c', [
+          `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${ECHO_IP} ${ECHO_PORT}`,
+          // Plain HTTP to the apiserver's TLS port through the Service IP: Go's TLS server answers 400 in plain text.
+          'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | nc $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT',
+          'ls /var/run/secrets/kubernetes.io/serviceaccount', 'exec sleep 3600'].join('; ')],
       }],
       terminationGracePeriodSeconds: 1,
     },
   });
   let pod: Pod | undefined;
-  for (let i = 0; i < 240 && pod?.status.phase !== 'Running'; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    pod = await lab.kube.rest.get<Pod>(resourcePath(CORE.pods, 'default', 'plain'));
-  }
+  await until(async () => (pod = await lab.kube.rest.get<Pod>(resourcePath(CORE.pods, 'default', 'plain'))).status.phase === 'Running');
   t.equal(pod?.status.phase, 'Running', 'pod Running');
   t.equal(pod?.spec.nodeName, worker.computerName, 'scheduled onto the worker');
   t.match(pod?.status.podIP, /^10\.244\.0\./, 'address from the worker pod CIDR');
@@ -77,7 +87,33 @@ t.test('real nodes: kubelets register with AKS labels and taints, and a plain Po
   }
   t.match(log, DEFAULT_OUTBOUND_IP, 'the echo saw the VNet default outbound address');
   t.match(log, /ca\.crt[\s\S]*namespace[\s\S]*token/, 'token, namespace and CA mounted');
+  t.match(log, /Client sent an HTTP request to an HTTPS server/, 'the apiserver answers at the kubernetes Service address');
 
+  // A DaemonSet that tolerates the gateway taint runs on both nodes; deleting it garbage-collects its pods.
+  const ds = '/apis/apps/v1/namespaces/default/daemonsets';
+  await lab.kube.rest.create(ds, {
+    metadata: { name: 'everywhere' },
+    spec: {
+      selector: { matchLabels: { app: 'everywhere' } },
+      template: {
+        metadata: { labels: { app: 'everywhere' } },
+        spec: {
+          tolerations: [{ key: 'kubeegressgateway.azure.com/mode', operator: 'Exists', effect: 'NoSchedule' }],
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'app', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
+        },
+      },
+    },
+  });
+  const dsPods = async () => (await lab.kube.rest.get<{ items: Pod[] }>(resourcePath(CORE.pods, 'default'), { query: { labelSelector: 'app=everywhere' } })).items;
+  await until(async () => (await dsPods()).filter((p) => p.status.phase === 'Running').length === 2);
+  t.same((await dsPods()).map((p) => p.spec.nodeName).sort(), [gw.computerName, worker.computerName], 'DaemonSet pod Running on each node');
+  await lab.kube.rest.delete(`${ds}/everywhere`);
+  await until(async () => (await dsPods()).length === 0);
+  t.pass('DaemonSet pods garbage-collected');
+
+  // Teardown must not depend on the runtime being healthy: a crashed containerd leaves its shims and containers behind.
+  await lab.procs.kill(`containerd-${worker.computerName}`);
   stopped = true;
   await lab.stop();
   t.same(leftovers(lab), [], 'no process, cgroup or namespace left');

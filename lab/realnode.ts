@@ -57,6 +57,8 @@ export interface RealNodeMachine {
   podCIDR?: string;
   /** Where the node reaches the apiserver (the lab's portal on its loopback). */
   apiServer: string;
+  /** The `kubernetes` Service's endpoint on the VNet, host:port, where pods reach the apiserver. */
+  apiEndpoint: string;
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -101,6 +103,7 @@ export class RealNode {
     writeFileSync(join(this.dir, 'containerd', 'config.toml'), containerdConfig(this.dir, this.socket, this.assets.sandboxImage));
     writeFileSync(join(this.dir, 'kubelet-config.json'), JSON.stringify(kubeletConfig({ socket: this.socket, cgroupRoot: this.cgroupParent, podLogsDir: join(this.dir, 'pod-logs'), taints: this.m.gateway ? [GATEWAY_NODE_TAINT] : [] })));
     this.writeKubeconfig();
+    await this.routeApiService();
     this.makeCgroups();
     for (const mountPoint of Object.keys(NODE_PRIVATE_DIRS)) mkdirSync(mountPoint, { recursive: true });
     const binds = Object.entries(NODE_PRIVATE_DIRS).flatMap(([point, sub]) => [join(this.dir, sub), point]);
@@ -122,6 +125,21 @@ export class RealNode {
       `--root-dir=${join(this.dir, 'kubelet')}`, `--hostname-override=${this.m.computerName}`, `--node-ip=${this.m.ip}`,
       `--node-labels=${Object.entries(this.labels()).map(([k, v]) => `${k}=${v}`).join(',')}`, '--v=1',
     ]);
+  }
+
+  /**
+   * The one Service rule kube-proxy would give this node that the product's
+   * pods need: in-cluster clients dial the `kubernetes` Service's ClusterIP.
+   * DNAT to its endpoint, for pods (PREROUTING) and hostNetwork pods (OUTPUT).
+   * Rules live in the node's namespace and go with it.
+   */
+  private async routeApiService(): Promise<void> {
+    const svc = await this.lab.kube.rest.get<{ spec: { clusterIP: string; ports: { port: number }[] } }>(resourcePath(CORE.services, 'default', 'kubernetes'));
+    const port = String(svc.spec.ports[0]?.port ?? 443);
+    for (const chain of ['PREROUTING', 'OUTPUT']) {
+      await this.lab.runner.run(['nsenter', `--net=${this.m.path}`, 'iptables', '-t', 'nat', '-A', chain,
+        '-d', `${svc.spec.clusterIP}/32`, '-p', 'tcp', '--dport', port, '-j', 'DNAT', '--to-destination', this.m.apiEndpoint]);
+    }
   }
 
   /** Labels as AKS sets them: the pool of every node, and the gateway pool's mode label. */
@@ -209,20 +227,30 @@ export class RealNode {
   }
 }
 
-function cgroupTreePids(dir: string): number[] {
-  if (!existsSync(dir)) return [];
-  const own = existsSync(join(dir, 'cgroup.procs')) ? readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number) : [];
-  const children = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => cgroupTreePids(join(dir, e.name)));
-  return [...own, ...children];
+/** Pids in a cgroup and its descendants; cgroups vanish while containers exit, which is no error. */
+export function cgroupTreePids(dir: string): number[] {
+  try {
+    const own = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    return [...own, ...subdirs(dir).flatMap((sub) => cgroupTreePids(join(dir, sub)))];
+  } catch {
+    return [];
+  }
+}
+
+function subdirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 function removeTree(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
+  for (const sub of subdirs(dir)) removeTree(join(dir, sub));
   try {
     rmdirSync(dir);
   } catch {
-    // A cgroup with a process left is reported by the test's leak check, not hidden here.
+    // Gone already, or a process is left: the tests' leak check reports that, it is not hidden here.
   }
 }
 
