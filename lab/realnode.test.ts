@@ -62,9 +62,10 @@ t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod fr
       containers: [{
         name: 'app', image: TEST_IMAGE, imagePullPolicy: 'Never',
         command: ['/bin/sh', '-c', [
-          `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${ECHO_IP} ${ECHO_PORT}`,
+          // busybox nc may quit at the end of its input before the answer arrives: keep the input open.
+          `(printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 3) | nc ${ECHO_IP} ${ECHO_PORT}`,
           // Plain HTTP to the apiserver's TLS port through the Service IP: Go's TLS server answers 400 in plain text.
-          'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | nc $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT',
+          '(printf \'GET / HTTP/1.0\\r\\n\\r\\n\'; sleep 3) | nc $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT',
           'ls /var/run/secrets/kubernetes.io/serviceaccount', 'exec sleep 3600'].join('; ')],
       }],
       terminationGracePeriodSeconds: 1,
@@ -81,7 +82,7 @@ t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod fr
   const node = lab.realNodes.find((n) => n.m.computerName === worker.computerName);
   const logDir = join(node?.dir ?? '', 'pod-logs', `default_plain_${pod?.metadata.uid}`, 'app');
   let log = '';
-  for (let i = 0; i < 40 && !/token/.test(log); i++) {
+  for (let i = 0; i < 80 && !/token/.test(log); i++) {
     await new Promise((r) => setTimeout(r, 250));
     log = existsSync(join(logDir, '0.log')) ? readFileSync(join(logDir, '0.log'), 'utf8') : '';
   }

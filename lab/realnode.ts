@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, lstatSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { GATEWAY_NODE_LABEL, GATEWAY_NODE_LABEL_VALUE, GATEWAY_NODE_TAINT } from '../lib/api/constants.ts';
 import { KegError } from '../lib/errors.ts';
@@ -113,7 +114,8 @@ export class RealNode {
       'sh', '-ec', 'while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"', 'sh',
       ...binds, '--', this.assets.bins.containerd, '--config', join(this.dir, 'containerd', 'config.toml'),
     ]);
-    await this.until('containerd socket', () => existsSync(this.socket), () => containerd.running, containerd.logTail());
+    // The socket file appears before containerd serves on it.
+    await this.until('containerd socket', () => accepts(this.socket), () => containerd.running, containerd.logTail());
     for (const image of this.assets.images) {
       await this.lab.runner.run([this.assets.bins.ctr, '-a', this.socket, '-n', 'k8s.io', 'images', 'import', image.archive], { timeoutMs: 120_000 });
     }
@@ -252,6 +254,16 @@ function removeTree(dir: string): void {
   } catch {
     // Gone already, or a process is left: the tests' leak check reports that, it is not hidden here.
   }
+}
+
+function accepts(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = createConnection(socket, () => {
+      conn.destroy();
+      resolve(true);
+    });
+    conn.on('error', () => resolve(false));
+  });
 }
 
 function killQuietly(pid: number): void {
