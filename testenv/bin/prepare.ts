@@ -7,14 +7,15 @@ import { createLogger } from '../../lib/log.ts';
 import { resolveCniBinaries } from '../cni/binaries.ts';
 import { defaultCacheDir, resolveBinaries } from '../kubeapi/binaries.ts';
 import { resolveHelm } from '../helm/binaries.ts';
-import { resolveNodeBinaries } from '../realnode/binaries.ts';
-import { ensureSystemPackages } from '../system.ts';
+import { NODE_COMMANDS, resolveNodeBinaries } from '../realnode/binaries.ts';
+import { REQUIRED_COMMANDS, ensureSystemPackages } from '../system.ts';
 
 const log = createLogger({ level: 'info' });
 const runner = new ExecRunner();
 const started = Date.now();
 try {
-  await ensureSystemPackages(runner, log);
+  // One apt run for the tests' commands and the real nodes' (containerd and friends).
+  await ensureSystemPackages(runner, log, undefined, { ...REQUIRED_COMMANDS, ...NODE_COMMANDS });
   const bins = await resolveBinaries({ runner, log });
   const cni = await resolveCniBinaries({ runner, log });
   const helm = await resolveHelm({ runner, log });
