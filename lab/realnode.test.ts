@@ -4,6 +4,7 @@ import t from 'tap';
 import { createLogger } from '../lib/log.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { TEST_IMAGE } from '../testenv/realnode/images.ts';
+import { until } from '../testenv/wait.ts';
 import { Lab } from './lab.ts';
 import { DEFAULT_OUTBOUND_IP, ECHO_IP, ECHO_PORT } from './plan.ts';
 
@@ -29,14 +30,6 @@ function leftovers(lab: Lab): string[] {
   }
   found.push(...readdirSync('/var/run/netns').filter((n) => n.includes(`-${lab.id}-`)).map((n) => `netns ${n}`));
   return found;
-}
-
-async function until(ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod from the local image runs and reaches the internet, DaemonSets and GC work, and nothing is left even after a runtime crash', async (t) => {
@@ -71,21 +64,22 @@ t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod fr
       terminationGracePeriodSeconds: 1,
     },
   });
-  let pod: Pod | undefined;
-  await until(async () => (pod = await lab.kube.rest.get<Pod>(resourcePath(CORE.pods, 'default', 'plain'))).status.phase === 'Running');
-  t.equal(pod?.status.phase, 'Running', 'pod Running');
-  t.equal(pod?.spec.nodeName, worker.computerName, 'scheduled onto the worker');
-  t.match(pod?.status.podIP, /^10\.244\.0\./, 'address from the worker pod CIDR');
-  t.ok(pod?.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected), 'projected ServiceAccount token volume');
+  const pod = await until('pod plain Running', async () => {
+    const p = await lab.kube.rest.get<Pod>(resourcePath(CORE.pods, 'default', 'plain'));
+    return p.status.phase === 'Running' && p;
+  });
+  t.equal(pod.status.phase, 'Running', 'pod Running');
+  t.equal(pod.spec.nodeName, worker.computerName, 'scheduled onto the worker');
+  t.match(pod.status.podIP, /^10\.244\.0\./, 'address from the worker pod CIDR');
+  t.ok(pod.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected), 'projected ServiceAccount token volume');
 
   // The apiserver cannot reach kubelets here (they live in the VNet), so the log is read where the kubelet writes it.
   const node = lab.realNodes.find((n) => n.m.computerName === worker.computerName);
-  const logDir = join(node?.dir ?? '', 'pod-logs', `default_plain_${pod?.metadata.uid}`, 'app');
-  let log = '';
-  for (let i = 0; i < 80 && !/token/.test(log); i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    log = existsSync(join(logDir, '0.log')) ? readFileSync(join(logDir, '0.log'), 'utf8') : '';
-  }
+  const logDir = join(node?.dir ?? '', 'pod-logs', `default_plain_${pod.metadata.uid}`, 'app');
+  const log = await until('the pod\'s output', () => {
+    const text = existsSync(join(logDir, '0.log')) ? readFileSync(join(logDir, '0.log'), 'utf8') : '';
+    return /token/.test(text) && text;
+  }, 20_000);
   t.match(log, DEFAULT_OUTBOUND_IP, 'the echo saw the VNet default outbound address');
   t.match(log, /ca\.crt[\s\S]*namespace[\s\S]*token/, 'token, namespace and CA mounted');
   t.match(log, /Client sent an HTTP request to an HTTPS server/, 'the apiserver answers at the kubernetes Service address');
@@ -107,10 +101,10 @@ t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod fr
     },
   });
   const dsPods = async () => (await lab.kube.rest.get<{ items: Pod[] }>(resourcePath(CORE.pods, 'default'), { query: { labelSelector: 'app=everywhere' } })).items;
-  await until(async () => (await dsPods()).filter((p) => p.status.phase === 'Running').length === 2);
+  await until('a DaemonSet pod Running on each node', async () => (await dsPods()).filter((p) => p.status.phase === 'Running').length === 2);
   t.same((await dsPods()).map((p) => p.spec.nodeName).sort(), [gw.computerName, worker.computerName], 'DaemonSet pod Running on each node');
   await lab.kube.rest.delete(`${ds}/everywhere`);
-  await until(async () => (await dsPods()).length === 0);
+  await until('the DaemonSet pods gone', async () => (await dsPods()).length === 0);
   t.pass('DaemonSet pods garbage-collected');
 
   // Teardown must not depend on the runtime being healthy: a crashed containerd leaves its shims and containers behind.
