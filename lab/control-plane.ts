@@ -16,12 +16,12 @@ interface Host extends RealNodeHost {
  * the first run) and the pause and test images as OCI archives in the lab
  * directory.
  */
-export async function realNodeAssets(lab: Host): Promise<RealNodeAssets> {
+export async function realNodeAssets(lab: Host, primaryCniVersion: string): Promise<RealNodeAssets> {
   const bins = await resolveNodeBinaries({ runner: lab.runner, log: lab.log });
   const dir = join(lab.dir, 'images');
   mkdirSync(dir, { recursive: true });
   const { pause, test } = await labImages(lab.runner, dir, bins);
-  return { bins, images: [pause, test], sandboxImage: pause.name };
+  return { bins, images: [pause, test], sandboxImage: pause.name, primaryCniVersion };
 }
 
 /**

@@ -34,6 +34,8 @@ export interface LabOptions {
    * the kubelet stand-in runs pods (lab/kubelet.ts).
    */
   realNodes?: boolean;
+  /** Real nodes' primary conflist version; default 0.3.0, as Azure CNI writes it. */
+  primaryCniVersion?: string;
 }
 
 export interface LabMachine extends LabNode, LabVm {
@@ -117,7 +119,7 @@ export class Lab {
   }
 
   private async bringUp(): Promise<void> {
-    const real = this.opts.realNodes ? await realNodeAssets(this) : undefined;
+    const real = this.opts.realNodes ? await realNodeAssets(this, this.opts.primaryCniVersion ?? '0.3.0') : undefined;
     this.log.info('starting the Kubernetes API (etcd + kube-apiserver)');
     this.kube = await TestKube.start({ binaries: await testBinaries(), crdDir: CRD_DIR, serviceAccountAdmission: real !== undefined });
     if (real) startControlPlane(this, real.bins);

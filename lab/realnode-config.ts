@@ -6,10 +6,10 @@ import { join } from 'node:path';
  * carry their reason.
  */
 
-/** The node's primary network, as a cluster's CNI would write it: bridge + host-local + portmap at 0.3.0, like Azure CNI. */
-export function primaryConflist(podCIDR: string, ipamDir: string): object {
+/** The node's primary network, as a cluster's CNI would write it: bridge + host-local + portmap (Azure CNI writes 0.3.0). */
+export function primaryConflist(cniVersion: string, podCIDR: string, ipamDir: string): object {
   return {
-    cniVersion: '0.3.0',
+    cniVersion,
     name: 'lab-pods',
     plugins: [
       {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { createLogger } from '../lib/log.ts';
@@ -6,30 +6,13 @@ import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { TEST_IMAGE } from '../testenv/realnode/images.ts';
 import { until } from '../testenv/wait.ts';
 import { Lab } from './lab.ts';
+import { leftovers } from './leftovers.ts';
 import { DEFAULT_OUTBOUND_IP, ECHO_IP, ECHO_PORT } from './plan.ts';
 
 interface Pod {
   metadata: { uid: string };
   spec: { nodeName?: string; volumes?: { name: string; projected?: unknown }[] };
   status: { phase?: string; podIP?: string };
-}
-
-/** What a lab leaves on the host if it does not clean up: processes (nodes, control plane, API), cgroups, namespaces. */
-function leftovers(lab: Lab): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(lab.dir) || cmdline.includes(lab.kube.dir)) found.push(`process ${pid}`);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    for (const node of lab.realNodes) if (existsSync(join('/sys/fs/cgroup', h, node.cgroupParent))) found.push(`cgroup ${h}${node.cgroupParent}`);
-  }
-  found.push(...readdirSync('/var/run/netns').filter((n) => n.includes(`-${lab.id}-`)).map((n) => `netns ${n}`));
-  return found;
 }
 
 t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod from the local image runs and reaches the internet, DaemonSets and GC work, and nothing is left even after a runtime crash', async (t) => {

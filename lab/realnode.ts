@@ -35,6 +35,8 @@ export interface RealNodeAssets {
   bins: NodeBinaries;
   images: LocalImage[];
   sandboxImage: string;
+  /** The primary conflist's cniVersion: 0.3.0 as Azure CNI writes it. */
+  primaryCniVersion: string;
 }
 
 /** What a real node uses of its lab (the Lab itself; an interface to keep the imports one way). */
@@ -90,6 +92,11 @@ export class RealNode {
     return `kubelet-${this.m.computerName}`;
   }
 
+  /** The node's CNI directories as the host sees them (the node sees them at /opt/cni/bin and /etc/cni/net.d). */
+  get cniDirs(): { binDir: string; confDir: string } {
+    return { binDir: join(this.dir, 'cni-bin'), confDir: join(this.dir, 'cni-net.d') };
+  }
+
   /** The pod CIDR of its bridge: workers' are routed by the VNet router, gateways' stay node-local. */
   get podCIDR(): string {
     return this.m.podCIDR ?? `10.244.${200 + this.m.index}.0/24`;
@@ -100,7 +107,7 @@ export class RealNode {
     for (const name of ['bridge', 'host-local', 'portmap', 'loopback']) {
       writeFileSync(join(this.dir, 'cni-bin', name), readFileSync(join(this.assets.bins.cniPluginDir, name)), { mode: 0o755 });
     }
-    writeFileSync(join(this.dir, 'cni-net.d', '10-lab-pods.conflist'), JSON.stringify(primaryConflist(this.podCIDR, join(this.dir, 'ipam')), null, 2));
+    writeFileSync(join(this.dir, 'cni-net.d', '10-lab-pods.conflist'), JSON.stringify(primaryConflist(this.assets.primaryCniVersion, this.podCIDR, join(this.dir, 'ipam')), null, 2));
     writeFileSync(join(this.dir, 'containerd', 'config.toml'), containerdConfig(this.dir, this.socket, this.assets.sandboxImage));
     writeFileSync(join(this.dir, 'kubelet-config.json'), JSON.stringify(kubeletConfig({ socket: this.socket, cgroupRoot: this.cgroupParent, podLogsDir: join(this.dir, 'pod-logs'), taints: this.m.gateway ? [GATEWAY_NODE_TAINT] : [] })));
     this.writeKubeconfig();
