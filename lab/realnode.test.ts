@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { createLogger } from '../lib/log.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { TEST_IMAGE } from '../testenv/realnode/images.ts';
 import { until } from '../testenv/wait.ts';
 import { Lab } from './lab.ts';
+import { realPodOutput } from './realpod.ts';
 import { leftovers } from './leftovers.ts';
 import { DEFAULT_OUTBOUND_IP, ECHO_IP, ECHO_PORT } from './plan.ts';
 
@@ -58,9 +57,9 @@ t.test('real nodes: kubelets register with AKS labels and taints, a plain Pod fr
 
   // The apiserver cannot reach kubelets here (they live in the VNet), so the log is read where the kubelet writes it.
   const node = lab.realNodes.find((n) => n.m.computerName === worker.computerName);
-  const logDir = join(node?.dir ?? '', 'pod-logs', `default_plain_${pod.metadata.uid}`, 'app');
+  if (!node) throw new Error('no real node for the worker');
   const log = await until('the pod\'s output', () => {
-    const text = existsSync(join(logDir, '0.log')) ? readFileSync(join(logDir, '0.log'), 'utf8') : '';
+    const text = realPodOutput(node, { namespace: 'default', name: 'plain', uid: pod.metadata.uid });
     return /token/.test(text) && text;
   }, 20_000);
   t.match(log, DEFAULT_OUTBOUND_IP, 'the echo saw the VNet default outbound address');
