@@ -15,6 +15,7 @@ import { startAgent, startGateway, startOperator } from '../lab/parts.ts';
 import { DEFAULT_OUTBOUND_IP } from '../lab/plan.ts';
 import { ECHO_LOOP, createRealPod, echoedAddresses } from '../lab/realpod.ts';
 import { applySgc, inPrefix, waitSgcReady } from '../lab/scenario.ts';
+import { rbacDenials } from './fixture.ts';
 
 t.test('real nodes: containerd runs the chain; an annotated Pod egresses from the gateway prefix, a plain Pod does not; PodEndpoints are garbage-collected; plain pods start with the agent down', async (t) => {
   // 1.0.0 until the plugin serves 0.3.0 (Azure CNI's version; the cni-versions work adds it).
@@ -54,6 +55,7 @@ t.test('real nodes: containerd runs the chain; an annotated Pod egresses from th
   // A node is never worse off than without us: with the agent dead, plain pods still start and reach out.
   const later = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain-agent-down', script: ECHO_LOOP });
   t.equal(await until('a plain pod to start and reach the echo with the agent down', () => echoedAddresses(node, later)[0], 60_000), DEFAULT_OUTBOUND_IP, 'a plain pod starts and egresses with the agent down');
+  t.same(await rbacDenials(lab), [], 'no part was refused by the chart\'s RBAC');
   stopped = true;
   await lab.stop();
   t.same(leftovers(lab), [], 'no process, cgroup or namespace left');
