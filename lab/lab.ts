@@ -16,6 +16,8 @@ import { API_ENDPOINT_IP, API_ENDPOINT_PORT, ECHO_PORT, NODE_LOCAL_DNS_IP } from
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { parseEndpoint, startPortal, type Portal } from './portal.ts';
 import { Processes } from './processes.ts';
+import { realNodeAssets, startControlPlane } from './control-plane.ts';
+import { RealNode, type RealNodeAssets } from './realnode.ts';
 import type { RouterConfig } from './router/config.ts';
 import { readRouterStatus } from './router/daemon.ts';
 import { LAB_RESOURCE_GROUP, labVms, seedAzure, type LabVm, type PoolKind } from './world.ts';
@@ -30,6 +32,14 @@ export interface LabOptions {
   keepDir?: boolean;
   /** The gateway pool as a VMSS (default) or as AKS VirtualMachines (standalone VMs). */
   gatewayPoolKind?: PoolKind;
+  /**
+   * Real nodes: containerd and kubelet per node, kube-controller-manager and
+   * kube-scheduler (lab/realnode.ts). Otherwise nodes are Node objects and
+   * the kubelet stand-in runs pods (lab/kubelet.ts).
+   */
+  realNodes?: boolean;
+  /** Real nodes' primary conflist version; default 0.3.0, as Azure CNI writes it. */
+  primaryCniVersion?: string;
 }
 
 export interface LabMachine extends LabNode, LabVm {
@@ -63,6 +73,8 @@ export class Lab {
   readonly runner: CommandRunner = new ExecRunner();
   readonly procs: Processes;
   readonly machines: LabMachine[] = [];
+  /** The real nodes' runtimes, in real-node mode. */
+  readonly realNodes: RealNode[] = [];
   /** Namespaces the parts create outside the node namespaces (gateway namespaces, pods), deleted on stop. */
   readonly ownNetns = new Set<string>();
   kube!: TestKube;
@@ -111,8 +123,10 @@ export class Lab {
   }
 
   private async bringUp(): Promise<void> {
+    const real = this.opts.realNodes ? await realNodeAssets(this, this.opts.primaryCniVersion ?? '0.3.0') : undefined;
     this.log.info('starting the Kubernetes API (etcd + kube-apiserver)');
-    this.kube = await TestKube.start({ binaries: await testBinaries(), crdDir: CRD_DIR });
+    this.kube = await TestKube.start({ binaries: await testBinaries(), crdDir: CRD_DIR, serviceAccountAdmission: real !== undefined });
+    if (real) startControlPlane(this, real.bins);
     // The chart's namespaces, ServiceAccounts and RBAC: every part runs as its
     // own ServiceAccount (lab/parts.ts), so a missing permission fails here
     // as it would in a cluster.
@@ -126,6 +140,17 @@ export class Lab {
     await this.startInfrastructure();
     this.controller = setInterval(() => this.syncRouter(), 300);
     this.syncRouter();
+    if (real) await this.startRealNodes(real);
+  }
+
+  private async startRealNodes(assets: RealNodeAssets): Promise<void> {
+    this.log.info('starting containerd and kubelet on every node');
+    for (const m of this.machines) {
+      const node = new RealNode(this, { ...m, apiServer: `https://127.0.0.1:${NODE_API_PORT}`, apiEndpoint: `${API_ENDPOINT_IP}:${API_ENDPOINT_PORT}` }, assets);
+      this.realNodes.push(node);
+      await node.start();
+    }
+    await Promise.all(this.realNodes.map((n) => n.waitReady()));
   }
 
   private async addMachines(vms: LabVm[]): Promise<void> {
@@ -142,7 +167,8 @@ export class Lab {
       const podCIDR = vm.gateway ? undefined : `10.244.${index}.0/24`;
       const m: LabMachine = { ...node, ...vm, index, dir, ...(podCIDR ? { podCIDR } : {}) };
       this.machines.push(m);
-      await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
+      // A real kubelet registers its node itself.
+      if (!this.opts.realNodes) await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
       // The token of the node's part: the gateway daemon's or the node agent's ServiceAccount.
       // Bound to the part's Pod on this node, as the kubelet's projected tokens are.
       await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`, vm.computerName);
@@ -212,6 +238,8 @@ export class Lab {
   /** Tears everything down: processes, namespaces (and the links in them), the API, the emulator, the directory. */
   async stop(): Promise<void> {
     clearInterval(this.controller);
+    // One node's failure to stop must not keep the rest of the lab running.
+    for (const node of this.realNodes) await node.stop().catch((err: unknown) => this.log.error('stopping a real node failed', { node: node.m.computerName, err }));
     await this.procs.stopAll();
     for (const name of this.ownNetns) await deleteNetns(this.runner, name);
     await this.net?.destroy();

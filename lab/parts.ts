@@ -94,7 +94,9 @@ export async function reviveGatewayNode(lab: Lab, m: LabMachine): Promise<void> 
  * dir and chains itself into the node's primary conflist, as on a real node.
  */
 export async function startAgent(lab: Lab, m: LabMachine, extra: string[] = []): Promise<void> {
-  const { binDir, confDir } = await prepareCni(m);
+  // On a real node, the directories containerd reads.
+  const real = lab.realNodes.find((n) => n.m.computerName === m.computerName);
+  const { binDir, confDir } = real ? real.cniDirs : await prepareCni(m);
   lab.procs.startScript(`agent-${m.computerName}`, m, CLI, ['cni-manager',
     '--kubeconfig', nodeKubeconfig(m), '--node-name', m.computerName,
     '--socket', join(m.dir, 'cni.sock'), '--state-dir', join(m.dir, 'agent-state'),

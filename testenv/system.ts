@@ -33,8 +33,8 @@ export function onPath(command: string, path = process.env.PATH ?? ''): boolean 
 }
 
 /** The packages to install for the commands that are missing. */
-export function missingPackages(has: (command: string) => boolean = onPath): string[] {
-  const pkgs = Object.entries(REQUIRED_COMMANDS).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+export function missingPackages(has: (command: string) => boolean = onPath, commands = REQUIRED_COMMANDS): string[] {
+  const pkgs = Object.entries(commands).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   return [...new Set(pkgs)].sort();
 }
 
@@ -43,8 +43,8 @@ export function missingPackages(has: (command: string) => boolean = onPath): str
  * would otherwise pull in a kernel image to get the WireGuard module, which
  * these machines cannot load anyway (wireguard-go stands in for it).
  */
-export async function ensureSystemPackages(runner: CommandRunner, log: Logger, has?: (command: string) => boolean): Promise<void> {
-  const pkgs = missingPackages(has);
+export async function ensureSystemPackages(runner: CommandRunner, log: Logger, has?: (command: string) => boolean, commands = REQUIRED_COMMANDS): Promise<void> {
+  const pkgs = missingPackages(has, commands);
   if (pkgs.length === 0) return;
   log.info('installing system packages', { packages: pkgs });
   const env = { DEBIAN_FRONTEND: 'noninteractive' };

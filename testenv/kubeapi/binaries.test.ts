@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FakeRunner } from '../../lib/exec/fake.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { compareVersions, resolveBinaries, tryDownload } from './binaries.ts';
-import { goModuleForEtcd, goModuleForKubeApiserver } from './gomodule.ts';
+import { goModuleForEtcd, goModuleForKube } from './gomodule.ts';
 import { ETCD_VERSION, KUBE_VERSION } from './versions.ts';
 import type { Teardown } from '../netns.ts';
 
@@ -139,10 +139,11 @@ t.test('a failed build is a clear error', async (t) => {
 });
 
 t.test('the generated Go modules', async (t) => {
-  const mod = goModuleForKubeApiserver('1.36.3', KUBERNETES_GOMOD);
+  const mod = goModuleForKube('kube-apiserver', '1.36.3', KUBERNETES_GOMOD);
   t.equal(mod.files['go.mod'], 'module kegkubebuild\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes v1.36.3\n\nreplace (\n\tk8s.io/api => k8s.io/api v0.36.3\n\tk8s.io/client-go => k8s.io/client-go v0.36.3\n)\n');
   t.match(mod.files['tools.go'], /import _ "k8s.io\/kubernetes\/cmd\/kube-apiserver"/);
-  t.throws(() => goModuleForKubeApiserver('1.36.3', 'module x\n'), /no staging modules/);
+  t.equal(goModuleForKube('kubelet', '1.36.3', KUBERNETES_GOMOD).pkg, 'k8s.io/kubernetes/cmd/kubelet');
+  t.throws(() => goModuleForKube('kubelet', '1.36.3', 'module x\n'), /no staging modules/);
   t.match(goModuleForEtcd('3.6.8').files['go.mod'], /require go.etcd.io\/etcd\/server\/v3 v3.6.8/);
   t.match(goModuleForEtcd('3.6.8').files['main.go'], /etcdmain.Main\(os.Args\)/);
 });

@@ -6,7 +6,7 @@ import { KegError, describeError } from '../../lib/errors.ts';
 import type { CommandRunner } from '../../lib/exec/runner.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ETCD_MIN_VERSION, ETCD_VERSION, KUBE_VERSION } from './versions.ts';
-import { goModuleForEtcd, goModuleForKubeApiserver } from './gomodule.ts';
+import { goModuleForEtcd, goModuleForKube } from './gomodule.ts';
 
 export interface Binaries {
   kubeApiserver: string;
@@ -74,7 +74,7 @@ async function resolveKubeApiserver(opts: ResolveOptions): Promise<string> {
   }
   opts.log.info('building kube-apiserver from Go modules (first run only; several minutes)', { version: KUBE_VERSION });
   const go = await findGo(opts.runner);
-  await goBuild(opts.runner, go, goModuleForKubeApiserver(KUBE_VERSION, await kubernetesGoMod(opts, go)), cached);
+  await goBuild(opts.runner, go, goModuleForKube('kube-apiserver', KUBE_VERSION, await kubernetesGoMod(opts, go)), cached);
   return cached;
 }
 
@@ -142,7 +142,7 @@ export async function tryDownload(url: string, dest: string, opts: ResolveOption
 }
 
 /** The go.mod of k8s.io/kubernetes, which lists the staging modules to replace. */
-async function kubernetesGoMod(opts: ResolveOptions, go: string): Promise<string> {
+export async function kubernetesGoMod(opts: Pick<ResolveOptions, 'runner'>, go: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'keg-kmod-'));
   try {
     writeFileSync(join(dir, 'go.mod'), 'module probe\n\ngo 1.24\n');

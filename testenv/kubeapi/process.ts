@@ -30,6 +30,11 @@ export class ManagedProcess {
     }
   }
 
+  /** The process id while it runs: what `nsenter --target` joins. */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -16,6 +16,12 @@ export interface TestKubeOptions {
   binaries: Binaries;
   /** A directory of CRD manifests to apply once the API is up; usually the chart's crds/. */
   crdDir?: string;
+  /**
+   * Enable the ServiceAccount admission plugin, which gives pods projected
+   * tokens: only with a kube-controller-manager running (it creates the
+   * `default` ServiceAccounts the plugin requires).
+   */
+  serviceAccountAdmission?: boolean;
   /** How long to wait for etcd and the apiserver to become ready. */
   startTimeoutMs?: number;
 }
@@ -59,7 +65,7 @@ export class TestKube {
     try {
       const [etcdClient, etcdPeer, apiPort] = (await freePorts(3)) as [number, number, number];
       const token = randomBytes(24).toString('hex');
-      const argv = writeApiserverFiles(dir, token);
+      const argv = writeApiserverFiles(dir, token, opts.serviceAccountAdmission ?? false);
       const etcdUrl = `http://127.0.0.1:${etcdClient}`;
       const etcdArgv = [
         opts.binaries.etcd, '--name=keg', `--data-dir=${join(dir, 'etcd')}`,
@@ -146,7 +152,7 @@ export class TestKube {
 }
 
 /** Writes the service-account keys and token file; returns the fixed apiserver flags. */
-function writeApiserverFiles(dir: string, token: string): string[] {
+function writeApiserverFiles(dir: string, token: string, serviceAccountAdmission: boolean): string[] {
   mkdirSync(join(dir, 'certs'), { mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -163,7 +169,7 @@ function writeApiserverFiles(dir: string, token: string): string[] {
     `--token-auth-file=${join(dir, 'tokens.csv')}`,
     '--authorization-mode=RBAC',
     '--allow-privileged=true',
-    '--disable-admission-plugins=ServiceAccount',
+    ...(serviceAccountAdmission ? [] : ['--disable-admission-plugins=ServiceAccount']),
     '--enable-priority-and-fairness=false',
     '--profiling=false',
     '--endpoint-reconciler-type=none',
