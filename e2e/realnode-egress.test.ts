@@ -1,6 +1,6 @@
 // Egress with real nodes: containerd, not the kubelet stand-in, runs the node's CNI chain with
 // kube-egress-cni chained by the node agent, for a real Pod from the local test image.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
@@ -18,7 +18,7 @@ import { applySgc, inPrefix, waitSgcReady } from '../lab/scenario.ts';
 import { rbacDenials } from './fixture.ts';
 
 t.test('real nodes: containerd runs the chain; an annotated Pod egresses from the gateway prefix, a plain Pod does not; PodEndpoints are garbage-collected; plain pods start with the agent down', async (t) => {
-  // 1.0.0 until the plugin serves 0.3.0 (Azure CNI's version; the cni-versions work adds it).
+  // The primary conflist is 0.3.0, as Azure CNI writes it.
   const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, realNodes: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
   let stopped = false;
   t.teardown(async () => {
@@ -32,7 +32,9 @@ t.test('real nodes: containerd runs the chain; an annotated Pod egresses from th
   await startAgent(lab, worker);
   await applySgc(lab, 'default', 'sgc-a', { gatewayNodepoolName: 'gwpool' });
   const prefix = (await waitSgcReady(lab, 'default', 'sgc-a')).status?.egressIpPrefix as string;
-  await until('the agent to chain itself into the node\'s conflist', () => readFileSync(join(node.cniDirs.confDir, '10-lab-pods.conflist'), 'utf8').includes('kube-egress'), 60_000);
+  // The agent's own conflist (a copy of the primary with our entry last) sorts first, so containerd loads it.
+  const own = join(node.cniDirs.confDir, '01-egressgateway.conflist');
+  await until('the agent to chain itself into the node\'s conflist', () => existsSync(own) && readFileSync(own, 'utf8').includes('kube-egress'), 60_000);
 
   const annotated = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'annotated', annotations: { [POD_SGC_ANNOTATION]: 'sgc-a' }, script: ECHO_LOOP });
   const plain = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain', script: ECHO_LOOP });

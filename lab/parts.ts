@@ -97,7 +97,9 @@ export async function startAgent(lab: Lab, m: LabMachine, extra: string[] = []):
   // On a real node, the directories containerd reads.
   const real = lab.realNodes.find((n) => n.m.computerName === m.computerName);
   const { binDir, confDir } = real ? real.cniDirs : await prepareCni(m);
-  lab.procs.startScript(`agent-${m.computerName}`, m, CLI, ['cni-manager',
+  // On a real node the agent sees the node's mounts, as the DaemonSet's
+  // HostToContainer mount of the netns directory gives it containerd's pod namespaces.
+  lab.procs.startScript(`agent-${m.computerName}`, real ? real.enter() : m, CLI, ['cni-manager',
     '--kubeconfig', nodeKubeconfig(m), '--node-name', m.computerName,
     '--socket', join(m.dir, 'cni.sock'), '--state-dir', join(m.dir, 'agent-state'),
     '--plugin-binary', pluginExecutable(lab), '--cni-bin-dir', binDir, '--cni-conf-dir', confDir,

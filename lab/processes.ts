@@ -20,9 +20,11 @@ export class Processes {
   }
 
   /** Starts a TypeScript entry point of the repository (path relative to its root). */
-  startScript(name: string, ns: Netns | undefined, script: string, args: string[], env?: Record<string, string>): ManagedProcess {
+  /** Runs a script of this repository in `ns` (a namespace, or the argv prefix that enters one). */
+  startScript(name: string, ns: Netns | string[] | undefined, script: string, args: string[], env?: Record<string, string>): ManagedProcess {
     const node = [process.execPath, join(REPO, script), ...args];
-    return this.start(name, ns ? ['nsenter', `--net=${ns.path}`, ...node] : node, env);
+    const enter = ns === undefined ? [] : Array.isArray(ns) ? ns : ['nsenter', `--net=${ns.path}`];
+    return this.start(name, [...enter, ...node], env);
   }
 
   start(name: string, argv: string[], env?: Record<string, string>): ManagedProcess {

@@ -84,6 +84,17 @@ export class RealNode {
     this.cgroupParent = `/keg-${lab.id}-${m.computerName}`;
   }
 
+  /**
+   * The prefix that runs a command as the node's DaemonSet pods see the node:
+   * its network namespace and its mount namespace (where containerd's pod
+   * namespaces are mounted, as a HostToContainer mount shows them).
+   */
+  enter(): string[] {
+    const pid = this.lab.procs.get(this.containerdName)?.pid;
+    if (pid === undefined) throw new KegError('LAB_NODE_NOT_RUNNING', `containerd of ${this.m.computerName} is not running`);
+    return ['nsenter', `--target=${pid}`, '--mount', '--net'];
+  }
+
   private get containerdName(): string {
     return `containerd-${this.m.computerName}`;
   }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { netnsState } from '../../lib/net/netns.ts';
 import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
 import { describeError } from '../../lib/errors.ts';
@@ -59,7 +59,11 @@ export class Reconciler {
     for (const record of this.o.pods.list()) {
       if (this.o.service.busy.has(record.containerId)) continue;
       try {
-        if (record.unwired || !existsSync(record.netns)) {
+        const state = netnsState(record.netns);
+        if (state === 'invisible') {
+          // Not proof the sandbox is gone: keep its PodEndpoint, say why.
+          this.o.log.warn('pod network namespace not visible to the agent; leaving the pod alone', { pod: podName(record), containerId: record.containerId, netns: record.netns });
+        } else if (record.unwired || state === 'gone') {
           await this.o.service.remove(record);
           if (this.o.pods.read(record.containerId) === undefined) this.o.log.info('removed what was left of a gone sandbox', { pod: podName(record), containerId: record.containerId });
         } else {

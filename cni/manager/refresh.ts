@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { netnsState } from '../../lib/net/netns.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { type PodNet, refreshRoutes } from '../podnet/pod.ts';
@@ -67,7 +67,7 @@ export class RouteRefresher {
     if (ranges === undefined || ranges.join() === this.last) return;
     let failed = false;
     for (const record of this.o.pods.list()) {
-      if (record.unwired || this.o.service.busy.has(record.containerId) || !existsSync(record.netns)) continue;
+      if (record.unwired || this.o.service.busy.has(record.containerId) || netnsState(record.netns) !== 'live') continue;
       try {
         if (await refreshRoutes(this.o.net, record, ranges, (r) => this.o.pods.write(r.containerId, r))) {
           this.o.log.info('cluster ranges changed; pod routes updated', { pod: `${record.pod.namespace}/${record.pod.name}` });

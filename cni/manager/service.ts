@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { netnsState } from '../../lib/net/netns.ts';
 import { POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
@@ -54,8 +54,10 @@ export class CniService {
     if (req.staticGatewayConfiguration !== undefined && req.staticGatewayConfiguration !== name) {
       throw new AgentFailure(CNI_CODES.invalidConfig, `pod ${req.pod.namespace}/${req.pod.name}: runtime says SGC ${req.staticGatewayConfiguration}, the Pod says ${name}`);
     }
-    if (!existsSync(req.netns)) {
-      throw new AgentFailure(CNI_CODES.invalidConfig, `network namespace ${req.netns} is not visible to the node agent: mount the runtime's netns directory into it (see docs/cni.md)`);
+    const state = netnsState(req.netns);
+    if (state !== 'live') {
+      const what = state === 'gone' ? 'does not exist here' : 'is not a network namespace here (the runtime\'s mount does not reach the agent)';
+      throw new AgentFailure(CNI_CODES.invalidConfig, `network namespace ${req.netns} ${what}: mount the runtime's netns directory into the node agent with HostToContainer propagation (see docs/cni.md)`);
     }
     const sgc = await (named ?? fetchSgc(this.o.rest, req.pod.namespace, name));
     const cfg = gatewayConfig(sgc, await this.o.exclusions.get());

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { netnsState } from '../../lib/net/netns.ts';
 import { type CommandRunner, inNetns } from '../../lib/exec/runner.ts';
 import { Ip, type Route, routeCommand, ruleMatches } from '../../lib/net/ip.ts';
 import { Nft } from '../../lib/net/nft.ts';
@@ -56,7 +56,7 @@ export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg:
  * took its routes, rules and nft table with it.
  */
 export async function unwire(net: PodNet, record: PodRecord): Promise<void> {
-  if (existsSync(record.netns)) {
+  if (netnsState(record.netns) === 'live') {
     const podRunner = inNetns(net.runner, record.netns);
     const ip = new Ip(podRunner);
     await removeIngress(podRunner, ip);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import type { CommandRunner } from '../exec/runner.ts';
 
 /** Where `ip netns` keeps named namespaces; `ip -n` only accepts names from here. */
@@ -20,4 +20,24 @@ export async function ensureNetns(runner: CommandRunner, name: string): Promise<
 export async function deleteNetns(runner: CommandRunner, name: string): Promise<void> {
   if (!existsSync(netnsPath(name))) return;
   await runner.run(['ip', 'netns', 'delete', name]);
+}
+
+/** statfs(2) magic of the namespace filesystem: what a live namespace path is a mount of. */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * What a runtime's namespace path is, as this process sees it: `live` (a
+ * namespace), `gone` (no such path: the sandbox was torn down), or
+ * `invisible` (a plain file: the runtime's bind mount is in a mount
+ * namespace this process does not see, e.g. a DaemonSet without the netns
+ * directory mounted with HostToContainer propagation). `invisible` must never
+ * be taken for `gone`: the pod is probably running.
+ */
+export function netnsState(path: string): 'live' | 'gone' | 'invisible' {
+  try {
+    return Number(statfsSync(path).type) === NSFS_MAGIC ? 'live' : 'invisible';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw err;
+  }
 }
