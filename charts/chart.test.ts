@@ -41,6 +41,9 @@ type Pod = { metadata: { labels: Record<string, string> }; spec: { containers: {
 const podOf = (o: KubeObject): Pod => (o.spec as { template: Pod }).template;
 const argsOf = (o: KubeObject): string[] => podOf(o).spec.containers[0]?.args ?? [];
 
+/** The PodEndpoint admission policies among rendered objects. */
+const policies = (objs: { kind: string }[]): number => objs.filter((o) => o.kind.endsWith('AdmissionPolicy')).length;
+
 t.test('chart and image versions are the package version', async (t) => {
   const pkg = JSON.parse(readFileSync(join(CHART_DIR, '../../package.json'), 'utf8')) as { version: string };
   const chart = parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string };
@@ -100,7 +103,6 @@ t.test('what the values render', async (t) => {
   await t.rejects(renderChart({ config: { workloadIdentity: { enabled: true } } }), /config.workloadIdentity.clientId is required/);
   await t.rejects(renderChart({ common: { logLevel: 'loud' } }), /\/common\/logLevel/, 'values.schema.json names a bad value');
   await t.rejects(renderChart({ gatewayCNIManager: { exceptionCidrs: ['10.0.0.0'] } }), /\/gatewayCNIManager\/exceptionCidrs\/0/);
-  const policies = (objs: { kind: string }[]) => objs.filter((o) => o.kind.endsWith('AdmissionPolicy')).length;
   t.ok(policies(def) > 0, 'podEndpointPolicy auto: the PodEndpoint policies where the cluster serves MutatingAdmissionPolicy v1');
   t.equal(policies(await renderChart({}, { apiVersions: [] })), 0, 'and none on an older cluster, so the install still works there');
   t.equal(policies(await renderChart({ gatewayCNIManager: { podEndpointPolicy: false } })), 0, 'false: never');

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
-import { CORE, resourcePath } from '../../lib/kube/paths.ts';
+import { resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound } from '../../lib/kube/rest.ts';
 import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
 import { startAgent } from '../../testenv/cni/agent.ts';
