@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { KegError, describeError } from '../../lib/errors.ts';
-import { IMDS_API_VERSION } from '../../gateway/imds.ts';
+import { instanceMetadata } from '../../lib/azure/imds.ts';
 
 const NetworkSchema = z.object({
   network: z.object({
@@ -17,15 +16,6 @@ const NetworkSchema = z.object({
  * address space: other subnets need --vnet-cidrs.
  */
 export async function vnetRangesFromImds(endpoint: string, opts: { timeoutMs?: number } = {}): Promise<string[]> {
-  const url = `${endpoint}/metadata/instance?api-version=${IMDS_API_VERSION}`;
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { Metadata: 'true' }, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) });
-  } catch (err) {
-    throw new KegError('IMDS_UNREACHABLE', `GET ${url}: ${describeError(err)}`, { cause: err });
-  }
-  if (!res.ok) throw new KegError('IMDS_FAILED', `GET ${url}: HTTP ${res.status}`);
-  const parsed = NetworkSchema.safeParse(await res.json().catch(() => undefined));
-  if (!parsed.success) throw new KegError('IMDS_INVALID', `GET ${url}: unexpected answer: ${z.prettifyError(parsed.error)}`);
-  return parsed.data.network.interface.flatMap((i) => i.ipv4.subnet.map((s) => `${s.address}/${s.prefix}`));
+  const instance = await instanceMetadata(endpoint, NetworkSchema, opts);
+  return instance.network.interface.flatMap((i) => i.ipv4.subnet.map((s) => `${s.address}/${s.prefix}`));
 }
