@@ -19,10 +19,12 @@ t.test('the shipped RBAC is enough for ADD, CHECK, DEL and the reconcile loop', 
   const kube = await startTestKube(t);
   const lab = await CniLab.create(t, { subnetOctet: 83 });
   await installChartIdentities(kube);
-  const kubeconfig = `${lab.dir}/agent.kubeconfig`;
-  await partKubeconfig(kube, 'agent', kubeconfig);
   await ensureNamespace(kube.rest, 'ns-rbac');
   await createNode(kube.rest, 'node-rbac', lab.subnet);
+  // Bound to the agent's Pod on its node, as the kubelet's projected tokens are:
+  // the PodEndpoint admission policies want the node it names.
+  const kubeconfig = `${lab.dir}/agent.kubeconfig`;
+  await partKubeconfig(kube, 'agent', kubeconfig, undefined, 'node-rbac');
   await createApiServerSlice(kube.rest, ['192.168.150.5']);
   const sgc = await createSgc(kube.rest, 'ns-rbac', 'egress');
   await setSgcStatus(kube.rest, 'ns-rbac', 'egress', sgc.generation, { ip: '192.168.250.1', port: 6000, publicKey: generatePrivateKey().publicKey() });
