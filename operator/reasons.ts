@@ -20,6 +20,8 @@ export const REASONS = {
   azureForbidden: 'AzureAuthorizationFailed',
   azureConflict: 'AzureConflict',
   azureError: 'AzureError',
+  /** Event only (SGC and Pods), not a condition: see operator/in-use.ts. */
+  deletedWhileInUse: 'GatewayDeletedWhileInUse',
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 

@@ -20,6 +20,7 @@ import { findCondition, patchStatusIfChanged, type Condition } from '../lib/kube
 import type { ReconcileResult } from '../lib/kube/workqueue.ts';
 import type { EventRecorder } from './events.ts';
 import { FINALIZERS, controllerRef, hasFinalizer, isDeleting, readyCondition, sameJson, setFinalizer } from './kube.ts';
+import { warnPodsOfDeletedGateway } from './in-use.ts';
 import { REASONS, reasonFor } from './reasons.ts';
 import { deleteKeySecret, ensureKeySecret } from './secret.ts';
 
@@ -64,6 +65,8 @@ const asEventTarget = (metadata: ObjectMeta) => ({ apiVersion: API_VERSION, kind
 
 export class SgcReconciler {
   private readonly o: SgcReconcilerOptions;
+  /** SGC UIDs whose deletion was already warned about (a deletion takes several reconciles). */
+  private readonly warned = new Set<string>();
 
   constructor(o: SgcReconcilerOptions) {
     this.o = o;
@@ -105,10 +108,15 @@ export class SgcReconciler {
   private async delete(item: SgcItem): Promise<ReconcileResult> {
     if (!hasFinalizer(item, FINALIZERS.sgc)) return;
     const { namespace, name, uid } = item.metadata;
+    if (!this.warned.has(uid ?? name)) {
+      this.warned.add(uid ?? name);
+      await warnPodsOfDeletedGateway(this.o.rest, this.o.events, this.o.log, item.metadata);
+    }
     if (await this.deleteChild(RESOURCES.GatewayVMConfiguration, this.o.getVm(namespace, name))) return;
     if (await this.deleteChild(RESOURCES.GatewayLBConfiguration, this.o.getLb(namespace, name))) return;
     await deleteKeySecret(this.o.rest, this.o.namespace, uid ?? '');
     await setFinalizer(this.o.rest, RESOURCES.StaticGatewayConfiguration, item, FINALIZERS.sgc, false);
+    this.warned.delete(uid ?? name);
     this.o.log.info('gateway deleted', { namespace, name });
   }
 
