@@ -7,6 +7,8 @@ import { errorCode } from '../lib/errors.ts';
 export const REASONS = {
   ready: 'Ready',
   provisioning: 'Provisioning',
+  /** GatewayProfileReady only: the profile pods need exists. */
+  provisioned: 'Provisioned',
   invalidSpec: 'InvalidSpec',
   vmssNotFound: 'VmssNotFound',
   prefixSizeInvalid: 'PublicIpPrefixSizeInvalid',
