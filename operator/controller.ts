@@ -67,7 +67,7 @@ export class Controller {
       get: (ns, n) => sgc.get(ns, n), getLb: (ns, n) => lb.get(ns, n), getVm: (ns, n) => vm.get(ns, n),
     });
     const lbR = new LbReconciler({
-      rest: o.rest, azure: o.azure, log, batchDelayMs, userErrorRetryMs, probePort: o.probePort ?? GATEWAY_PROBE_PORT,
+      rest: o.rest, azure: o.azure, log, batchDelayMs, userErrorRetryMs, probePort: o.probePort ?? GATEWAY_PROBE_PORT, requeueMs: o.vmRequeueMs,
       get: (ns, n) => lb.get(ns, n), vmConfigExists: (ns, n) => vm.get(ns, n) !== undefined,
     });
     const vmR = new VmReconciler({

@@ -63,4 +63,21 @@ t.test('drift: instances come and go, ipConfigs stripped out of band', async (t)
     await waitFor('ipConfig restored', async () => has(), 30_000);
     t.pass('the drift requeue put it back on the model and the instance');
   });
+
+  await t.test('a rule and probe deleted from the ILB out of band are put back', async (t) => {
+    const lbId = `/subscriptions/${w.emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Network/loadBalancers/kubeegressgateway-ilb`;
+    interface LbBody { properties: { loadBalancingRules: unknown[]; probes: unknown[] } }
+    const counts = () => {
+      const lb = w.emu.inventory()[lbId.toLowerCase()] as LbBody;
+      return [lb.properties.loadBalancingRules.length, lb.properties.probes.length];
+    };
+    t.same(counts(), [1, 1]);
+    w.emu.mutate(lbId, (body: LbBody) => {
+      body.properties.loadBalancingRules = [];
+      body.properties.probes = [];
+    });
+    t.same(counts(), [0, 0], 'deleted');
+    await waitFor('rule and probe restored', async () => counts().join() === '1,1', 30_000);
+    t.pass('the LB drift requeue healed the ILB');
+  });
 });

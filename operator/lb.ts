@@ -41,6 +41,8 @@ export interface LbReconcilerOptions {
   userErrorRetryMs: number;
   /** The gateway daemons' health probe port. */
   probePort: number;
+  /** How often a Ready gateway's frontend, rule and probe are re-read to heal drift (the VM side's interval). */
+  requeueMs: number;
 }
 
 export class LbReconciler {
@@ -77,7 +79,8 @@ export class LbReconciler {
       const gw = { lbConfigUid: uid, sgcUid: ownerUid(obj) ?? uid, vmssUniqueId: target.uniqueId };
       const { ip, port } = await this.batcher.submit('lb', uid, { op: 'ensure', gw });
       await this.patchStatus(obj, { frontendIp: ip, serverPort: port }, 'True', REASONS.ready, `rule and probe on load balancer ${this.o.azure.config.loadBalancerName}`);
-      return;
+      // Someone may delete the rule or probe in the portal: the next pass reads the ILB and writes back only what is missing.
+      return { requeueAfterMs: this.o.requeueMs };
     } catch (err) {
       await this.patchStatus(obj, { frontendIp: obj.status?.frontendIp, serverPort: obj.status?.serverPort }, 'False', reasonFor(err), describeError(err));
       if (isUserError(err)) return { requeueAfterMs: this.o.userErrorRetryMs };

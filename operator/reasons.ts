@@ -7,6 +7,8 @@ import { errorCode } from '../lib/errors.ts';
 export const REASONS = {
   ready: 'Ready',
   provisioning: 'Provisioning',
+  /** GatewayProfileReady only: the profile pods need exists. */
+  provisioned: 'Provisioned',
   invalidSpec: 'InvalidSpec',
   vmssNotFound: 'VmssNotFound',
   prefixSizeInvalid: 'PublicIpPrefixSizeInvalid',
@@ -20,6 +22,8 @@ export const REASONS = {
   azureForbidden: 'AzureAuthorizationFailed',
   azureConflict: 'AzureConflict',
   azureError: 'AzureError',
+  /** Event only (SGC and Pods), not a condition: see operator/in-use.ts. */
+  deletedWhileInUse: 'GatewayDeletedWhileInUse',
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 

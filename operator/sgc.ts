@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { API_VERSION, KINDS, gatewaySecretName } from '../lib/api/constants.ts';
+import { PROFILE_CONDITION } from '../lib/api/gateway-profile.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import {
   ConditionSchema, ObjectMetaSchema, StaticGatewayConfigurationSchema, parseObject,
@@ -16,10 +17,11 @@ import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { resourcePath, type ResourceType } from '../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../lib/kube/rest.ts';
-import { findCondition, patchStatusIfChanged, type Condition } from '../lib/kube/status.ts';
+import { findCondition, patchStatusIfChanged, setCondition, type Condition } from '../lib/kube/status.ts';
 import type { ReconcileResult } from '../lib/kube/workqueue.ts';
 import type { EventRecorder } from './events.ts';
 import { FINALIZERS, controllerRef, hasFinalizer, isDeleting, readyCondition, sameJson, setFinalizer } from './kube.ts';
+import { warnPodsOfDeletedGateway } from './in-use.ts';
 import { REASONS, reasonFor } from './reasons.ts';
 import { deleteKeySecret, ensureKeySecret } from './secret.ts';
 
@@ -64,6 +66,8 @@ const asEventTarget = (metadata: ObjectMeta) => ({ apiVersion: API_VERSION, kind
 
 export class SgcReconciler {
   private readonly o: SgcReconcilerOptions;
+  /** SGC UIDs whose deletion was already warned about (a deletion takes several reconciles). */
+  private readonly warned = new Set<string>();
 
   constructor(o: SgcReconcilerOptions) {
     this.o = o;
@@ -74,7 +78,8 @@ export class SgcReconciler {
     if (!item) return;
     if (isDeleting(item)) return this.delete(item);
     if (!item.sgc) {
-      await this.setStatus(item, {}, { status: 'False', reason: REASONS.invalidSpec, message: item.problem ?? 'invalid spec' });
+      const invalid: Readiness = { status: 'False', reason: REASONS.invalidSpec, message: item.problem ?? 'invalid spec' };
+      await this.setStatus(item, {}, invalid, invalid);
       return;
     }
     const sgc = item.sgc;
@@ -99,16 +104,21 @@ export class SgcReconciler {
         privateKeySecretRef: { apiVersion: 'v1', kind: 'Secret', name: gatewaySecretName(sgc.metadata.uid ?? ''), namespace: this.o.namespace },
       },
     };
-    await this.setStatus(item, status, readiness(lb, vm));
+    await this.setStatus(item, status, readiness(lb, vm), profileReadiness(lb, vm));
   }
 
   private async delete(item: SgcItem): Promise<ReconcileResult> {
     if (!hasFinalizer(item, FINALIZERS.sgc)) return;
     const { namespace, name, uid } = item.metadata;
+    if (!this.warned.has(uid ?? name)) {
+      this.warned.add(uid ?? name);
+      await warnPodsOfDeletedGateway(this.o.rest, this.o.events, this.o.log, item.metadata);
+    }
     if (await this.deleteChild(RESOURCES.GatewayVMConfiguration, this.o.getVm(namespace, name))) return;
     if (await this.deleteChild(RESOURCES.GatewayLBConfiguration, this.o.getLb(namespace, name))) return;
     await deleteKeySecret(this.o.rest, this.o.namespace, uid ?? '');
     await setFinalizer(this.o.rest, RESOURCES.StaticGatewayConfiguration, item, FINALIZERS.sgc, false);
+    this.warned.delete(uid ?? name);
     this.o.log.info('gateway deleted', { namespace, name });
   }
 
@@ -140,11 +150,14 @@ export class SgcReconciler {
     }
   }
 
-  private async setStatus(item: SgcItem, fields: StaticGatewayConfigurationStatus, ready: Readiness): Promise<void> {
+  /** `profile` undefined keeps the GatewayProfileReady condition as it is (a failure that says nothing about the profile). */
+  private async setStatus(item: SgcItem, fields: StaticGatewayConfigurationStatus, ready: Readiness, profile?: Readiness): Promise<void> {
     const before = findCondition(item.conditions, 'Ready');
+    let conditions = readyCondition(item, item.conditions, ready.status, ready.reason, ready.message);
+    if (profile) conditions = setCondition(conditions, { type: PROFILE_CONDITION, ...profile, observedGeneration: item.metadata.generation });
     const desired: StaticGatewayConfigurationStatus = {
       ...fields,
-      conditions: readyCondition(item, item.conditions, ready.status, ready.reason, ready.message),
+      conditions,
       observedGeneration: item.metadata.generation,
     };
     const current = { ...item.sgc?.status, conditions: item.conditions };
@@ -169,4 +182,21 @@ function readiness(lb: GatewayLBConfiguration | undefined, vm: GatewayVMConfigur
     }
   }
   return { status: 'True', reason: REASONS.ready, message: 'gateway provisioned' };
+}
+
+/**
+ * GatewayProfileReady: True while what a pod needs exists (ILB frontend and
+ * rule, and a gateway IP; the key is in hand whenever this is computed),
+ * whatever the latest reconcile's outcome. Both sides keep their status
+ * fields through Azure errors and one failing instance never drops the
+ * others, so this goes False only when the profile is not (or no longer) there.
+ */
+function profileReadiness(lb: GatewayLBConfiguration | undefined, vm: GatewayVMConfiguration | undefined): Readiness {
+  const ips = (vm?.status?.gatewayVMProfiles ?? []).filter((p) => p.secondaryIP).length;
+  const missing = [
+    ...(lb?.status?.frontendIp && lb.status.serverPort ? [] : ['the load balancer frontend and rule']),
+    ...(ips > 0 ? [] : ['a gateway IP on a gateway instance']),
+  ];
+  if (missing.length > 0) return { status: 'False', reason: REASONS.provisioning, message: `waiting for ${missing.join(' and ')}` };
+  return { status: 'True', reason: REASONS.provisioned, message: `frontend ${lb?.status?.frontendIp ?? ''}:${lb?.status?.serverPort ?? ''}, ${ips} gateway IP(s)` };
 }

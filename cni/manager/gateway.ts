@@ -1,9 +1,9 @@
 import { KINDS } from '../../lib/api/constants.ts';
+import { gatewayProfileVerdict } from '../../lib/api/gateway-profile.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
 import { parseObject, StaticGatewayConfigurationSchema, type StaticGatewayConfiguration } from '../../lib/api/v1alpha1.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
-import { findCondition, isConditionTrue } from '../../lib/kube/status.ts';
 import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
 import { AgentFailure } from './failure.ts';
 
@@ -19,19 +19,13 @@ export async function fetchSgc(rest: KubeRest, namespace: string, name: string):
 
 /**
  * What a pod of this SGC needs: the gateway endpoint and key the operator put
- * in its status, and the routing mode. Refused (code 11) until the SGC is
- * Ready and its gatewayServerProfile is complete.
+ * in its status, and the routing mode. Refused (code 11) until the gateway
+ * profile is provisioned (lib/api/gateway-profile.ts), not on the latest Ready.
  */
 export function gatewayConfig(sgc: StaticGatewayConfiguration, exclusions: readonly string[]): GatewayConfig {
-  const id = `StaticGatewayConfiguration ${sgc.metadata.namespace}/${sgc.metadata.name}`;
-  if (!isConditionTrue(sgc)) {
-    const ready = findCondition(sgc.status?.conditions, 'Ready');
-    const why = ready ? `${ready.reason}: ${ready.message}` : 'no Ready condition yet';
-    throw new AgentFailure(CNI_CODES.tryAgainLater, `${id} is not Ready (${why})`);
-  }
-  const profile = sgc.status?.gatewayServerProfile;
-  if (!profile?.ip || !profile.port || !profile.publicKey) {
-    throw new AgentFailure(CNI_CODES.tryAgainLater, `${id} is Ready but its status has no complete gatewayServerProfile (ip, port, publicKey)`);
+  const profile = gatewayProfileVerdict(sgc);
+  if (!profile.usable) {
+    throw new AgentFailure(CNI_CODES.tryAgainLater, `StaticGatewayConfiguration ${sgc.metadata.namespace}/${sgc.metadata.name} ${profile.why}`);
   }
   const excludeCidrs = sgc.spec.excludeCidrs ?? [];
   return {

@@ -128,3 +128,28 @@ t.test('stop during backoff returns promptly', async (t) => {
   await informer.stop();
   t.ok(Date.now() - started < 2_000, 'did not wait out the 60 s backoff');
 });
+
+t.test('a deletion whose final state fails the schema still removes the cached object', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  await kube.rest.create(resourcePath(CORE.namespaces), { metadata: { name: NS } });
+  const cmPath = (name?: string) => resourcePath(configMaps, NS, name);
+  await kube.rest.create(cmPath(), { metadata: { name: 'e' }, data: { v: '1' } });
+  const rec = recorder();
+  const informer = new Informer<ConfigMap>({
+    rest: kube.rest, type: configMaps, namespace: NS, log: silentLogger, resyncMs: 0,
+    parse: (obj) => {
+      const cm = obj as ConfigMap;
+      if (cm.data?.v === 'bad') throw new Error('schema says no');
+      return cm;
+    },
+  }).on(rec.handler);
+  t.teardown(() => informer.stop());
+  await informer.start();
+  await rec.waitFor('add e=1');
+  // The object turns invalid (ignored; the last good state stays cached), then is deleted.
+  await kube.rest.patch(cmPath('e'), { data: { v: 'bad' } });
+  await kube.rest.delete(cmPath('e'));
+  await rec.waitFor('delete e=1');
+  t.equal(informer.get(NS, 'e'), undefined, 'no stale entry');
+  t.same(rec.events, ['add e=1', 'delete e=1']);
+});

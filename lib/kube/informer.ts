@@ -159,16 +159,29 @@ export class Informer<T extends { metadata: ObjectMeta }> {
     const rv = (event.object.metadata as ObjectMeta | undefined)?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
-    const obj = this.parse(event.object);
-    if (!obj) return;
-    const key = objectKey(obj.metadata.namespace, obj.metadata.name);
     if (event.type === 'DELETED') {
-      const old = this.cache.get(key);
-      this.cache.delete(key);
-      if (old) this.emit((h) => h.delete?.(obj));
+      this.remove(event.object);
       return;
     }
-    this.upsert(key, obj);
+    const obj = this.parse(event.object);
+    if (!obj) return;
+    this.upsert(objectKey(obj.metadata.namespace, obj.metadata.name), obj);
+  }
+
+  /**
+   * A deletion is keyed by metadata alone: an object whose last state fails
+   * the schema is still gone, and keeping it cached would leave a stale entry
+   * for good. Handlers get the final state when it parses, else the cached one.
+   */
+  private remove(raw: Record<string, unknown>): void {
+    const meta = raw.metadata as ObjectMeta | undefined;
+    if (typeof meta?.name !== 'string') return;
+    const key = objectKey(meta.namespace, meta.name);
+    const old = this.cache.get(key);
+    if (!old) return;
+    this.cache.delete(key);
+    const last = this.parse(raw) ?? old;
+    this.emit((h) => h.delete?.(last));
   }
 
   private upsert(key: string, obj: T): void {

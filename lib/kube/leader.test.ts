@@ -1,5 +1,9 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeRest } from './rest.ts';
+import type { Teardown } from '../../testenv/netns.ts';
 import { fileURLToPath } from 'node:url';
 import { startTestKube, type TestKube } from '../../testenv/kubeapi/index.ts';
 import { createLogger, silentLogger } from '../log.ts';
@@ -18,10 +22,10 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Pro
   return Date.now() - started;
 }
 
-function candidate(kube: TestKube, lease: string, identity: string, leaseDurationMs = 2_000) {
+function candidate(kube: TestKube, lease: string, identity: string, leaseDurationMs = 2_000, rest = kube.rest) {
   const events: string[] = [];
   const elector = new LeaderElector({
-    rest: kube.rest, log: process.env.LEADER_DEBUG ? createLogger({ level: "debug" }) : silentLogger, namespace: NS, name: lease, identity,
+    rest, log: process.env.LEADER_DEBUG ? createLogger({ level: "debug" }) : silentLogger, namespace: NS, name: lease, identity,
     leaseDurationMs, renewDeadlineMs: leaseDurationMs * 0.75, retryPeriodMs: 100,
     onStartedLeading: () => events.push('start'),
     onStoppedLeading: () => events.push('stop'),
@@ -104,4 +108,64 @@ t.test('leader election on a real Lease', async (t) => {
     await a.elector.stop();
     await kube.startApiServer();
   });
+});
+
+/**
+ * A loopback TCP proxy to the apiserver that can stall: it then stops
+ * relaying on open connections and holds new ones, as a hung apiserver
+ * (or a black-holed network path) would. Closed in teardown.
+ */
+async function stallingProxy(t: Teardown, kube: TestKube) {
+  const upstream = new URL(kube.server);
+  const sockets = new Set<Socket>();
+  let stalled = false;
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => undefined);
+    if (stalled) return;
+    const up = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    sockets.add(up);
+    up.on('error', () => client.destroy());
+    client.on('data', (d) => !stalled && up.write(d));
+    up.on('data', (d) => !stalled && client.write(d));
+    client.on('close', () => up.destroy());
+    up.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: kube.kubeConfig.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${port}` })),
+    users: kube.kubeConfig.users, contexts: kube.kubeConfig.contexts, currentContext: kube.kubeConfig.currentContext,
+  });
+  return { rest: new KubeRest(kc), stall: () => (stalled = true) };
+}
+
+t.test('a leader whose lease calls hang steps down by the renew deadline, before a successor can take over', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  const proxy = await stallingProxy(t, kube);
+  const a = candidate(kube, 'hang', 'a', 3_000, proxy.rest);
+  a.elector.start();
+  t.teardown(() => a.elector.stop());
+  await until('a leads', () => a.elector.isLeader);
+  const b = candidate(kube, 'hang', 'b', 3_000);
+  b.elector.start();
+  t.teardown(() => b.elector.stop());
+  let overlap = false;
+  const watch = setInterval(() => (overlap ||= a.elector.isLeader && b.elector.isLeader), 10);
+  t.teardown(() => clearInterval(watch));
+  proxy.stall();
+  const stalledAt = Date.now();
+  await until('a steps down', () => a.events.includes('stop'), 6_000);
+  const took = Date.now() - stalledAt;
+  t.ok(took < 3_000, `stepped down ${took} ms into the stall: by the renew deadline (2.25 s), before the 3 s lease ends`);
+  await until('b leads', () => b.elector.isLeader, 10_000);
+  t.notOk(overlap, 'never two leaders at once');
+  const stoppedAt = Date.now();
+  await a.elector.stop();
+  t.ok(Date.now() - stoppedAt < 3_000, 'stop is bounded too, the apiserver still stalled');
 });

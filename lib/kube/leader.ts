@@ -1,7 +1,7 @@
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { CORE, resourcePath } from './paths.ts';
-import { isConflict, isNotFound, type KubeRest } from './rest.ts';
+import { isConflict, isNotFound, type KubeRest, type RequestOpts } from './rest.ts';
 
 export interface LeaderElectionOptions {
   rest: KubeRest;
@@ -65,14 +65,25 @@ export class LeaderElector {
     clearTimeout(this.timer);
     if (!this.leading) return;
     try {
-      const lease = await this.o.rest.get<Lease>(this.path());
+      const opts = this.bound(this.o.renewDeadlineMs);
+      const lease = await this.o.rest.get<Lease>(this.path(), opts);
       if (lease.spec.holderIdentity === this.o.identity) {
-        await this.o.rest.replace(this.path(), { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1 } });
+        await this.o.rest.replace(this.path(), { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1 } }, opts);
       }
     } catch (err) {
       this.o.log.warn('could not release leader lease', { error: describeError(err) });
     }
     this.lose('released');
+  }
+
+  /**
+   * Request options that end every lease call of one attempt by `ms` from
+   * now. Unbounded, a call to a stalled apiserver could outlive the lease:
+   * the leader would keep leading after a successor took over.
+   */
+  private bound(ms: number): RequestOpts {
+    const budget = Math.max(1, Math.floor(ms));
+    return { timeoutMs: budget, signal: AbortSignal.timeout(budget) };
   }
 
   private path(): string {
@@ -96,7 +107,7 @@ export class LeaderElector {
     } catch (err) {
       this.o.log.warn('leader election request failed', { error: describeError(err) });
     }
-    if (this.leading && Date.now() - this.lastRenew > this.o.renewDeadlineMs) this.lose('could not renew before the deadline');
+    if (this.leading && Date.now() - this.lastRenew >= this.o.renewDeadlineMs) this.lose('could not renew before the deadline');
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.o.retryPeriodMs);
   }
 
@@ -114,6 +125,8 @@ export class LeaderElector {
    */
   private async tryAcquireOrRenew(): Promise<'held' | 'other' | 'conflict'> {
     const now = new Date();
+    // A leader has until its renew deadline; a candidate, one deadline per attempt.
+    const opts = this.bound(this.leading ? this.lastRenew + this.o.renewDeadlineMs - now.getTime() : this.o.renewDeadlineMs);
     const desired = {
       holderIdentity: this.o.identity,
       leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000),
@@ -121,18 +134,18 @@ export class LeaderElector {
     };
     let lease: Lease;
     try {
-      lease = await this.o.rest.get<Lease>(this.path());
+      lease = await this.o.rest.get<Lease>(this.path(), opts);
     } catch (err) {
       if (!isNotFound(err)) throw err;
       const body = { metadata: { name: this.o.name, namespace: this.o.namespace }, spec: { ...desired, acquireTime: microTime(now), leaseTransitions: 0 } };
-      return this.write(() => this.o.rest.create(resourcePath(CORE.leases, this.o.namespace), body));
+      return this.write(() => this.o.rest.create(resourcePath(CORE.leases, this.o.namespace), body, opts));
     }
     const holder = lease.spec.holderIdentity ?? '';
     if (holder && holder !== this.o.identity && !this.expired(lease, holder)) return 'other';
     const spec = holder === this.o.identity
       ? { ...lease.spec, ...desired }
       : { ...lease.spec, ...desired, acquireTime: microTime(now), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 };
-    return this.write(() => this.o.rest.replace(this.path(), { ...lease, spec }));
+    return this.write(() => this.o.rest.replace(this.path(), { ...lease, spec }, opts));
   }
 
   /**

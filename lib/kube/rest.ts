@@ -42,7 +42,10 @@ export interface RequestOpts {
   query?: Record<string, string | number | boolean | undefined>;
   /** Accept header; e.g. the Table form that kubectl get prints. Default JSON. */
   accept?: string;
+  /** Idle timeout of the connection (no byte for this long). */
   timeoutMs?: number;
+  /** Aborts the request whatever its progress: the bound on its total time. */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -97,7 +100,7 @@ export class KubeRest {
   private async json<T>(method: string, path: string, body: unknown, contentType: string | undefined, opts?: RequestOpts): Promise<T> {
     const options = await this.open(method, path, opts, contentType);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const res = await send(options, payload);
+    const res = await send(opts?.signal ? { ...options, signal: opts.signal } : options, payload);
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
     if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
