@@ -22,7 +22,7 @@ t.test('stages a stripped runtime, the CLI bundle and the CNI executable', async
   t.match((await runner.run([node, cli, 'gateway', '--help'])).stdout, 'Usage: kube-egress-gateway gateway');
   t.match((await runner.run(['head', '-c', '64', cli])).stdout, /^#!\/usr\/local\/bin\/node\n/, 'runs by its shebang in the image');
   const version = await runner.run([join(out, PLUGIN_PATH)], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
-  t.match(JSON.parse(version.stdout), { supportedVersions: ['1.0.0', '1.1.0'] });
+  t.match(JSON.parse(version.stdout), { supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
 });
 
 t.test('the CNI executable sits where cni-manager looks for it by default', async (t) => {

@@ -310,7 +310,8 @@ t.test('GatewayStatus holds per-gateway summaries only', async (t) => {
   t.equal(gs.status?.gateways?.[0]?.peerCount, 5000);
   const summary = at(rootOf('GatewayStatus'), 'status.gateways.[]');
   for (const [name, prop] of Object.entries(summary.properties ?? {})) {
-    t.not(prop.type, 'array', `gateway summary field ${name} is not a list`);
+    // A list only as a small bounded sample (refused endpoints), never one entry per peer.
+    if (prop.type === 'array') t.ok(prop.maxItems !== undefined && prop.maxItems <= 10, `gateway summary field ${name} is a sample of at most 10`);
   }
   const tooMany = Array.from({ length: LIMITS.gatewaysPerStatus + 1 }, (_, i) => ({ staticGatewayConfiguration: `ns/g${i}`, ready: true }));
   t.throws(() => parseObject(GatewayStatusSchema, { metadata: { name: 'n', namespace: 'x' }, status: { gateways: tooMany } }), {
