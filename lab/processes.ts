@@ -19,8 +19,10 @@ export class Processes {
     this.dir = dir;
   }
 
-  /** Starts a TypeScript entry point of the repository (path relative to its root). */
-  /** Runs a script of this repository in `ns` (a namespace, or the argv prefix that enters one). */
+  /**
+   * Starts a TypeScript entry point of the repository (path relative to its
+   * root) in `ns`: a network namespace, or the argv prefix that enters one.
+   */
   startScript(name: string, ns: Netns | string[] | undefined, script: string, args: string[], env?: Record<string, string>): ManagedProcess {
     const node = [process.execPath, join(REPO, script), ...args];
     const enter = ns === undefined ? [] : Array.isArray(ns) ? ns : ['nsenter', `--net=${ns.path}`];
