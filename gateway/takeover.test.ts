@@ -83,10 +83,15 @@ async function leaveGoDatapath(node: CommandRunner, goNs: string, iptables: stri
   await inGo.run([iptables, '-t', 'nat', '-I', 'POSTROUTING', '-m', 'comment', '--comment', `kube-egress-gateway sNAT packets from gateway link ${wg}`, '-j', `EGRESS-GATEWAY-SNAT-${gw.port}`]);
 }
 
-/** The node's nat table as iptables-save prints it, without the comment lines (they carry a date). */
+/**
+ * The node's nat table as iptables-save prints it, without the comment lines
+ * (they carry a date) and with chain counters zeroed: the IGMP report the
+ * kernel sends once eth0 is up moves OUTPUT's counter, sometimes before the
+ * save and sometimes after (a CI run failed on it).
+ */
 async function natTable(node: CommandRunner, iptables: string): Promise<string> {
   const { stdout } = await node.run([`${iptables}-save`, '-t', 'nat']);
-  return stdout.split('\n').filter((l) => l && !l.startsWith('#')).join('\n');
+  return stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, ' [0:0]')).join('\n');
 }
 
 async function nodeState(node: CommandRunner): Promise<{ links: string[]; addresses: string[]; routes: string[] }> {
