@@ -1,19 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loggerFor, shutdownSignal } from '../lib/cli.ts';
-import { describeError, errorCode } from '../lib/errors.ts';
+import { loggerFor, runCommand, shutdownSignal } from '../lib/cli.ts';
 import { ExecRunner } from '../lib/exec/runner.ts';
 import { loadKubeConfig } from '../lib/kube/config.ts';
 import { KubeRest } from '../lib/kube/rest.ts';
 import { createRegistry, startOpsServer } from '../lib/metrics.ts';
-import { USAGE, parseGatewayFlags } from './config.ts';
+import { type GatewayConfig, gatewayCommand } from './config.ts';
 import { GatewayDaemon } from './daemon.ts';
 import { nodeNameFromImds } from './imds.ts';
 import { startProbeServer } from './probe.ts';
 import { removeGoDatapath } from './takeover.ts';
 
+export function main(args: string[]): Promise<number> {
+  return runCommand(gatewayCommand, args);
+}
+
 /**
- * `kube-egress-gateway gateway`. Returns the exit code: 0 after a drained
- * shutdown, 1 when it cannot start, 2 for usage errors.
+ * `kube-egress-gateway gateway` with its validated config. Returns the exit
+ * code: 0 after a drained shutdown, 1 when it cannot start.
  *
  * At start it removes what the Go original's daemon left on the node
  * (gateway/takeover.ts). On SIGTERM the probe fails every gateway for --drain-seconds (the load
@@ -21,18 +24,7 @@ import { removeGoDatapath } from './takeover.ts';
  * data path in place: established tunnels keep working, and the next daemon
  * adopts links, rules and peers without interrupting them.
  */
-export async function main(args: string[]): Promise<number> {
-  let cfg;
-  try {
-    cfg = parseGatewayFlags(args);
-  } catch (err) {
-    process.stderr.write(`${describeError(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (cfg.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+export async function run(cfg: GatewayConfig): Promise<number> {
   const log = loggerFor('gateway', cfg.logLevel);
   const stop = shutdownSignal(log);
   try {
@@ -56,7 +48,7 @@ export async function main(args: string[]): Promise<number> {
     log.info('gateway daemon stopped; data path left in place');
     return 0;
   } catch (err) {
-    log.error('gateway daemon failed', { error: describeError(err), code: errorCode(err) });
+    log.error('gateway daemon failed', { err });
     return 1;
   }
 }

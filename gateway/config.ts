@@ -1,26 +1,26 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { COMMON_OPTIONS, parseBindAddress, parseFlags } from '../lib/cli.ts';
+import { COMMON_FLAGS, defineCommand, flag, parseBindAddress, parseCommandLine, PROGRAM, type Values } from '../lib/cli.ts';
 import { KegError } from '../lib/errors.ts';
 import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { DEFAULT_DENY_CIDRS, type TunnelFilter, parseCidrList } from './tunnel-filter.ts';
 
-/** Flags of `kube-egress-gateway gateway` (on top of the common ones). */
-export const GATEWAY_OPTIONS = {
-  ...COMMON_OPTIONS,
-  'node-name': { type: 'string' },
-  'imds-endpoint': { type: 'string', default: 'http://169.254.169.254' },
-  'netns-name': { type: 'string', default: 'keg-gw' },
-  'link-prefix': { type: 'string', default: 'wg-' },
-  'host-interface': { type: 'string', default: 'eth0' },
-  'probe-bind-address': { type: 'string', default: `:${GATEWAY_PROBE_PORT}` },
-  'drain-seconds': { type: 'string', default: '15' },
-  'resync-interval': { type: 'string', default: '60s' },
-  'tunnel-allow-cidrs': { type: 'string', default: '' },
-  'tunnel-deny-cidrs': { type: 'string', default: DEFAULT_DENY_CIDRS.join(',') },
-  'check-node-pod-cidrs': { type: 'boolean', default: false },
-  namespace: { type: 'string' },
+/** Flags of `kube-egress-gateway gateway`. */
+export const GATEWAY_FLAGS = {
+  'node-name': flag.string('this node\'s name', { arg: 'NAME', defaultText: 'Azure IMDS compute.osProfile.computerName' }),
+  namespace: flag.string('where this node\'s GatewayStatus lives', { arg: 'NS', defaultText: '$POD_NAMESPACE, else kube-egress-gateway-system' }),
+  'probe-bind-address': flag.bindAddress('the load balancer probe, GET /gw/<SGC UID>', `:${GATEWAY_PROBE_PORT}`),
+  'imds-endpoint': flag.string('Azure instance metadata service', { arg: 'URL', default: 'http://169.254.169.254' }),
+  'netns-name': flag.string('the gateway network namespace', { arg: 'NAME', default: 'keg-gw' }),
+  'link-prefix': flag.string('WireGuard links are <prefix><port>', { arg: 'PREFIX', default: 'wg-' }),
+  'host-interface': flag.string('gets the load balancer frontend IPs', { arg: 'IFNAME', default: 'eth0' }),
+  'drain-seconds': flag.duration('probes fail this long after SIGTERM before exit (a bare number is seconds)', '15'),
+  'resync-interval': flag.duration('full resync period', '60s'),
+  'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
+  'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
+  'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay. Watches Nodes'),
+  ...COMMON_FLAGS,
 } as const;
 
 export interface GatewayConfig {
@@ -46,7 +46,7 @@ const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 
 const FlagsSchema = z.object({
   'node-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes node name').optional(),
-  'imds-endpoint': z.url({ protocol: /^https?$/ }),
+  'imds-endpoint': z.url({ protocol: /^https?$/, message: 'an http(s) URL' }),
   'netns-name': z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, '1-64 of [A-Za-z0-9_.-]'),
   // The port (up to 5 digits) is appended and the name must stay within 15 characters.
   'link-prefix': z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,9}$/, '1-10 of [A-Za-z0-9_.-]'),
@@ -54,17 +54,16 @@ const FlagsSchema = z.object({
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name'),
 });
 
-/** Parses and validates argv; every problem is a USAGE error naming the flag. */
-export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig & { help: boolean } {
-  const v = parseFlags(args, GATEWAY_OPTIONS);
+/** Validates parsed flags; every problem is a USAGE error naming the flag. */
+export function gatewayConfig(v: Values<typeof GATEWAY_FLAGS>, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const parsed = FlagsSchema.safeParse({ ...v, namespace: v.namespace ?? env.POD_NAMESPACE ?? 'kube-egress-gateway-system' });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new KegError('USAGE', `--${String(issue?.path[0])}: ${issue?.message}`);
+    const name = String(issue?.path[0]);
+    throw new KegError('USAGE', `--${name}=${String((v as Record<string, unknown>)[name] ?? '')}: want ${issue?.message}`);
   }
   const f = parsed.data;
   return {
-    help: v.help,
     kubeconfig: v.kubeconfig,
     logLevel: v['log-level'],
     metrics: parseBindAddress(v['metrics-bind-address'], 'metrics-bind-address'),
@@ -84,6 +83,24 @@ export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = proce
     namespace: f.namespace,
   };
 }
+
+/** Parses and validates argv (tests, embedders); every problem is a USAGE error naming the flag. */
+export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return gatewayConfig(parseCommandLine(gatewayCommand, args), env);
+}
+
+export const gatewayCommand = defineCommand({
+  name: 'gateway',
+  summary: 'terminate tunnels and SNAT on a gateway node (DaemonSet, gateway nodes)',
+  description: 'Terminates the WireGuard tunnels of the StaticGatewayConfigurations served by this node,\nSNATs their traffic to the node\'s egress IP and answers the load balancer\'s health probe.\nOn SIGTERM the probe fails for --drain-seconds, then the daemon exits leaving the data path in place.\nExit codes: 0 after a drained shutdown, 1 when it cannot start, 2 on a usage error.',
+  examples: [
+    `${PROGRAM} gateway --node-name=$(NODE_NAME) --namespace=$(POD_NAMESPACE)`,
+    `${PROGRAM} gateway --node-name aks-gw-0 --tunnel-allow-cidrs 10.50.0.0/16 --check-node-pod-cidrs`,
+  ],
+  flags: GATEWAY_FLAGS,
+  goFlags: { 'lb-probe-drain-delay-seconds': { to: 'drain-seconds' } },
+  run: async (v) => (await import('./cmd.ts')).run(gatewayConfig(v)),
+});
 
 /**
  * Every name the daemon gives to host-wide or namespace-wide things, derived
@@ -117,33 +134,3 @@ export function portOfLink(names: Names, ifname: string): number | undefined {
   const rest = ifname.slice(names.linkPrefix.length);
   return /^\d{1,5}$/.test(rest) && Number(rest) <= 0xffff ? Number(rest) : undefined;
 }
-
-export const USAGE = `Usage: kube-egress-gateway gateway [flags]
-
-Terminates the WireGuard tunnels of the StaticGatewayConfigurations served by
-this node, SNATs their traffic to the node's egress IP and answers the load
-balancer's health probe.
-
-  --kubeconfig PATH            else $KUBECONFIG, else in-cluster
-  --log-level LEVEL            debug, info (default), warn, error
-  --metrics-bind-address ADDR  /metrics, /healthz, /readyz (default :8080)
-  --probe-bind-address ADDR    the load balancer probe, GET /gw/<SGC UID> (default :8082)
-  --node-name NAME             else Azure IMDS compute.osProfile.computerName
-  --imds-endpoint URL          default http://169.254.169.254
-  --namespace NS               where this node's GatewayStatus lives (default $POD_NAMESPACE)
-  --netns-name NAME            the gateway network namespace (default keg-gw)
-  --link-prefix PREFIX         WireGuard links are <prefix><port> (default wg-)
-  --host-interface IFNAME      gets the load balancer frontend IPs (default eth0)
-  --drain-seconds DURATION     probes fail this long after SIGTERM before exit (default 15)
-  --resync-interval DURATION   full resync period (default 60s)
-  --tunnel-deny-cidrs CIDRS    tunnelled traffic to these is dropped (comma-separated; default
-                               every private range: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,
-                               100.64.0.0/10). The gateway node's own addresses, link-local
-                               and 168.63.129.16 are always dropped.
-  --tunnel-allow-cidrs CIDRS   exceptions to all of the above, e.g. the on-premises ranges
-                               private-mode gateways egress to (default none)
-  --check-node-pod-cidrs       refuse a PodEndpoint whose IP is outside the pod ranges
-                               (spec.podCIDRs) of the node its agent stamped on it; for
-                               clusters whose pod IPs come from node ranges (kubenet,
-                               Azure CNI overlay). Watches Nodes.
-`;

@@ -1,65 +1,62 @@
-import { describeError, errorCode } from './errors.ts';
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
+import { serializeError } from './errors.ts';
+import { SECRET_FIELDS, type Fields, type Logger } from './log-line.ts';
 
-export type Level = 'debug' | 'info' | 'warn' | 'error';
-const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type { Fields, Logger } from './log-line.ts';
 
-export type Fields = Record<string, unknown>;
+export const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type Level = (typeof LEVELS)[number];
 
 /**
- * Field names whose values never reach a log line, whatever the caller passes.
- * A second line of defence: code should not pass secrets to a logger at all.
+ * Paths whose values never reach a log line: the secrets the code handles
+ * (WireGuard private keys, the Azure client secret, bearer tokens). A second
+ * line of defence: code should not pass secrets to a logger at all. Paths,
+ * not name patterns, so a harmless field such as the credential *kind* stays.
  */
-const SECRET_KEY = /private.?key|secret|token|password|credential|authorization/i;
-
-export interface Logger {
-  debug(msg: string, fields?: Fields): void;
-  info(msg: string, fields?: Fields): void;
-  warn(msg: string, fields?: Fields): void;
-  error(msg: string, fields?: Fields): void;
-  /** A logger whose lines all carry `fields`. */
-  with(fields: Fields): Logger;
-}
+export const REDACTED_PATHS = [...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]), '*.headers.authorization'];
 
 export interface LoggerOptions {
-  level?: Level;
-  /** Where lines go. Default: stderr (stdout belongs to protocols such as CNI). */
+  level?: string;
+  component?: string;
+  /** Where lines go. Default: stderr, synchronously (stdout belongs to protocols such as CNI; a line must survive process.exit). */
   write?: (line: string) => void;
-  now?: () => Date;
+  /** Milliseconds since the epoch; for tests. */
+  now?: () => number;
 }
 
-function redact(value: unknown, depth = 0): unknown {
-  if (value instanceof Error) return { message: describeError(value), code: errorCode(value) };
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
-  return out;
-}
-
-/** A structured JSON-lines logger. One line per call; never throws. */
-export function createLogger(options: LoggerOptions = {}, bound: Fields = {}): Logger {
-  const min = RANK[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  const now = options.now ?? (() => new Date());
-  const emit = (level: Level, msg: string, fields?: Fields): void => {
-    if (RANK[level] < min) return;
-    const record = redact({ ...bound, ...fields }) as Fields;
-    write(JSON.stringify({ time: now().toISOString(), level, msg, ...record }));
-  };
+function wrap(p: Pino): Logger {
   return {
-    debug: (msg, fields) => emit('debug', msg, fields),
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
-    with: (fields) => createLogger(options, { ...bound, ...fields }),
+    debug: (msg, fields) => p.debug(fields ?? {}, msg),
+    info: (msg, fields) => p.info(fields ?? {}, msg),
+    warn: (msg, fields) => p.warn(fields ?? {}, msg),
+    error: (msg, fields) => p.error(fields ?? {}, msg),
+    with: (fields) => wrap(p.child(fields)),
   };
+}
+
+/**
+ * A pino logger: one JSON line per call with level (numeric), time (ms since
+ * the epoch), pid, hostname, component and msg.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = parseLevel(options.level ?? 'info');
+  const write = options.write;
+  const destination: DestinationStream = write ? { write: (line: string) => write(line.replace(/\n$/, '')) } : pino.destination({ fd: 2, sync: true });
+  const now = options.now;
+  const p = pino({
+    level,
+    serializers: { err: (err: unknown) => serializeError(err, level === 'debug') },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    ...(now && { timestamp: () => `,"time":${now()}` }),
+  }, destination);
+  return wrap(options.component ? p.child({ component: options.component }) : p);
 }
 
 /** Parses a --log-level flag value. */
 export function parseLevel(value: string): Level {
-  if (value in RANK) return value as Level;
-  throw new Error(`invalid log level ${JSON.stringify(value)}: want one of ${Object.keys(RANK).join(', ')}`);
+  if ((LEVELS as readonly string[]).includes(value)) return value as Level;
+  throw new Error(`invalid log level ${JSON.stringify(value)}: want one of ${LEVELS.join(', ')}`);
 }
 
 /** A logger that drops everything; for tests that do not look at logs. */
-export const silentLogger: Logger = createLogger({ write: () => {} });
+export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, with: () => silentLogger };

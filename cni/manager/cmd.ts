@@ -1,14 +1,12 @@
-import { parseFlags, loggerFor, shutdownSignal } from '../../lib/cli.ts';
-import { describeError, errorCode } from '../../lib/errors.ts';
+import { loggerFor, runCommand, shutdownSignal } from '../../lib/cli.ts';
 import { type CommandRunner, ExecRunner } from '../../lib/exec/runner.ts';
 import { loadKubeConfig } from '../../lib/kube/config.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
-import { createLogger } from '../../lib/log.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
-import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
+import { type Flags, cniManagerCommand } from './flags.ts';
 import { uninstall } from './install.ts';
 import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
@@ -18,27 +16,26 @@ import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
 
-/** `kube-egress-gateway cni-manager`: returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+export function main(args: string[]): Promise<number> {
+  return runCommand(cniManagerCommand, args);
+}
+
+/** `kube-egress-gateway cni-manager` with validated flags: 0 after SIGTERM, 1 when it cannot start. */
+export async function serve(flags: Flags): Promise<number> {
+  const log = loggerFor('cni-manager', flags['log-level']);
   try {
-    if (args[0] === 'uninstall') {
-      const f = parseFlags(args.slice(1), { 'cni-bin-dir': OPTIONS['cni-bin-dir'], 'cni-conf-dir': OPTIONS['cni-conf-dir'], 'cni-conf-file': OPTIONS['cni-conf-file'] });
-      uninstall(f['cni-conf-dir'], f['cni-bin-dir'], f['cni-conf-file']);
-      return 0;
-    }
-    const flags = parseManagerFlags(args);
-    if (flags.help) {
-      process.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    const log = loggerFor('cni-manager', flags['log-level']);
     await runAgent(flags, shutdownSignal(log));
     return 0;
   } catch (err) {
-    const usage = errorCode(err) === 'USAGE';
-    createLogger().error(usage ? `${describeError(err)}; see --help` : 'cni-manager failed', { err });
-    return usage ? 2 : 1;
+    log.error('cni-manager failed', { err });
+    return 1;
   }
+}
+
+/** `kube-egress-gateway cni-manager uninstall`. */
+export async function uninstallCommand(f: { 'cni-bin-dir': string; 'cni-conf-dir': string; 'cni-conf-file': string }): Promise<number> {
+  uninstall(f['cni-conf-dir'], f['cni-bin-dir'], f['cni-conf-file']);
+  return 0;
 }
 
 export interface AgentDeps {

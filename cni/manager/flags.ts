@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMMON_OPTIONS, parseBindAddress, parseFlags } from '../../lib/cli.ts';
+import { COMMON_FLAGS, defineCommand, flag, parseBindAddress, parseCommandLine, PROGRAM, type Values } from '../../lib/cli.ts';
 import { parseLevel } from '../../lib/log.ts';
 import { KegError } from '../../lib/errors.ts';
 import { parseDuration } from '../../lib/duration.ts';
@@ -11,31 +11,31 @@ import { DEFAULT_UNINSTALL_CONFIGMAP } from './uninstall-switch.ts';
 /** Where the agent runs unless the downward API says otherwise (POD_NAMESPACE). */
 const SYSTEM_NAMESPACE = 'kube-egress-gateway-system';
 
-export const OPTIONS = {
-  ...COMMON_OPTIONS,
-  'node-name': { type: 'string' },
-  socket: { type: 'string', default: DEFAULT_SOCKET_PATH },
-  'state-dir': { type: 'string', default: '/var/lib/kube-egress-gateway/cni-manager' },
-  'plugin-state-dir': { type: 'string' },
-  'plugin-binary': { type: 'string', default: '/usr/local/bin/kube-egress-cni' },
-  'cni-bin-dir': { type: 'string', default: '/opt/cni/bin' },
-  'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d' },
-  'cni-conf-file': { type: 'string', default: DEFAULT_CONF_FILE },
-  'cni-uninstall-configmap-name': { type: 'string', default: DEFAULT_UNINSTALL_CONFIGMAP },
-  namespace: { type: 'string' },
-  'skip-install': { type: 'boolean', default: false },
-  'exclude-cidrs': { type: 'string', default: DEFAULT_EXCLUSIONS.join(',') },
-  'service-cidrs': { type: 'string', default: '' },
-  'vnet-cidrs': { type: 'string', default: '' },
-  'imds-endpoint': { type: 'string', default: 'http://169.254.169.254' },
-  'reconcile-interval': { type: 'string', default: '30s' },
-  'conflist-check-interval': { type: 'string', default: '30s' },
-  'probe-interval': { type: 'string', default: '2s' },
-  'probe-timeout': { type: 'string', default: '1s' },
-  'probe-failures': { type: 'string', default: '2' },
-  'probe-port': { type: 'string', default: '8082' },
-  'fast-recovery': { type: 'string', default: 'true' },
-  'lb-probe-interval': { type: 'string', default: '5s' },
+export const CNI_MANAGER_FLAGS = {
+  'node-name': flag.string('this node (its pod CIDRs)', { arg: 'NAME', defaultText: '$NODE_NAME' }),
+  namespace: flag.string('the agent\'s namespace (the uninstall switch lives there)', { arg: 'NS', defaultText: `$POD_NAMESPACE, else ${SYSTEM_NAMESPACE}` }),
+  socket: flag.string('the unix socket the plugin talks to; written into the conflist entry', { arg: 'PATH', default: DEFAULT_SOCKET_PATH }),
+  'state-dir': flag.string('per-pod records (JSON, 0600)', { arg: 'DIR', default: '/var/lib/kube-egress-gateway/cni-manager' }),
+  'plugin-state-dir': flag.string('stateDir in the conflist entry', { arg: 'DIR', defaultText: 'the plugin\'s own' }),
+  'plugin-binary': flag.string('the plugin executable to install', { arg: 'PATH', default: '/usr/local/bin/kube-egress-cni' }),
+  'cni-bin-dir': flag.string('where the plugin is installed', { arg: 'DIR', default: '/opt/cni/bin' }),
+  'cni-conf-dir': flag.string('the CNI conf dir', { arg: 'DIR', default: '/etc/cni/net.d' }),
+  'cni-conf-file': flag.string('our conflist in the conf dir; must sort before the primary\'s file', { arg: 'NAME', default: DEFAULT_CONF_FILE }),
+  'cni-uninstall-configmap-name': flag.string('the uninstall switch ConfigMap, in --namespace', { arg: 'NAME', default: DEFAULT_UNINSTALL_CONFIGMAP }),
+  'skip-install': flag.boolean('serve only: no plugin install, no chaining (tests, or an install done elsewhere)'),
+  'exclude-cidrs': flag.string('the agent\'s own exclusions (IMDS, node-local DNS), comma-separated', { arg: 'CIDRS', default: DEFAULT_EXCLUSIONS.join(',') }),
+  'service-cidrs': flag.string('Service ranges, for API servers without ServiceCIDR objects (before 1.33)', { arg: 'CIDRS', default: '' }),
+  'vnet-cidrs': flag.string('the VNet\'s address space, where pods take VNet IPs', { arg: 'CIDRS', default: '' }),
+  'imds-endpoint': flag.string('Azure IMDS, for this node\'s subnets; empty: do not ask (not on Azure)', { arg: 'URL', default: 'http://169.254.169.254' }),
+  'reconcile-interval': flag.duration('how often records are checked against namespaces and PodEndpoints', '30s'),
+  'conflist-check-interval': flag.duration('periodic conflist re-check besides the directory watch', '30s'),
+  'probe-interval': flag.duration('gateway health probe interval', '2s'),
+  'probe-timeout': flag.duration('gateway health probe timeout', '1s'),
+  'probe-failures': flag.string('failed probes before a gateway counts as down, 1-100', { arg: 'N', default: '2' }),
+  'probe-port': flag.port('the gateways\' probe port', '8082'),
+  'fast-recovery': flag.boolean('reset the tunnels of pods whose gateway died (off: pods recover on WireGuard\'s own timers)', true),
+  'lb-probe-interval': flag.duration('the load balancer\'s probe interval (Azure\'s is 5s); sizes the window in which stalled tunnels are reset', '5s'),
+  ...COMMON_FLAGS,
 } as const;
 
 const duration = z.string().transform((s, ctx) => {
@@ -74,32 +74,55 @@ const FlagsSchema = z.object({
   'conflist-check-interval': duration,
   'probe-interval': duration,
   'probe-timeout': duration,
-  'probe-failures': z.coerce.number().int().min(1).max(100),
-  'probe-port': z.coerce.number().int().min(1).max(65535),
-  'fast-recovery': z.enum(['true', 'false']).transform((s) => s === 'true'),
+  'probe-failures': z.string().regex(/^\d{1,3}$/, 'want a whole number, 1-100').transform(Number).pipe(z.number().min(1, 'want a whole number, 1-100').max(100, 'want a whole number, 1-100')),
+  'probe-port': z.string().transform(Number),
+  'fast-recovery': z.boolean(),
   // The load balancer's own probe interval (Azure's is 5 s): how long it may
   // take to move a flow after a gateway changes state.
   'lb-probe-interval': duration,
 });
 export type Flags = z.output<typeof FlagsSchema>;
 
-/** Parses and validates `cni-manager` flags; every problem is a USAGE error naming the flag. */
-export function parseManagerFlags(args: string[], env: NodeJS.ProcessEnv = process.env): Flags & { help: boolean } {
-  const raw = parseFlags(args, OPTIONS);
-  if (raw.help) return { help: true } as Flags & { help: boolean };
+/** Validates parsed flags; every problem is a USAGE error naming the flag. */
+export function managerFlags(raw: Values<typeof CNI_MANAGER_FLAGS>, env: NodeJS.ProcessEnv = process.env): Flags {
   const parsed = FlagsSchema.safeParse({ ...raw, 'node-name': raw['node-name'] ?? env.NODE_NAME ?? '', namespace: raw.namespace ?? env.POD_NAMESPACE ?? SYSTEM_NAMESPACE });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ');
     throw new KegError('USAGE', issues);
   }
-  return { ...parsed.data, help: false };
+  return parsed.data;
 }
 
-export const USAGE = `Usage: kube-egress-gateway cni-manager [flags]
-       kube-egress-gateway cni-manager uninstall [--cni-bin-dir DIR] [--cni-conf-dir DIR] [--cni-conf-file NAME]
+/** Parses and validates argv (tests, the test bed); every problem is a USAGE error naming the flag. */
+export function parseManagerFlags(args: string[], env: NodeJS.ProcessEnv = process.env): Flags {
+  return managerFlags(parseCommandLine(cniManagerCommand, args), env);
+}
 
-The node agent: installs and chains kube-egress-cni, serves it on a unix
-socket, wires annotated pods' network namespaces, keeps their PodEndpoints,
-and resets pod tunnels when a gateway dies.
-Flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(' ')}
-See docs/cni.md.`;
+const UNINSTALL_FLAGS = {
+  'cni-bin-dir': CNI_MANAGER_FLAGS['cni-bin-dir'],
+  'cni-conf-dir': CNI_MANAGER_FLAGS['cni-conf-dir'],
+  'cni-conf-file': CNI_MANAGER_FLAGS['cni-conf-file'],
+} as const;
+
+export const cniManagerCommand = defineCommand({
+  name: 'cni-manager',
+  summary: 'install the CNI plugin and serve it (DaemonSet, other nodes)',
+  description: 'The node agent: installs and chains kube-egress-cni, serves it on a unix socket, wires annotated\npods\' network namespaces, keeps their PodEndpoints, and resets pod tunnels when a gateway dies.\nExit codes: 0 after SIGTERM, 1 when it cannot start, 2 on a usage error.',
+  examples: [
+    `${PROGRAM} cni-manager --node-name=$(NODE_NAME) --cni-bin-dir=/host/opt/cni/bin --cni-conf-dir=/host/etc/cni/net.d`,
+    `${PROGRAM} cni-manager --node-name n0 --skip-install --no-fast-recovery --log-level debug`,
+  ],
+  flags: CNI_MANAGER_FLAGS,
+  goFlags: {
+    'exception-cidrs': { to: 'exclude-cidrs' },
+    'grpc-server-port': { refused: 'the plugin reaches this agent on a unix socket (--socket); remove the flag' },
+  },
+  run: async (raw) => (await import('./cmd.ts')).serve(managerFlags(raw)),
+  subcommands: [defineCommand({
+    name: 'uninstall',
+    summary: 'remove the plugin from this node: our conflist, any entry of ours in another conflist, the binary',
+    examples: [`${PROGRAM} cni-manager uninstall --cni-bin-dir /host/opt/cni/bin --cni-conf-dir /host/etc/cni/net.d`],
+    flags: UNINSTALL_FLAGS,
+    run: async (f) => (await import('./cmd.ts')).uninstallCommand(f),
+  })],
+});

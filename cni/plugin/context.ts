@@ -1,4 +1,4 @@
-import type { Logger } from '../../lib/log.ts';
+import type { Logger } from '../../lib/log-line.ts';
 import type { AgentClient } from './client.ts';
 import type { MarkerStore } from './records.ts';
 import type { CniEnv, NetConf } from './spec.ts';

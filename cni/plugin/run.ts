@@ -1,5 +1,5 @@
 import { describeError } from '../../lib/errors.ts';
-import { createLogger, type Logger } from '../../lib/log.ts';
+import { createLineLogger, type Logger } from '../../lib/log-line.ts';
 import { add } from './add.ts';
 import { check, CODE_DRIFT } from './check.ts';
 import { AgentClient } from './client.ts';
@@ -28,7 +28,7 @@ export interface RunOutput {
 /** One plugin invocation: never throws, always answers in the spec's form. */
 export async function run(input: RunInput): Promise<RunOutput> {
   let cniVersion: CniVersion = LATEST_VERSION;
-  let log: Logger = createLogger({ level: 'warn', write: input.writeLog });
+  let log: Logger = createLineLogger({ level: 'warn', write: input.writeLog });
   try {
     const env = parseEnv(input.env);
     if (env.command === 'VERSION') return { stdout: versionJson(requestedVersion(input.stdin)), exitCode: 0 };
@@ -36,7 +36,7 @@ export async function run(input: RunInput): Promise<RunOutput> {
     cniVersion = wire.cniVersion;
     checkVerb(env.command, cniVersion);
     const conf = decodeConf(wire, env.command);
-    log = createLogger({ level: conf.logLevel, write: input.writeLog }).with({ component: 'kube-egress-cni', verb: env.command });
+    log = createLineLogger({ level: conf.logLevel, write: input.writeLog }).with({ component: 'kube-egress-cni', verb: env.command });
     const ctx: PluginContext = {
       env, conf, log,
       agent: new AgentClient(conf.socketPath),
