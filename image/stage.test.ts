@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OPTIONS } from '../cni/manager/flags.ts';
+import { CNI_MANAGER_FLAGS } from '../cni/manager/flags.ts';
 import { ExecRunner } from '../lib/exec/runner.ts';
 import { VERSION } from '../lib/version.ts';
 import { BUNDLE_PATH, CLI_PATH, NODE_PATH, PLUGIN_PATH, stageArtifacts } from './stage.ts';
@@ -26,5 +26,5 @@ t.test('stages a stripped runtime, the CLI bundle and the CNI executable', async
 });
 
 t.test('the CNI executable sits where cni-manager looks for it by default', async (t) => {
-  t.equal(OPTIONS['plugin-binary'].default, PLUGIN_PATH);
+  t.equal(CNI_MANAGER_FLAGS['plugin-binary'].default, PLUGIN_PATH);
 });

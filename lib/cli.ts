@@ -179,10 +179,10 @@ function valuesOf<F extends FlagDefs>(cmd: Command, flags: F): Values<F> {
   return out as Values<F>;
 }
 
-/** The root program: every command in `commands` under PROGRAM. */
-export function programSpec(commands: CommandSpec[]): CommandSpec {
+/** The root program: every command in `commands` under `name` (PROGRAM, or a test tool's). */
+export function programSpec(commands: CommandSpec[], name = PROGRAM): CommandSpec {
   return {
-    name: PROGRAM, summary: 'static egress IPs for Kubernetes pods on Azure', examples: [`${PROGRAM} operator --help`, `${PROGRAM} --version`],
+    name, summary: 'static egress IPs for Kubernetes pods on Azure', examples: [`${PROGRAM} operator --help`, `${PROGRAM} --version`],
     flags: {}, subcommands: commands,
   };
 }
@@ -220,8 +220,8 @@ function configureTree(cmd: Command, io: Io): void {
 }
 
 /** Runs one command as `PROGRAM <name> ...args` (each part's main). */
-export function runCommand(spec: CommandSpec, args: string[]): Promise<number> {
-  return runCli(programSpec([spec]), [spec.name, ...args]);
+export function runCommand(spec: CommandSpec, args: string[], io: Io = stdio): Promise<number> {
+  return runCli(programSpec([spec]), [spec.name, ...args], io);
 }
 
 /** Parses argv for one command without running it; errors are KegError('USAGE'). For tests and embedders. */

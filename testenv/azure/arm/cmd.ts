@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { describeError, KegError } from '../../../lib/errors.ts';
-import { loggerFor, parseFlags, shutdownSignal } from '../../../lib/cli.ts';
+import { KegError } from '../../../lib/errors.ts';
+import { COMMON_FLAGS, defineCommand, flag, loggerFor, programSpec, runCli, shutdownSignal, type Io, type Values } from '../../../lib/cli.ts';
+import { parseDuration } from '../../../lib/duration.ts';
 import { startArmEmulator, type ArmEmulator } from './index.ts';
 
 /*
@@ -13,19 +14,19 @@ import { startArmEmulator, type ArmEmulator } from './index.ts';
  * the admin API under /_emulator/.
  */
 
-const OPTIONS = {
-  'state-dir': { type: 'string' },
-  host: { type: 'string', default: '127.0.0.1' },
-  port: { type: 'string', default: '0' },
-  seed: { type: 'string' },
-  'subscription-id': { type: 'string' },
-  'tenant-id': { type: 'string' },
-  location: { type: 'string' },
-  'page-size': { type: 'string', default: '50' },
-  'lro-polls': { type: 'string', default: '2' },
-  'lro-retry-after': { type: 'string', default: '1' },
-  'lro-timeout-ms': { type: 'string', default: '10000' },
-  'log-level': { type: 'string', default: 'info' },
+const FLAGS = {
+  'state-dir': flag.string('keeps the state and CA across restarts (required)', { arg: 'DIR' }),
+  host: flag.string('listen address', { arg: 'HOST', default: '127.0.0.1' }),
+  port: flag.string('listen port; 0 picks a free one', { arg: 'PORT', default: '0' }),
+  seed: flag.string('JSON with resourceGroups, subnets, vmss, publicIpPrefixes, applied to a fresh state', { arg: 'FILE' }),
+  'subscription-id': flag.string('the subscription served', { arg: 'ID', defaultText: 'a fixed test one' }),
+  'tenant-id': flag.string('the tenant of the token endpoint', { arg: 'ID', defaultText: 'a fixed test one' }),
+  location: flag.string('the region of created resources', { arg: 'REGION', defaultText: 'the emulator\'s' }),
+  'page-size': flag.string('items per page of list operations', { arg: 'N', default: '50' }),
+  'lro-polls': flag.string('polls before a long-running operation completes', { arg: 'N', default: '2' }),
+  'lro-retry-after': flag.duration('Retry-After of long-running operations (a bare number is seconds)', '1'),
+  'lro-timeout': flag.duration('how long an unpolled long-running operation lives', '10s'),
+  'log-level': COMMON_FLAGS['log-level'],
 } as const;
 
 const seedSchema = z.object({
@@ -58,16 +59,15 @@ export function applySeed(emu: ArmEmulator, seed: Seed): void {
   seed.publicIpPrefixes.forEach((p) => emu.addPublicIpPrefix(p));
 }
 
-function int(flags: Record<string, unknown>, name: keyof typeof OPTIONS): number {
+function int(flags: Record<string, unknown>, name: keyof typeof FLAGS): number {
   const v = Number(flags[name]);
   if (!Number.isInteger(v) || v < 0) throw new KegError('USAGE', `--${name}=${String(flags[name])}: want a non-negative integer`);
   return v;
 }
 
-export async function main(args: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
-  const flags = parseFlags(args, OPTIONS);
+async function serve(flags: Values<typeof FLAGS>, out: (line: string) => void): Promise<number> {
   const stateDir = flags['state-dir'];
-  if (!stateDir) throw new KegError('USAGE', '--state-dir is required');
+  if (!stateDir) throw new KegError('USAGE', '--state-dir is required: where the emulator keeps its state');
   const log = loggerFor('arm-emulator', flags['log-level']);
   const fresh = !existsSync(join(stateDir, 'state.json'));
   const seed = flags.seed !== undefined ? readSeed(flags.seed) : undefined;
@@ -77,7 +77,7 @@ export async function main(args: string[], out: (line: string) => void = (l) => 
     ...(flags['tenant-id'] ? { tenantId: flags['tenant-id'] } : {}),
     ...(flags.location ? { location: flags.location } : {}),
     pageSize: int(flags, 'page-size'), lroPolls: int(flags, 'lro-polls'),
-    lroRetryAfterSeconds: int(flags, 'lro-retry-after'), lroTimeoutMs: int(flags, 'lro-timeout-ms'),
+    lroRetryAfterSeconds: Math.ceil(parseDuration(flags['lro-retry-after'], 'lro-retry-after') / 1000), lroTimeoutMs: parseDuration(flags['lro-timeout'], 'lro-timeout'),
   });
   if (fresh && seed) applySeed(emu, seed);
   out(JSON.stringify({ endpoint: emu.endpoint, caPath: emu.caPath, subscriptionId: emu.subscriptionId, tenantId: emu.tenantId }));
@@ -88,12 +88,18 @@ export async function main(args: string[], out: (line: string) => void = (l) => 
   return 0;
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`arm-emulator: ${describeError(err)}\n`);
-      process.exit(2);
-    },
-  );
+const armEmulatorCommand = (out: (line: string) => void) => defineCommand({
+  name: 'arm-emulator',
+  summary: 'the Azure Resource Manager emulator of the lab (HTTPS, own CA, admin API under /_emulator/)',
+  description: 'Prints one JSON line {endpoint, caPath, subscriptionId, tenantId} on stdout once listening.',
+  examples: ['npx node testenv/azure/arm/cmd.ts --state-dir /tmp/arm --seed seed.json'],
+  flags: FLAGS,
+  run: (flags) => serve(flags, out),
+});
+
+/** The emulator's CLI: `npx node testenv/azure/arm/cmd.ts --state-dir DIR [--port N] [--seed seed.json]`. */
+export function main(args: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), io?: Io): Promise<number> {
+  return runCli(programSpec([armEmulatorCommand(out)], 'testenv'), ['arm-emulator', ...args], io);
 }
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

@@ -3,11 +3,15 @@
 // The config file is JSON: { "default"?: identity, "byCaller": { "<source ip>": identity } }
 // (see ImdsConfigSchema). It prints "listening <url>" on stdout once ready.
 import { readFileSync } from 'node:fs';
-import { parseBindAddress, parseFlags } from '../../../lib/cli.ts';
+import { defineCommand, flag, parseBindAddress, programSpec, runCli, type Values } from '../../../lib/cli.ts';
 import { ImdsConfigSchema, startImdsEmulator } from './server.ts';
 
-export async function main(args: string[]): Promise<number> {
-  const flags = parseFlags(args, { listen: { type: 'string', default: '127.0.0.1:0' }, config: { type: 'string' } });
+const FLAGS = {
+  listen: flag.bindAddress('where to listen (the lab: 169.254.169.254:80 in its router namespace)', '127.0.0.1:0'),
+  config: flag.string('JSON: { "default"?: identity, "byCaller": { "<source ip>": identity } }', { arg: 'FILE', defaultText: 'no identities' }),
+} as const;
+
+async function serve(flags: Values<typeof FLAGS>): Promise<number> {
   const { host, port } = parseBindAddress(flags.listen, 'listen');
   const config = flags.config === undefined ? {} : ImdsConfigSchema.parse(JSON.parse(readFileSync(flags.config, 'utf8')));
   const imds = await startImdsEmulator({ ...config, host, port });
@@ -18,6 +22,19 @@ export async function main(args: string[]): Promise<number> {
   });
   await imds.close();
   return 0;
+}
+
+const imdsEmulatorCommand = defineCommand({
+  name: 'imds-emulator',
+  summary: 'the Azure instance metadata service emulator of the lab',
+  description: 'Prints "listening <url>" on stdout once ready.',
+  examples: ['npx node testenv/azure/imds/cmd.ts --listen 169.254.169.254:80 --config imds.json'],
+  flags: FLAGS,
+  run: serve,
+});
+
+export function main(args: string[]): Promise<number> {
+  return runCli(programSpec([imdsEmulatorCommand], 'testenv'), ['imds-emulator', ...args]);
 }
 
 if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
