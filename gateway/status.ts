@@ -1,7 +1,6 @@
 import { API_VERSION, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { GatewayStatusSchema, parseObject, type GatewaySummary } from '../lib/api/v1alpha1.ts';
-import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { resourcePath } from '../lib/kube/paths.ts';
 import { isConflict, isNotFound, type KubeRest } from '../lib/kube/rest.ts';
@@ -58,7 +57,7 @@ export class StatusPublisher {
     }
     this.writing = this.write()
       .catch((err: unknown) => {
-        this.o.log.warn('cannot update GatewayStatus; will retry', { error: describeError(err) });
+        this.o.log.warn('cannot update GatewayStatus; will retry', { err });
         this.again = true;
       })
       .finally(() => {

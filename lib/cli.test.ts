@@ -73,15 +73,16 @@ t.test('usage errors name the flag and the fix', async (t) => {
   }
 });
 
+const le = (args: string[]) => parseCommandLine(operatorCommand, args)['leader-elect'];
+const fr = (args: string[]) => parseCommandLine(cniManagerCommand, args)['fast-recovery'];
+
 t.test('booleans: --x, --no-x, --x=true, --x=false', async (t) => {
-  const le = (args: string[]) => parseCommandLine(operatorCommand, args)['leader-elect'];
   t.equal(le([]), false);
   t.equal(le(['--leader-elect']), true);
   t.equal(le(['--leader-elect=true']), true);
   t.equal(le(['--leader-elect=false']), false);
   t.equal(le(['--leader-elect', '--no-leader-elect']), false, 'the last one wins');
   t.throws(() => le(['--leader-elect=yes']), { code: 'USAGE', message: /--leader-elect.*want true or false/ });
-  const fr = (args: string[]) => parseCommandLine(cniManagerCommand, args)['fast-recovery'];
   t.equal(fr([]), true, 'a boolean that defaults to true');
   t.equal(fr(['--no-fast-recovery']), false);
   t.equal(fr(['--fast-recovery=false']), false);

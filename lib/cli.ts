@@ -156,11 +156,12 @@ function buildCommand(spec: CommandSpec, state: { code: number }, parent = ''): 
   cmd.showHelpAfterError(`\nUsage: ${path} ${cmd.usage()}\nRun '${path} --help' for every flag, its default and examples.`);
   cmd.addHelpText('after', `${goFlagsHelp(cmd.goFlags)}\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   for (const sub of spec.subcommands ?? []) cmd.addCommand(buildCommand(sub, state, path));
-  if (spec.run) {
+  const run = spec.run;
+  if (run) {
     cmd.action(async () => {
       const values = valuesOf(cmd, spec.flags);
       try {
-        state.code = await spec.run!(values);
+        state.code = await run(values);
       } catch (err) {
         if (errorCode(err) !== 'USAGE') throw err;
         cmd.error(`error: ${describeError(err)}`, { code: 'keg.usage', exitCode: 2 });
@@ -251,15 +252,15 @@ export function parseFlags<O extends Options>(args: string[], options: O) {
 }
 
 /** "host:port" or ":port" as used by Kubernetes components. */
-export function parseBindAddress(value: string, flag: string): { host: string; port: number } {
-  if (bindCheck(value) !== undefined) throw new KegError('USAGE', `--${flag}=${value}: want host:port or :port`);
+export function parseBindAddress(value: string, name: string): { host: string; port: number } {
+  if (bindCheck(value) !== undefined) throw new KegError('USAGE', `--${name}=${value}: want host:port or :port`);
   const at = value.lastIndexOf(':');
   return { host: value.slice(0, at) || '0.0.0.0', port: Number(value.slice(at + 1)) };
 }
 
 /** A TCP port number, 1-65535. */
-export function parsePort(value: string, flag: string): number {
-  if (portCheck(value) !== undefined) throw new KegError('USAGE', `--${flag}=${value}: want a port, 1-65535`);
+export function parsePort(value: string, name: string): number {
+  if (portCheck(value) !== undefined) throw new KegError('USAGE', `--${name}=${value}: want a port, 1-65535`);
   return Number(value);
 }
 

@@ -81,7 +81,7 @@ export function serializeError(err: unknown, withStack = false): SerializedError
     if (withStack && e instanceof Error && e.stack) s.stack = e.stack;
     return s;
   });
-  for (const s of serialized.reverse()) {
+  for (const s of serialized.toReversed()) {
     if (out) s.cause = out;
     out = s;
   }

@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 import { serializeError } from './errors.ts';
-import { SECRET_FIELDS, type Fields, type Logger } from './log-line.ts';
+import { SECRET_FIELDS, type Logger } from './log-line.ts';
 
 export type { Fields, Logger } from './log-line.ts';
 

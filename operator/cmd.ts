@@ -17,7 +17,7 @@ import { Azure } from './azure/client.ts';
 import { loadCloudConfig } from './config.ts';
 import { Controller } from './controller.ts';
 import { parseDuration } from '../lib/duration.ts';
-import { OPERATOR_FLAGS, operatorCommand } from './flags.ts';
+import { type OPERATOR_FLAGS, operatorCommand } from './flags.ts';
 
 export function main(args: string[]): Promise<number> {
   return runCommand(operatorCommand, args);

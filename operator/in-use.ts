@@ -8,7 +8,6 @@
 import { KINDS, API_VERSION } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import type { ObjectMeta } from '../lib/api/v1alpha1.ts';
-import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { resourcePath } from '../lib/kube/paths.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
@@ -38,7 +37,7 @@ export async function warnPodsOfDeletedGateway(rest: KubeRest, events: EventReco
   try {
     pods = await podsUsing(rest, namespace, name);
   } catch (err) {
-    log.warn('could not list the pods of a deleted gateway', { namespace, name, error: describeError(err) });
+    log.warn('could not list the pods of a deleted gateway', { namespace, name, err });
     return;
   }
   if (pods.length === 0) return;

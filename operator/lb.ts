@@ -93,7 +93,7 @@ export class LbReconciler {
     try {
       return (await resolveTarget(this.o.azure, obj.spec)).uniqueId;
     } catch (err) {
-      this.o.log.debug('VMSS not resolvable during deletion; using the rule', { error: describeError(err) });
+      this.o.log.debug('VMSS not resolvable during deletion; using the rule', { err });
       return undefined;
     }
   }

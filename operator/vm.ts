@@ -110,7 +110,7 @@ export class VmReconciler {
       target = await resolveTarget(this.o.azure, obj.spec, { forDeletion: true });
     } catch (err) {
       if (errorCode(err) !== 'VMSS_NOT_FOUND') throw err;
-      this.o.log.info('gateway VMSS is gone; nothing to remove from it', { namespace: obj.metadata.namespace, name: obj.metadata.name, error: describeError(err) });
+      this.o.log.info('gateway VMSS is gone; nothing to remove from it', { namespace: obj.metadata.namespace, name: obj.metadata.name, err });
     }
     if (target) {
       const problems = (await this.syncOf(target).apply(target, { name: ipName, present: false })).flatMap((i) => (i.problem ? [i.problem] : []));

@@ -1,4 +1,3 @@
-import { describeError } from '../../lib/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { pluginEntry } from './conflist.ts';
@@ -75,7 +74,7 @@ class TaintRemover {
       if (removed) this.log.info('removed the cni-not-ready taint: the node can take pods', { node: this.nodeName });
     } catch (err) {
       this.state = 'todo';
-      this.log.warn('cannot remove the cni-not-ready taint yet', { node: this.nodeName, reason: describeError(err) });
+      this.log.warn('cannot remove the cni-not-ready taint yet', { node: this.nodeName, err });
     }
   }
 }

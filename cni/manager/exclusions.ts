@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { describeError } from '../../lib/errors.ts';
 import { Informer } from '../../lib/kube/informer.ts';
 import { CORE, type ResourceType } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
@@ -146,7 +145,7 @@ export class Exclusions {
         return;
       } catch (err) {
         if (isNotFound(err)) return this.withoutServiceCidrs();
-        this.o.log.warn('cannot ask the API for ServiceCIDRs; retrying', { reason: describeError(err) });
+        this.o.log.warn('cannot ask the API for ServiceCIDRs; retrying', { err });
         await this.pause(delay);
       }
     }
@@ -167,7 +166,7 @@ export class Exclusions {
         this.ready('IMDS');
         return;
       } catch (err) {
-        this.o.log.warn('cannot read this node\'s subnets from IMDS; retrying', { reason: describeError(err) });
+        this.o.log.warn('cannot read this node\'s subnets from IMDS; retrying', { err });
         await this.pause(delay);
       }
     }

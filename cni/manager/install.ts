@@ -138,7 +138,7 @@ export class Installer {
       this.last = 'chained';
       this.opts.events?.chained?.();
     } catch (err) {
-      this.opts.log.warn('cannot chain into the primary CNI network yet', { reason: describeError(err) });
+      this.opts.log.warn('cannot chain into the primary CNI network yet', { err });
     }
   }
 

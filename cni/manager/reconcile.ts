@@ -1,7 +1,6 @@
 import { netnsState } from '../../lib/net/netns.ts';
 import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
-import { describeError } from '../../lib/errors.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -70,7 +69,7 @@ export class Reconciler {
           await this.ensureEndpoint(record);
         }
       } catch (err) {
-        this.o.log.warn('cannot reconcile a pod; retrying next pass', { pod: podName(record), reason: describeError(err) });
+        this.o.log.warn('cannot reconcile a pod; retrying next pass', { pod: podName(record), err });
       }
     }
   }

@@ -2,7 +2,6 @@ import { request } from 'node:http';
 import { GATEWAY_PROBE_PORT, gatewayProbePath, KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
 import { GatewayVMConfigurationSchema, parseObject } from '../../lib/api/v1alpha1.ts';
-import { describeError } from '../../lib/errors.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -105,7 +104,7 @@ export class Recovery {
       if ((this.watchUntil.get(key) ?? 0) > Date.now()) await this.resetStalled(key, pods);
       else this.watchUntil.delete(key);
     } catch (err) {
-      this.o.log.warn('gateway probe round failed', { sgc: key, reason: describeError(err) });
+      this.o.log.warn('gateway probe round failed', { sgc: key, err });
     }
   }
 
@@ -170,7 +169,7 @@ export class Recovery {
         await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
         this.o.metrics.sessionResets.inc({ sgc: key });
       } catch (err) {
-        this.o.log.warn('cannot reset a pod session', { pod: `${pod.pod.namespace}/${pod.pod.name}`, reason: describeError(err) });
+        this.o.log.warn('cannot reset a pod session', { pod: `${pod.pod.namespace}/${pod.pod.name}`, err });
       }
     }
   }

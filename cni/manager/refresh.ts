@@ -1,5 +1,4 @@
 import { netnsState } from '../../lib/net/netns.ts';
-import { describeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { type PodNet, refreshRoutes } from '../podnet/pod.ts';
 import type { Exclusions } from './exclusions.ts';
@@ -74,7 +73,7 @@ export class RouteRefresher {
         }
       } catch (err) {
         failed = true;
-        this.o.log.warn('cannot update a pod\'s routes to the new cluster ranges; retrying at the next change', { pod: `${record.pod.namespace}/${record.pod.name}`, reason: describeError(err) });
+        this.o.log.warn('cannot update a pod\'s routes to the new cluster ranges; retrying at the next change', { pod: `${record.pod.namespace}/${record.pod.name}`, err });
       }
     }
     if (!failed) this.last = ranges.join();

@@ -1,6 +1,5 @@
 import { netnsState } from '../../lib/net/netns.ts';
 import { POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
-import { describeError } from '../../lib/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { PrivateKey } from '../../lib/wireguard/keys.ts';
@@ -121,7 +120,7 @@ export class CniService {
     try {
       await deleteEndpoint(this.o.rest, record.pod, record.podPublicKey);
     } catch (err) {
-      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { pod: `${record.pod.namespace}/${record.pod.name}`, reason: describeError(err) });
+      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { pod: `${record.pod.namespace}/${record.pod.name}`, err });
       return;
     }
     this.o.pods.remove(record.containerId);

@@ -1,4 +1,3 @@
-import { describeError } from '../../lib/errors.ts';
 import type { PluginContext } from './context.ts';
 import type { Marker } from './records.ts';
 
@@ -12,7 +11,7 @@ export async function forget(ctx: PluginContext, marker: Marker): Promise<void> 
   try {
     await ctx.agent.del({ containerId: marker.containerId, ...(marker.pod && { pod: marker.pod }) });
   } catch (err) {
-    ctx.log.warn('node agent could not remove the pod\'s network; it finishes when it is back', { containerId: marker.containerId, reason: describeError(err) });
+    ctx.log.warn('node agent could not remove the pod\'s network; it finishes when it is back', { containerId: marker.containerId, err });
   }
   ctx.records.remove(marker.containerId);
 }

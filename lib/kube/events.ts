@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import type { ObjectMeta } from '../api/v1alpha1.ts';
-import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { CORE, resourcePath } from './paths.ts';
 import type { KubeRest } from './rest.ts';
@@ -44,7 +43,7 @@ export class EventRecorder {
     try {
       await this.rest.create(resourcePath(CORE.events, namespace), event);
     } catch (err) {
-      this.log.warn('could not record event', { namespace, name, reason, error: describeError(err) });
+      this.log.warn('could not record event', { namespace, name, reason, err });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { KegError, describeError } from '../errors.ts';
+import { KegError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { resourcePath, type ResourceType } from './paths.ts';
 import { isGone, type KubeRest, type WatchEvent } from './rest.ts';
@@ -201,7 +201,7 @@ export class Informer<T extends { metadata: ObjectMeta }> {
     } catch (err) {
       const meta = (raw as { metadata?: ObjectMeta } | null)?.metadata;
       this.opts.log.warn('ignoring object that does not match its schema', {
-        resource: this.opts.type.plural, namespace: meta?.namespace, name: meta?.name, error: describeError(err),
+        resource: this.opts.type.plural, namespace: meta?.namespace, name: meta?.name, err,
       });
       return undefined;
     }
@@ -212,7 +212,7 @@ export class Informer<T extends { metadata: ObjectMeta }> {
       try {
         call(h);
       } catch (err) {
-        this.opts.log.error('event handler threw', { resource: this.opts.type.plural, error: describeError(err) });
+        this.opts.log.error('event handler threw', { resource: this.opts.type.plural, err });
       }
     }
   }
@@ -226,7 +226,7 @@ export class Informer<T extends { metadata: ObjectMeta }> {
     const base = this.opts.backoffBaseMs ?? 200;
     const max = this.opts.backoffMaxMs ?? 30_000;
     const delay = Math.min(max, base * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
-    this.opts.log.warn('list/watch failed; restarting', { resource: this.opts.type.plural, attempt: this.failures, retryInMs: Math.round(delay), error: describeError(err) });
+    this.opts.log.warn('list/watch failed; restarting', { resource: this.opts.type.plural, attempt: this.failures, retryInMs: Math.round(delay), err });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, delay);
       this.abort.signal.addEventListener('abort', () => {

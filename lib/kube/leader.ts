@@ -1,4 +1,3 @@
-import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { CORE, resourcePath } from './paths.ts';
 import { isConflict, isNotFound, type KubeRest, type RequestOpts } from './rest.ts';
@@ -71,7 +70,7 @@ export class LeaderElector {
         await this.o.rest.replace(this.path(), { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1 } }, opts);
       }
     } catch (err) {
-      this.o.log.warn('could not release leader lease', { error: describeError(err) });
+      this.o.log.warn('could not release leader lease', { err });
     }
     this.lose('released');
   }
@@ -105,7 +104,7 @@ export class LeaderElector {
         this.lose('lease taken by another holder');
       }
     } catch (err) {
-      this.o.log.warn('leader election request failed', { error: describeError(err) });
+      this.o.log.warn('leader election request failed', { err });
     }
     if (this.leading && Date.now() - this.lastRenew >= this.o.renewDeadlineMs) this.lose('could not renew before the deadline');
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.o.retryPeriodMs);

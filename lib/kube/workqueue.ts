@@ -1,5 +1,4 @@
 import type { Logger } from '../log.ts';
-import { describeError } from '../errors.ts';
 
 /** What a reconcile returns: nothing, or a request to run again later even on success. */
 export type ReconcileResult = void | { requeueAfterMs: number };
@@ -120,7 +119,7 @@ export class WorkQueue {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       const delay = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** (n - 1));
-      this.opts.log.warn('reconcile failed; will retry', { queue: this.opts.name, key, attempt: n, retryInMs: delay, error: describeError(err) });
+      this.opts.log.warn('reconcile failed; will retry', { queue: this.opts.name, key, attempt: n, retryInMs: delay, err });
       this.addAfter(key, delay);
     } finally {
       this.opts.onResult?.(key, ok, (performance.now() - started) / 1000);

@@ -1,4 +1,3 @@
-import { describeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { toArmError } from './errors.ts';
 
@@ -30,7 +29,7 @@ export class ArmCaller {
       return await fn(signal);
     } catch (err) {
       const mapped = toArmError(err, what, timeout.aborted);
-      this.opts.log.debug('ARM call failed', { call: what, code: mapped.code, error: describeError(mapped) });
+      this.opts.log.debug('ARM call failed', { call: what, code: mapped.code, err: mapped });
       throw mapped;
     }
   }

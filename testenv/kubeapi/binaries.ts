@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KegError, describeError } from '../../lib/errors.ts';
+import { KegError } from '../../lib/errors.ts';
 import type { CommandRunner } from '../../lib/exec/runner.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ETCD_MIN_VERSION, ETCD_VERSION, KUBE_VERSION } from './versions.ts';
@@ -136,7 +136,7 @@ export async function tryDownload(url: string, dest: string, opts: ResolveOption
     installAtomically(dest, data);
     return true;
   } catch (err) {
-    opts.log.info('download not possible, falling back', { url, reason: describeError(err) });
+    opts.log.info('download not possible, falling back', { url, err });
     return false;
   }
 }
