@@ -3,6 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { KubeApiError, KubeRest } from '../lib/kube/rest.ts';
+import { parseCommandLine } from '../lib/cli.ts';
+import { PROGRAM_SPEC } from '../cmd/kube-egress-gateway.ts';
 import { CHART_DIR, helmWithValues, renderChart, type KubeObject } from '../testenv/helm/chart.ts';
 import { applyObjects, serviceAccountToken, writeTokenKubeconfig } from '../testenv/kubeapi/apply.ts';
 import { startTestKube } from '../testenv/kubeapi/index.ts';
@@ -66,6 +68,18 @@ t.test('every RBAC rule says which call needs it', async (t) => {
     lines.forEach((line, i) => {
       if (/^\s*- apiGroups:/.test(line)) t.match(lines[i - 1], /^\s*#/, `${file}:${i + 1} has a comment`);
     });
+  }
+});
+
+t.test('every rendered container\'s args parse with the CLI, for every value set', async (t) => {
+  for (const values of [{}, TUNED, GO_STYLE]) {
+    const objs = await renderChart(values);
+    for (const [kind, suffix] of [['Deployment', '-operator'], ['DaemonSet', '-daemon'], ['DaemonSet', '-cni-manager']] as const) {
+      const [command, ...args] = argsOf(find(objs, kind, suffix));
+      const spec = PROGRAM_SPEC.subcommands?.find((s) => s.name === command);
+      if (!spec) throw new Error(`${suffix}: no command ${String(command)}`);
+      t.doesNotThrow(() => parseCommandLine(spec, args), `${suffix}: ${args.join(' ')}`);
+    }
   }
 });
 

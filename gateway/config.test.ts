@@ -7,7 +7,7 @@ t.test('defaults', async (t) => {
   t.match(c, {
     imdsEndpoint: 'http://169.254.169.254', netnsName: 'keg-gw', linkPrefix: 'wg-', hostInterface: 'eth0',
     probe: { host: '0.0.0.0', port: 8082 }, metrics: { port: 8080 }, drainMs: 15_000, resyncMs: 60_000,
-    namespace: 'kube-egress-gateway-system', nodeName: undefined, help: false,
+    namespace: 'kube-egress-gateway-system', nodeName: undefined,
   });
   t.equal(parseGatewayFlags([], { POD_NAMESPACE: 'egress' }).namespace, 'egress', 'namespace from the downward API');
 });

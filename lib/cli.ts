@@ -155,6 +155,8 @@ function buildCommand(spec: CommandSpec, state: { code: number }, parent = ''): 
   cmd.helpOption('-h, --help', 'show this help').version(`${PROGRAM} ${VERSION}`, '--version', 'print the version');
   cmd.showHelpAfterError(`\nUsage: ${path} ${cmd.usage()}\nRun '${path} --help' for every flag, its default and examples.`);
   cmd.addHelpText('after', `${goFlagsHelp(cmd.goFlags)}\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+  // A subcommand's flags are its own even where the parent has one of the same name (cni-manager uninstall --cni-conf-dir).
+  if (spec.subcommands?.length) cmd.enablePositionalOptions();
   for (const sub of spec.subcommands ?? []) cmd.addCommand(buildCommand(sub, state, path));
   const run = spec.run;
   if (run) {

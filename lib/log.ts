@@ -18,7 +18,7 @@ export const REDACTED_PATHS = [...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]), '
 export interface LoggerOptions {
   level?: string;
   component?: string;
-  /** Where lines go. Default: stderr, synchronously (stdout belongs to protocols such as CNI; a line must survive process.exit). */
+  /** Where lines go. Default: stderr (stdout belongs to protocols such as CNI). */
   write?: (line: string) => void;
   /** Milliseconds since the epoch; for tests. */
   now?: () => number;
@@ -41,7 +41,8 @@ function wrap(p: Pino): Logger {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = parseLevel(options.level ?? 'info');
   const write = options.write;
-  const destination: DestinationStream = write ? { write: (line: string) => write(line.replace(/\n$/, '')) } : pino.destination({ fd: 2, sync: true });
+  // process.stderr is synchronous for files and pipes on Linux, so a line survives process.exit.
+  const destination: DestinationStream = write ? { write: (line: string) => write(line.replace(/\n$/, '')) } : { write: (line: string) => void process.stderr.write(line) };
   const now = options.now;
   const p = pino({
     level,

@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type Pod, fetchPod, upsertEndpoint } from './endpoints.ts';
 import { AgentFailure } from './failure.ts';
-import type { PodStore } from './pods.ts';
+import { podFields, type PodStore } from './pods.ts';
 import type { CniService } from './service.ts';
 
 export interface ReconcilerOptions {
@@ -61,15 +61,15 @@ export class Reconciler {
         const state = netnsState(record.netns);
         if (state === 'invisible') {
           // Not proof the sandbox is gone: keep its PodEndpoint, say why.
-          this.o.log.warn('pod network namespace not visible to the agent; leaving the pod alone', { pod: podName(record), containerId: record.containerId, netns: record.netns });
+          this.o.log.warn('pod network namespace not visible to the agent; leaving the pod alone', { ...podFields(record), netns: record.netns });
         } else if (record.unwired || state === 'gone') {
           await this.o.service.remove(record);
-          if (this.o.pods.read(record.containerId) === undefined) this.o.log.info('removed what was left of a gone sandbox', { pod: podName(record), containerId: record.containerId });
+          if (this.o.pods.read(record.containerId) === undefined) this.o.log.info('removed what was left of a gone sandbox', podFields(record));
         } else {
           await this.ensureEndpoint(record);
         }
       } catch (err) {
-        this.o.log.warn('cannot reconcile a pod; retrying next pass', { pod: podName(record), err });
+        this.o.log.warn('cannot reconcile a pod; retrying next pass', { ...podFields(record), err });
       }
     }
   }
@@ -85,7 +85,7 @@ export class Reconciler {
     const pod = await this.livePod(record);
     if (pod === undefined) return;
     await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: record.staticGatewayConfiguration, podIpAddress: record.podIp, podPublicKey: record.podPublicKey });
-    this.o.log.info('PodEndpoint was missing; created it again', { pod: podName(record) });
+    this.o.log.info('PodEndpoint was missing; created it again', podFields(record));
   }
 
   /** The record's Pod, unless it is gone or replaced by another of the same name (then its sandbox is going too). */
@@ -98,8 +98,4 @@ export class Reconciler {
       throw err;
     }
   }
-}
-
-function podName(record: PodRecord): string {
-  return `${record.pod.namespace}/${record.pod.name}`;
 }

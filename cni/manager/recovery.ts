@@ -9,7 +9,7 @@ import type { WgLinks } from '../../lib/wireguard/link.ts';
 import { POD_IFNAME } from '../podnet/names.ts';
 import type { PodRecord as AgentPod } from '../podnet/record.ts';
 import type { AgentMetrics } from './metrics.ts';
-import type { PodStore } from './pods.ts';
+import { podFields, type PodStore } from './pods.ts';
 
 export interface RecoveryOptions {
   rest: KubeRest;
@@ -169,7 +169,7 @@ export class Recovery {
         await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
         this.o.metrics.sessionResets.inc({ sgc: key });
       } catch (err) {
-        this.o.log.warn('cannot reset a pod session', { pod: `${pod.pod.namespace}/${pod.pod.name}`, err });
+        this.o.log.warn('cannot reset a pod session', { ...podFields(pod), err });
       }
     }
   }

@@ -2,7 +2,7 @@ import { netnsState } from '../../lib/net/netns.ts';
 import type { Logger } from '../../lib/log.ts';
 import { type PodNet, refreshRoutes } from '../podnet/pod.ts';
 import type { Exclusions } from './exclusions.ts';
-import type { PodStore } from './pods.ts';
+import { podFields, type PodStore } from './pods.ts';
 import type { CniService } from './service.ts';
 
 export interface RouteRefresherOptions {
@@ -69,11 +69,11 @@ export class RouteRefresher {
       if (record.unwired || this.o.service.busy.has(record.containerId) || netnsState(record.netns) !== 'live') continue;
       try {
         if (await refreshRoutes(this.o.net, record, ranges, (r) => this.o.pods.write(r.containerId, r))) {
-          this.o.log.info('cluster ranges changed; pod routes updated', { pod: `${record.pod.namespace}/${record.pod.name}` });
+          this.o.log.info('cluster ranges changed; pod routes updated', podFields(record));
         }
       } catch (err) {
         failed = true;
-        this.o.log.warn('cannot update a pod\'s routes to the new cluster ranges; retrying at the next change', { pod: `${record.pod.namespace}/${record.pod.name}`, err });
+        this.o.log.warn('cannot update a pod\'s routes to the new cluster ranges; retrying at the next change', { ...podFields(record), err });
       }
     }
     if (!failed) this.last = ranges.join();

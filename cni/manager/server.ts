@@ -6,6 +6,7 @@ import { describeError, KegError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { AddRequestSchema, CheckRequestSchema, CNI_CODES, DelRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
 import { AgentFailure } from './failure.ts';
+import { podFields } from './pods.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { CniService } from './service.ts';
 
@@ -71,14 +72,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Record<
   const end = metrics.requestDuration.startTimer({ op });
   let status = 200;
   let body: unknown;
+  let request: unknown;
   try {
     if (req.method !== 'POST' || route === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no such call: ${req.method} ${req.url}`);
-    body = await route(await readJson(req));
+    request = await readJson(req);
+    body = await route(request);
   } catch (err) {
     const failure = toFailure(err);
     status = failure.cniCode === CODE_AGENT_ERROR ? 500 : 400;
     body = { code: failure.cniCode, msg: failure.message };
-    (status === 500 ? log.error : log.info)('plugin request refused', { op, code: failure.cniCode, err });
+    (status === 500 ? log.error : log.info)('plugin request refused', { op, ...podFields(request), cniCode: failure.cniCode, err });
   }
   end({ result: status === 200 ? 'ok' : String((body as { code: number }).code) });
   res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));

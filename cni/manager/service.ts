@@ -11,7 +11,7 @@ import { deleteEndpoint, fetchPod, sgcAnnotation, upsertEndpoint } from './endpo
 import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
 import { fetchSgc, gatewayConfig } from './gateway.ts';
-import type { PodStore } from './pods.ts';
+import { podFields, type PodStore } from './pods.ts';
 
 export interface CniServiceOptions {
   rest: KubeRest;
@@ -75,14 +75,14 @@ export class CniService {
         this.o.net.observe?.('api', (performance.now() - start) / 1000);
         await wire(this.o.net, record, key, cfg, (r) => this.o.pods.write(r.containerId, r));
       } catch (err) {
-        this.o.log.warn('ADD failed, undoing', { containerId: req.containerId, err });
-        await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { containerId: req.containerId, err: e }));
+        this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
+        await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));
         throw err;
       }
     } finally {
       this.busy.delete(req.containerId);
     }
-    this.o.log.info('pod wired to gateway', { pod: `${req.pod.namespace}/${req.pod.name}`, sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
+    this.o.log.info('pod wired to gateway', { ...podFields(req), sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
     return { staticGatewayConfiguration: name, defaultRoute: cfg.defaultRoute, interface: POD_IFNAME };
   }
 
@@ -100,7 +100,7 @@ export class CniService {
     } finally {
       this.busy.delete(req.containerId);
     }
-    this.o.log.info('pod unwired', { pod: `${record.pod.namespace}/${record.pod.name}` });
+    this.o.log.info('pod unwired', podFields(record));
     return {};
   }
 
@@ -120,7 +120,7 @@ export class CniService {
     try {
       await deleteEndpoint(this.o.rest, record.pod, record.podPublicKey);
     } catch (err) {
-      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { pod: `${record.pod.namespace}/${record.pod.name}`, err });
+      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { ...podFields(record), err });
       return;
     }
     this.o.pods.remove(record.containerId);
