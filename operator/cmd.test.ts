@@ -40,7 +40,7 @@ function operatorArgs(w: World, kubeconfig: string, port: number, extra: string[
 t.test('usage errors and help', async (t) => {
   t.equal(await main(['--no-such-flag']), 2);
   t.equal(await main(['--help']), 0);
-  t.equal(await main(['--vm-requeue-interval', 'soon', '--cloud-config', '/nonexistent']), 1);
+  t.equal(await main(['--vm-requeue-interval', 'soon', '--cloud-config', '/nonexistent']), 2, 'a bad duration is a usage error');
   t.equal(await main(['--leader-election-id', 'Not_A_Lease_Name']), 2);
   t.equal(await main(['--leader-election-namespace', 'a.b']), 2);
   t.equal(await main(['--leader-election-id', '0a299682.microsoft.com', '--cloud-config', '/nonexistent']), 1, "the Go original's Lease name is a valid value");

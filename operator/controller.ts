@@ -6,7 +6,7 @@
  *   GatewayLBConfiguration -> LB queue, SGC queue, VM queue (its pool may now exist)
  *   GatewayVMConfiguration -> VM queue, SGC queue, LB queue (LB deletion waits for it)
  */
-import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
+import { GATEWAY_PROBE_PORT, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { GatewayLBConfigurationSchema, GatewayVMConfigurationSchema, parseObject, type GatewayLBConfiguration, type GatewayVMConfiguration } from '../lib/api/v1alpha1.ts';
 import type { Logger } from '../lib/log.ts';
@@ -75,9 +75,10 @@ export class Controller {
       get: (ns, n) => vm.get(ns, n), lbReady: (ns, n) => Boolean(lb.get(ns, n)?.status?.frontendIp),
     });
     const metrics = reconcileMetrics(o.registry);
-    const queue = (name: string, fn: (ns: string, n: string) => Promise<ReconcileResult>): Key => {
+    const queue = (kind: string, fn: (ns: string, n: string) => Promise<ReconcileResult>): Key => {
+      const name = kind.toLowerCase();
       const q = new WorkQueue({
-        name, log, concurrency: o.concurrency ?? 64,
+        name, kind, log, concurrency: o.concurrency ?? 64,
         reconcile: async (key) => {
           await this.allSynced;
           const { namespace, name: n } = splitKey(key);
@@ -91,9 +92,9 @@ export class Controller {
       this.queues.push(q);
       return (ns, n) => q.add(objectKey(ns, n));
     };
-    const toSgc = queue('staticgatewayconfiguration', (ns, n) => sgcR.reconcile(ns, n));
-    const toLb = queue('gatewaylbconfiguration', (ns, n) => lbR.reconcile(ns, n));
-    const toVm = queue('gatewayvmconfiguration', (ns, n) => vmR.reconcile(ns, n));
+    const toSgc = queue(KINDS.StaticGatewayConfiguration, (ns, n) => sgcR.reconcile(ns, n));
+    const toLb = queue(KINDS.GatewayLBConfiguration, (ns, n) => lbR.reconcile(ns, n));
+    const toVm = queue(KINDS.GatewayVMConfiguration, (ns, n) => vmR.reconcile(ns, n));
     fanOut(sgc, [toSgc]);
     fanOut(lb, [toLb, toSgc, toVm], [toSgc]);
     fanOut(vm, [toVm, toSgc], [toSgc, toLb]);

@@ -43,7 +43,7 @@ export class EventRecorder {
     try {
       await this.rest.create(resourcePath(CORE.events, namespace), event);
     } catch (err) {
-      this.log.warn('could not record event', { namespace, name, reason, err });
+      this.log.warn('could not record event', { kind: obj.kind, namespace, name, reason, err });
     }
   }
 }

@@ -6,6 +6,8 @@ export type Reconcile = (key: string) => Promise<ReconcileResult>;
 
 export interface WorkQueueOptions {
   name: string;
+  /** The kind of the objects keyed, for log lines (kind, namespace, name). */
+  kind?: string;
   reconcile: Reconcile;
   log: Logger;
   /** Keys processed in parallel; one key is never processed twice at once. Default 1. */
@@ -27,7 +29,7 @@ export interface WorkQueueOptions {
  * - delayed adds (requeue) keep only the earliest pending time per key.
  */
 export class WorkQueue {
-  private readonly opts: Required<Omit<WorkQueueOptions, 'onResult'>> & Pick<WorkQueueOptions, 'onResult'>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onResult' | 'kind'>> & Pick<WorkQueueOptions, 'onResult' | 'kind'>;
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
@@ -119,7 +121,7 @@ export class WorkQueue {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       const delay = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** (n - 1));
-      this.opts.log.warn('reconcile failed; will retry', { queue: this.opts.name, key, attempt: n, retryInMs: delay, err });
+      this.opts.log.warn('reconcile failed; will retry', { queue: this.opts.name, kind: this.opts.kind, ...splitKey(key), attempt: n, retryInMs: delay, err });
       this.addAfter(key, delay);
     } finally {
       this.opts.onResult?.(key, ok, (performance.now() - started) / 1000);
