@@ -36,7 +36,7 @@ export async function run(cfg: GatewayConfig): Promise<number> {
     await removeGoDatapath({ runner, log, ourNetns: cfg.netnsName });
     const daemon = new GatewayDaemon({ rest, runner, config: cfg, nodeName, registry, log: log.with({ node: nodeName }) });
     const probe = await startProbeServer({ ...cfg.probe, ready: (uid) => daemon.reconciler.isReady(uid) });
-    const ops = await startOpsServer({ registry, ...cfg.metrics, ready: () => daemon.ready && !probe.draining });
+    const ops = await startOpsServer({ registry, ...cfg.metrics, readiness: { programmed: () => daemon.ready, 'not-draining': () => !probe.draining } });
     log.info('gateway daemon starting', { node: nodeName, netns: cfg.netnsName, probePort: probe.port, metricsPort: ops.port });
     if (!stop.aborted) await Promise.race([daemon.start(), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
     if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));

@@ -58,7 +58,7 @@ export class GatewayDaemon {
   private readonly links: WgLinks;
   private readonly events: EventRecorder;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private synced = false;
+  private firstPassApplied = false;
 
   constructor(o: DaemonOptions) {
     this.o = o;
@@ -141,16 +141,16 @@ export class GatewayDaemon {
     for (const sgc of this.index.upsert(pe)) this.queue.add(sgc);
   }
 
-  /** True once every informer has listed (for /readyz). */
+  /** True once the first full pass after every informer listed has been applied, not merely queued (for /readyz). */
   get ready(): boolean {
-    return this.synced;
+    return this.firstPassApplied;
   }
 
   /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
   async start(): Promise<void> {
     await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start()]);
-    this.synced = true;
     this.resync();
+    void this.queue.idle().then(() => (this.firstPassApplied = true));
     this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
     this.resyncTimer.unref();
   }

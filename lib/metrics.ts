@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -15,12 +15,36 @@ export function createRegistry(component: string, opts: { processMetrics?: boole
 /** Latency buckets for operations from sub-millisecond netlink calls to slow ARM writes. */
 export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
+/** Named health checks, each true while it passes. */
+export type Checks = Record<string, () => boolean>;
+
 export interface OpsServerOptions {
   registry: Registry;
   host?: string;
   port: number;
-  /** /readyz answers 200 only while this returns true. Default: always ready. */
-  ready?: () => boolean;
+  /** /readyz answers 200 only while every check passes. */
+  readiness?: Checks;
+  /** /healthz answers 200 only while every check passes (and the event loop answers at all). */
+  liveness?: Checks;
+}
+
+/**
+ * A health endpoint's answer, as Kubernetes components give it: one line per
+ * check (`[+]name ok` or `[-]name failed`), then the verdict.
+ */
+function answerChecks(res: ServerResponse, endpoint: string, checks: Checks): void {
+  const results = Object.entries(checks).map(([name, check]) => [name, safely(check)] as const);
+  const ok = results.every(([, pass]) => pass);
+  const lines = results.map(([name, pass]) => `[${pass ? '+' : '-'}]${name} ${pass ? 'ok' : 'failed'}`);
+  res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(`${[...lines, `${endpoint} check ${ok ? 'passed' : 'failed'}`].join('\n')}\n`);
+}
+
+function safely(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
 }
 
 export interface OpsServer {
@@ -31,7 +55,8 @@ export interface OpsServer {
 
 /**
  * The operational endpoints every long-running part serves: /metrics in
- * Prometheus text format, /healthz (the process is alive) and /readyz.
+ * Prometheus text format, /healthz (alias /livez) and /readyz, each with
+ * the part's named checks.
  */
 export function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   const server = createServer((req, res) => {
@@ -43,11 +68,10 @@ export function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
         (text) => res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(text),
         (err: unknown) => res.writeHead(500).end(String(err)),
       );
-    } else if (path === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    } else if (path === '/healthz' || path === '/livez') {
+      answerChecks(res, 'healthz', { ping: () => true, ...opts.liveness });
     } else if (path === '/readyz') {
-      const ok = opts.ready?.() ?? true;
-      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
+      answerChecks(res, 'readyz', { ping: () => true, ...opts.readiness });
     } else {
       res.writeHead(404).end();
     }

@@ -93,6 +93,7 @@ t.test('the operator binary', async (t) => {
     t.equal(health.status, 200);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     t.equal(ready.status, 200);
+    t.match(await ready.text(), /\[\+\]leader-or-standby ok\n\[\+\]informers-synced ok\n/, 'the leader: lease held, caches synced');
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     t.match(metrics, /keg_operator_arm_requests_total\{operation="GET virtualMachineScaleSets"/);
     t.match(metrics, /keg_operator_reconcile_total/);

@@ -65,7 +65,14 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
   } else {
     void controller.start();
   }
-  const ops = await startOpsServer({ registry, host: bind.host, port: bind.port, ready: () => !elector || !elector.isLeader || controller.ready });
+  const ops = await startOpsServer({
+    registry, host: bind.host, port: bind.port,
+    readiness: {
+      // A standby is ready: it takes over when the leader goes, and a Deployment rollout must not wait on it.
+      'leader-or-standby': () => elector === undefined || elector.role !== 'candidate',
+      'informers-synced': () => (elector !== undefined && !elector.isLeader) || controller.ready,
+    },
+  });
   if (!stop.signal.aborted) await once(stop.signal, 'abort');
   await controller.stop();
   await elector?.stop();

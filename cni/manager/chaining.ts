@@ -8,6 +8,8 @@ import { removeNotReadyTaint } from './taint.ts';
 import { UninstallSwitch } from './uninstall-switch.ts';
 
 export interface Chaining {
+  /** Our conflist chains the plugin into the primary network (readiness). */
+  readonly chained: boolean;
   stop(): void;
 }
 
@@ -17,6 +19,7 @@ export interface Chaining {
  * obeyed, and the node's cni-not-ready taint removed once chained.
  */
 export async function startChaining(flags: Flags, rest: KubeRest, metrics: AgentMetrics, log: Logger): Promise<Chaining> {
+  let chained = false;
   const uninstallSwitch = new UninstallSwitch(rest, flags.namespace, flags['cni-uninstall-configmap-name'], log);
   await uninstallSwitch.refresh();
   const taint = new TaintRemover(rest, flags['node-name'], log);
@@ -27,10 +30,12 @@ export async function startChaining(flags: Flags, rest: KubeRest, metrics: Agent
     events: {
       written: () => metrics.conflistWrites.inc(),
       chained: () => {
+        chained = true;
         metrics.chained.set(1);
         taint.kick();
       },
       refused: (reason) => {
+        chained = false;
         metrics.chained.set(0);
         metrics.chainRefusals.inc({ reason });
       },
@@ -41,6 +46,9 @@ export async function startChaining(flags: Flags, rest: KubeRest, metrics: Agent
     void uninstallSwitch.refresh().then((changed) => changed && installer.sync());
   }, flags['conflist-check-interval']);
   return {
+    get chained() {
+      return chained;
+    },
     stop: () => {
       clearInterval(poll);
       installer.stop();

@@ -4,7 +4,7 @@ import { loadKubeConfig } from '../../lib/kube/config.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
-import { startChaining } from './chaining.ts';
+import { type Chaining, startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
 import { type Flags, cniManagerCommand } from './flags.ts';
 import { uninstall } from './install.ts';
@@ -68,7 +68,13 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
   refresher.start();
   const socket = await serveSocket(flags.socket, service, metrics, log);
-  const ops = await startOpsServer({ registry, host: flags['metrics-bind-address'].host, port: flags['metrics-bind-address'].port });
+  // Set once installed; the ops server answers from the start.
+  const install: { chaining?: Chaining } = {};
+  const ops = await startOpsServer({
+    registry, host: flags['metrics-bind-address'].host, port: flags['metrics-bind-address'].port,
+    liveness: { 'socket-serving': () => socket.serving() },
+    readiness: { 'socket-serving': () => socket.serving(), 'cni-chained': () => flags['skip-install'] || install.chaining?.chained === true },
+  });
   const recovery = new Recovery({
     rest, pods, links, metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
@@ -76,10 +82,10 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   });
   if (flags['fast-recovery']) recovery.start();
   else log.info('fast recovery is off: pods re-handshake on WireGuard\'s own timers after a gateway failure');
-  const chaining = flags['skip-install'] ? undefined : await startChaining(flags, rest, metrics, log);
+  if (!flags['skip-install']) install.chaining = await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-  chaining?.stop();
+  install.chaining?.stop();
   recovery.stop();
   await socket.close();
   await reconciler.stop();

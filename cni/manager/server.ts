@@ -18,6 +18,8 @@ type Handler = (body: unknown) => Promise<unknown>;
 
 export interface SocketServer {
   server: Server;
+  /** Listening on the socket file at its path (liveness and readiness). */
+  serving(): boolean;
   close(): Promise<void>;
 }
 
@@ -53,7 +55,9 @@ export async function serveSocket(path: string, service: CniService, metrics: Ag
     server.close();
     throw new KegError('CNI_SOCKET_INSECURE', `socket ${path} is not owner-only (uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)})`);
   }
-  return { server, close: () => new Promise<void>((r) => server.close(() => r())) };
+  // Serving: listening, and the path still is our socket (a deleted socket file strands every plugin call).
+  const serving = (): boolean => server.listening && lstatSync(path, { throwIfNoEntry: false })?.ino === st.ino;
+  return { server, serving, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 function removeStaleSocket(path: string): void {

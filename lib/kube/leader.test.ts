@@ -48,11 +48,13 @@ t.test('leader election on a real Lease', async (t) => {
   await t.test('a graceful stop releases the lease; the follower takes over at once', async (t) => {
     const a = candidate(kube, 'handover', 'a', 10_000);
     const b = candidate(kube, 'handover', 'b', 10_000);
+    t.equal(b.elector.role, 'candidate', 'no leader known before the first look');
     a.elector.start();
     await until('a leads', () => a.elector.isLeader);
     b.elector.start();
     await sleep(500);
     t.notOk(b.elector.isLeader, 'b waits while a renews');
+    t.same([a.elector.role, b.elector.role], ['leader', 'standby'], 'the operator\'s /readyz: both ready');
     await a.elector.stop();
     t.same(a.events, ['start', 'stop']);
     const took = await until('b leads', () => b.elector.isLeader);

@@ -45,6 +45,8 @@ export class LeaderElector {
   private lastRenew = 0;
   private stopped = false;
   private observed: { holder: string; renewTime: string; seenAt: number } | undefined;
+  /** When a tick last saw another candidate validly holding the lease. */
+  private lastSawLeader = 0;
 
   constructor(opts: LeaderElectionOptions) {
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
@@ -52,6 +54,15 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * 'leader'; 'standby' while another holder's lease is seen valid (within a
+   * lease duration); else 'candidate': no leader known, e.g. the API is unreachable.
+   */
+  get role(): 'leader' | 'standby' | 'candidate' {
+    if (this.leading) return 'leader';
+    return Date.now() - this.lastSawLeader < this.o.leaseDurationMs ? 'standby' : 'candidate';
   }
 
   start(): void {
@@ -100,7 +111,8 @@ export class LeaderElector {
           this.o.log.info('became leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
           this.o.onStartedLeading();
         }
-      } else if (outcome === 'other' && this.leading) {
+      } else if (outcome === 'other') {
+        this.lastSawLeader = Date.now();
         this.lose('lease taken by another holder');
       }
     } catch (err) {
