@@ -77,6 +77,7 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
   await controller.stop();
   await elector?.stop();
   await ops.close();
-  log.info('stopped', { lostLeadership });
+  if (lostLeadership) log.error('lost the leader lease; exiting so that a restart campaigns again');
+  else log.info('stopped');
   return lostLeadership ? 1 : 0;
 }

@@ -45,7 +45,7 @@ export async function run(input: RunInput): Promise<RunOutput> {
     return { stdout: await dispatch(ctx, wire), exitCode: 0 };
   } catch (err) {
     const cniErr = toCniError(err);
-    log.error('failed', { code: cniErr.cniCode, err });
+    log.error('plugin call failed', { cniCode: cniErr.cniCode, err });
     return { stdout: errorJson(cniVersion, cniErr), exitCode: 1 };
   }
 }

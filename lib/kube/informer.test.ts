@@ -1,6 +1,8 @@
 import t from 'tap';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, silentLogger } from '../log.ts';
+import { KubeRest } from './rest.ts';
 import { Informer } from './informer.ts';
 import { CORE, resourcePath, type ResourceType } from './paths.ts';
 
@@ -152,4 +154,18 @@ t.test('a deletion whose final state fails the schema still removes the cached o
   await rec.waitFor('delete e=1');
   t.equal(informer.get(NS, 'e'), undefined, 'no stale entry');
   t.same(rec.events, ['add e=1', 'delete e=1']);
+});
+
+t.test('an API server unreachable for several attempts is logged as an error, seen at --log-level error', async (t) => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u', token: 'x' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+  const errors: Record<string, unknown>[] = [];
+  const informer = new Informer<ConfigMap>({
+    rest: new KubeRest(kc), type: configMaps, namespace: NS, resyncMs: 0, backoffBaseMs: 1, backoffMaxMs: 5, parse: (o) => o as ConfigMap,
+    log: createLogger({ level: 'error', write: (l) => errors.push(JSON.parse(l) as Record<string, unknown>) }),
+  });
+  t.teardown(() => informer.stop());
+  void informer.start().catch(() => {});
+  for (let i = 0; i < 200 && errors.length === 0; i++) await sleep(10);
+  t.match(errors[0], { level: 50, msg: 'list/watch failed; restarting', attempt: 5, err: { code: 'KUBE_UNREACHABLE', cause: { code: 'ECONNREFUSED' } } });
 });

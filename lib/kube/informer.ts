@@ -4,6 +4,9 @@ import { resourcePath, type ResourceType } from './paths.ts';
 import { isGone, type KubeRest, type WatchEvent } from './rest.ts';
 import { objectKey } from './workqueue.ts';
 
+/** Consecutive list/watch failures after which they are logged as errors. */
+const PERSISTENT_FAILURES = 5;
+
 export interface ObjectMeta {
   name: string;
   namespace?: string | undefined;
@@ -226,7 +229,9 @@ export class Informer<T extends { metadata: ObjectMeta }> {
     const base = this.opts.backoffBaseMs ?? 200;
     const max = this.opts.backoffMaxMs ?? 30_000;
     const delay = Math.min(max, base * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
-    this.opts.log.warn('list/watch failed; restarting', { resource: this.opts.type.plural, attempt: this.failures, retryInMs: Math.round(delay), err });
+    // A blip is a warning; an API server unreachable for several attempts (about 6 s) is an error, seen even at --log-level error.
+    const level = this.failures >= PERSISTENT_FAILURES ? 'error' : 'warn';
+    this.opts.log[level]('list/watch failed; restarting', { resource: this.opts.type.plural, attempt: this.failures, retryInMs: Math.round(delay), err });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, delay);
       this.abort.signal.addEventListener('abort', () => {
