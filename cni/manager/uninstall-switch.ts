@@ -40,7 +40,7 @@ export class UninstallSwitch {
     } catch (err) {
       if (!isNotFound(err)) {
         const reason = describeError(err);
-        if (reason !== this.lastError) this.log.warn('cannot read the uninstall ConfigMap; keeping the last answer', { path: this.path, reason });
+        if (reason !== this.lastError) this.log.warn('cannot read the uninstall ConfigMap; keeping the last answer', { path: this.path, err });
         this.lastError = reason;
         return false;
       }

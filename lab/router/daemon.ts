@@ -94,7 +94,7 @@ export class RouterDaemon {
     } catch (err) {
       // Retried every tick: say it once, not ten times a second.
       const message = describeError(err);
-      if (message !== this.lastError) this.o.log.error('router reconcile failed', { error: message });
+      if (message !== this.lastError) this.o.log.error('router reconcile failed', { err });
       this.lastError = message;
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), 100);
@@ -106,7 +106,7 @@ export class RouterDaemon {
     this.configText = text;
     const parsed = RouterConfigSchema.safeParse(JSON.parse(text));
     if (!parsed.success) {
-      this.o.log.error('invalid router config; keeping the previous one', { error: parsed.error.message });
+      this.o.log.error('invalid router config; keeping the previous one', { err: parsed.error });
       return;
     }
     this.config = parsed.data;
