@@ -6,8 +6,9 @@ import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { type Chaining, startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
-import { type Flags, cniManagerCommand } from './flags.ts';
-import { uninstall } from './install.ts';
+import { type Flags, type InstallFlags, cniManagerCommand } from './flags.ts';
+import { Installer, uninstall } from './install.ts';
+import { pluginEntry } from './conflist.ts';
 import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
@@ -33,9 +34,26 @@ export async function serve(flags: Flags): Promise<number> {
 }
 
 /** `kube-egress-gateway cni-manager uninstall`. */
-export async function uninstallCommand(f: { 'cni-bin-dir': string; 'cni-conf-dir': string; 'cni-conf-file': string }): Promise<number> {
+export async function uninstallCommand(f: InstallFlags): Promise<number> {
   uninstall(f['cni-conf-dir'], f['cni-bin-dir'], f['cni-conf-file']);
   return 0;
+}
+
+/** `kube-egress-gateway cni-manager install`: one pass of what the agent keeps doing. */
+export async function installCommand(f: InstallFlags): Promise<number> {
+  const log = loggerFor('cni-manager', f['log-level']);
+  let chained = false;
+  const installer = new Installer({
+    source: f['plugin-binary'], binDir: f['cni-bin-dir'], confDir: f['cni-conf-dir'], confFile: f['cni-conf-file'], log,
+    entry: pluginEntry({ socketPath: f.socket, ...(f['plugin-state-dir'] !== undefined && { stateDir: f['plugin-state-dir'] }) }),
+    events: { chained: () => (chained = true) },
+  });
+  try {
+    installer.installOnce();
+  } catch (err) {
+    log.error('cannot install the plugin', { err });
+  }
+  return chained ? 0 : 1;
 }
 
 export interface AgentDeps {

@@ -104,6 +104,24 @@ const UNINSTALL_FLAGS = {
   'cni-conf-file': CNI_MANAGER_FLAGS['cni-conf-file'],
 } as const;
 
+const INSTALL_FLAGS = {
+  ...UNINSTALL_FLAGS,
+  'plugin-binary': CNI_MANAGER_FLAGS['plugin-binary'],
+  socket: CNI_MANAGER_FLAGS.socket,
+  'plugin-state-dir': CNI_MANAGER_FLAGS['plugin-state-dir'],
+  'log-level': COMMON_FLAGS['log-level'],
+} as const;
+
+const InstallSchema = FlagsSchema.pick({ 'cni-bin-dir': true, 'cni-conf-dir': true, 'cni-conf-file': true, 'plugin-binary': true, socket: true, 'plugin-state-dir': true, 'log-level': true });
+export type InstallFlags = z.output<typeof InstallSchema>;
+
+/** The same checks as the agent's, for the one-shot subcommands. */
+function installFlags(raw: Partial<Values<typeof INSTALL_FLAGS>>): InstallFlags {
+  const parsed = InstallSchema.safeParse({ 'plugin-binary': CNI_MANAGER_FLAGS['plugin-binary'].default, socket: DEFAULT_SOCKET_PATH, 'log-level': 'info', ...raw });
+  if (!parsed.success) throw new KegError('USAGE', parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
 export const cniManagerCommand = defineCommand({
   name: 'cni-manager',
   summary: 'install the CNI plugin and serve it (DaemonSet, other nodes)',
@@ -123,6 +141,13 @@ export const cniManagerCommand = defineCommand({
     summary: 'remove the plugin from this node: our conflist, any entry of ours in another conflist, the binary',
     examples: [`${PROGRAM} cni-manager uninstall --cni-bin-dir /host/opt/cni/bin --cni-conf-dir /host/etc/cni/net.d`],
     flags: UNINSTALL_FLAGS,
-    run: async (f) => (await import('./cmd.ts')).uninstallCommand(f),
+    run: async (f) => (await import('./cmd.ts')).uninstallCommand(installFlags(f)),
+  }), defineCommand({
+    name: 'install',
+    summary: 'install the plugin and chain it into the primary network once, then exit (0: chained, 1: not)',
+    description: 'For an init container or a node image; the running agent keeps the chain current afterwards.',
+    examples: [`${PROGRAM} cni-manager install --cni-bin-dir /host/opt/cni/bin --cni-conf-dir /host/etc/cni/net.d`],
+    flags: INSTALL_FLAGS,
+    run: async (f) => (await import('./cmd.ts')).installCommand(installFlags(f)),
   })],
 });

@@ -133,6 +133,17 @@ t.test('installer: own file beside the primary, re-chained when the primary rewr
   t.same(json(primary), AZURE);
 });
 
+t.test('cni-manager install: binary and chain once, exit 0 when chained, 1 when not', async (t) => {
+  const { conf, bin, src } = dirs(t);
+  const args = [`--cni-conf-dir=${conf}`, `--cni-bin-dir=${bin}`, `--plugin-binary=${src}`, '--log-level=error'];
+  t.equal(await main(['install', ...args]), 1, 'no primary network to chain into');
+  t.ok(existsSync(join(bin, 'kube-egress-cni')), 'the binary is installed anyway');
+  writeFileSync(join(conf, '10-azure.conflist'), JSON.stringify(AZURE));
+  t.equal(await main(['install', ...args]), 0);
+  t.same(json(join(conf, OWN)).plugins.map((p) => p.type), ['azure-vnet', 'portmap', 'kube-egress-cni']);
+  t.equal(await main(['install', '--cni-conf-file=x.conf', ...args]), 2, 'validated as the agent\'s flags');
+});
+
 t.test('uninstall removes our file, in-place entries of earlier versions, and the binary', async (t) => {
   const { conf, bin, src } = dirs(t);
   installBinary(src, bin);

@@ -91,9 +91,14 @@ export class Installer {
     return join(this.opts.confDir, this.opts.confFile);
   }
 
-  start(periodMs: number): void {
+  /** The binary and one chain check, as at start. */
+  installOnce(): void {
     installBinary(this.opts.source, this.opts.binDir); // an updated agent brings an updated plugin
     this.sync();
+  }
+
+  start(periodMs: number): void {
+    this.installOnce();
     try {
       this.watcher = watch(this.opts.confDir, () => this.schedule());
       this.watcher.on('error', (err) => this.opts.log.warn('conf dir watch failed; relying on the periodic check', { err }));
