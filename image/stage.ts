@@ -3,7 +3,7 @@
 // base, whether its builder stage ran this script or `npm run image` ran it on
 // the host beforehand (then the build needs neither npm nor the network).
 // Usage: node image/stage.ts --out DIR
-import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -56,16 +56,18 @@ export async function stageArtifacts(out: string, runner: CommandRunner = new Ex
 /**
  * One ESM file run by the image's Node (the CLI awaits at top level, so not
  * CJS). Subcommands stay lazily initialised inside the bundle. The CommonJS
- * dependencies get a real `require` for Node's built-ins.
+ * dependencies get a real `require` for Node's built-ins. The entry point's
+ * own `#!/usr/bin/env node` (for npx) gives way to the image's runtime.
  */
 async function bundleCli(outfile: string): Promise<void> {
   mkdirSync(dirname(outfile), { recursive: true });
-  await build({
+  const { outputFiles } = await build({
     entryPoints: [join(ROOT, 'cmd/kube-egress-gateway.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node26',
-    outfile, minify: true, legalComments: 'none', logLevel: 'warning',
-    banner: { js: `#!${NODE_PATH}\nimport { createRequire as __kegRequire } from 'node:module';\nconst require = __kegRequire(import.meta.url);` },
+    outfile, minify: true, legalComments: 'none', logLevel: 'warning', write: false,
+    banner: { js: `import { createRequire as __kegRequire } from 'node:module';\nconst require = __kegRequire(import.meta.url);` },
   });
-  chmodSync(outfile, 0o755);
+  const text = outputFiles[0]?.text ?? '';
+  writeFileSync(outfile, `#!${NODE_PATH}\n${text.replace(/^#![^\n]*\n/, '')}`, { mode: 0o755 });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
