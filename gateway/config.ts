@@ -19,7 +19,7 @@ export const GATEWAY_FLAGS = {
   'resync-interval': flag.duration('full resync period', '60s'),
   'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
   'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
-  'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay. Watches Nodes'),
+  'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay; watches Nodes'),
   ...COMMON_FLAGS,
 } as const;
 

@@ -2,18 +2,23 @@ import t from 'tap';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CommandSpec, parseBindAddress, parseCommandLine, runCli } from './cli.ts';
+import { type CommandSpec, parseBindAddress, parseCommandLine, programSpec, runCli } from './cli.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { VERSION } from './version.ts';
 import { PROGRAM_SPEC } from '../cmd/kube-egress-gateway.ts';
 import { operatorCommand } from '../operator/flags.ts';
 import { gatewayCommand } from '../gateway/config.ts';
 import { cniManagerCommand } from '../cni/manager/flags.ts';
+import { armEmulatorCommand } from '../testenv/azure/arm/cmd.ts';
+import { imdsEmulatorCommand } from '../testenv/azure/imds/cmd.ts';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+/** The lab's emulators share the CLI library; their tree is walked too. */
+const TESTENV_SPEC = programSpec([armEmulatorCommand(() => {}), imdsEmulatorCommand], 'testenv');
+
+async function cli(argv: string[], root: CommandSpec = PROGRAM_SPEC): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(PROGRAM_SPEC, argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await runCli(root, argv, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -23,21 +28,21 @@ function paths(spec: CommandSpec, prefix: string[] = []): { path: string[]; spec
 }
 
 t.test('every command: --help with summary, each flag, defaults, an example; a bad flag exits 2', async (t) => {
-  const all = paths(PROGRAM_SPEC);
-  t.ok(all.length >= 5, 'the root, three parts, cni-manager uninstall');
-  for (const { path, spec } of all) {
-    const help = await cli([...path, '--help']);
-    const name = ['kube-egress-gateway', ...path].join(' ');
+  const all = [PROGRAM_SPEC, TESTENV_SPEC].flatMap((root) => paths(root).map((p) => ({ ...p, root })));
+  t.ok(all.length >= 9, 'the root, three parts, cni-manager install and uninstall, the emulators');
+  for (const { path, spec, root } of all) {
+    const help = await cli([...path, '--help'], root);
+    const name = [root.name, ...path].join(' ');
     t.equal(help.code, 0, `${name} --help exits 0`);
     t.match(help.out, `Usage: ${name}`);
     t.match(help.out, spec.summary);
-    t.match(help.out, /Examples:\n {2}\$ kube-egress-gateway/);
+    t.match(help.out, /Examples:\n {2}\$ \S/);
     const flat = help.out.replace(/\s+/g, ' ');
     for (const [flag, def] of Object.entries(spec.flags)) {
       t.match(help.out, `--${flag}`, `${name}: --${flag} listed`);
       if (def.default !== undefined && def.default !== '') t.match(flat, `default: ${String(def.default)}`, `${name}: --${flag} default shown`);
     }
-    const bad = await cli([...path, '--bogus']);
+    const bad = await cli([...path, '--bogus'], root);
     t.equal(bad.code, 2, `${name} --bogus exits 2`);
     t.match(bad.err, /unknown option '--bogus'/);
     t.match(bad.err, `Usage: ${name}`, 'the usage follows the error');

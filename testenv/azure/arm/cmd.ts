@@ -88,7 +88,7 @@ async function serve(flags: Values<typeof FLAGS>, out: (line: string) => void): 
   return 0;
 }
 
-const armEmulatorCommand = (out: (line: string) => void) => defineCommand({
+export const armEmulatorCommand = (out: (line: string) => void) => defineCommand({
   name: 'arm-emulator',
   summary: 'the Azure Resource Manager emulator of the lab (HTTPS, own CA, admin API under /_emulator/)',
   description: 'Prints one JSON line {endpoint, caPath, subscriptionId, tenantId} on stdout once listening.',

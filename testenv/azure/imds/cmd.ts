@@ -24,7 +24,7 @@ async function serve(flags: Values<typeof FLAGS>): Promise<number> {
   return 0;
 }
 
-const imdsEmulatorCommand = defineCommand({
+export const imdsEmulatorCommand = defineCommand({
   name: 'imds-emulator',
   summary: 'the Azure instance metadata service emulator of the lab',
   description: 'Prints "listening <url>" on stdout once ready.',
