@@ -20,6 +20,7 @@ export const GATEWAY_OPTIONS = {
   'tunnel-allow-cidrs': { type: 'string', default: '' },
   'tunnel-deny-cidrs': { type: 'string', default: DEFAULT_DENY_CIDRS.join(',') },
   'check-node-pod-cidrs': { type: 'boolean', default: false },
+  'check-pod-endpoints': { type: 'boolean', default: false },
   namespace: { type: 'string' },
 } as const;
 
@@ -38,6 +39,8 @@ export interface GatewayConfig {
   tunnelFilter: TunnelFilter;
   /** Refuse PodEndpoints whose IP is outside the pod ranges of the node stamped on them. */
   checkNodePodCidrs: boolean;
+  /** Refuse PodEndpoints their Pod contradicts (IP, node, existence); needs `get pods`. */
+  checkPodEndpoints: boolean;
   /** Where this node's GatewayStatus lives. */
   namespace: string;
 }
@@ -81,6 +84,7 @@ export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = proce
       denyCidrs: parseCidrList(v['tunnel-deny-cidrs'], 'tunnel-deny-cidrs'),
     },
     checkNodePodCidrs: v['check-node-pod-cidrs'],
+    checkPodEndpoints: v['check-pod-endpoints'],
     namespace: f.namespace,
   };
 }
@@ -146,4 +150,8 @@ balancer's health probe.
                                (spec.podCIDRs) of the node its agent stamped on it; for
                                clusters whose pod IPs come from node ranges (kubenet,
                                Azure CNI overlay). Watches Nodes.
+  --check-pod-endpoints        refuse a PodEndpoint that its Pod (same namespace and name)
+                               contradicts: no such Pod, another node, another IP. One
+                               GET per endpoint, verdicts kept while the endpoint is
+                               unchanged. Needs get on pods.
 `;
