@@ -11,6 +11,15 @@ export const DEFAULT_SOCKET_PATH = '/var/run/kube-egress-gateway/cni.sock';
 
 export const PATHS = { pod: '/v1/pod', add: '/v1/add', check: '/v1/check', del: '/v1/del' } as const;
 
+/** How long the plugin waits for the agent's answer. */
+export const CLIENT_TIMEOUT_MS = 20_000;
+/**
+ * How long the agent takes at most to answer ADD and DEL: well under the
+ * plugin's timeout, so the plugin always hears what became of its request
+ * and never gives up on an ADD that then completes behind its back.
+ */
+export const AGENT_DEADLINE_MS = 15_000;
+
 /** CNI error codes (spec 1.1 §Error). */
 export const CNI_CODES = {
   incompatibleVersion: 1,

@@ -8,10 +8,10 @@ import { startAgent, startGateway, startOperator } from '../lab/parts.ts';
  * A lab with every part running, for one test file, torn down in teardown
  * (also on failure). KEG_E2E_KEEP=1 keeps the logs of every part.
  */
-export async function startE2eLab(t: Teardown, opts: Partial<LabOptions> & { agentFlags?: string[] } = {}): Promise<Lab> {
+export async function startE2eLab(t: Teardown, opts: Partial<LabOptions> & { agentFlags?: string[]; operatorFlags?: string[] } = {}): Promise<Lab> {
   const lab = await Lab.start({ log: createLogger({ level: 'warn' }), probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1', ...opts });
   t.teardown(() => lab.stop());
-  await startOperator(lab);
+  await startOperator(lab, opts.operatorFlags);
   for (const g of lab.gateways) startGateway(lab, g);
   for (const w of lab.workers) await startAgent(lab, w, opts.agentFlags);
   return lab;

@@ -20,6 +20,7 @@ export const GATEWAY_FLAGS = {
   'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
   'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
   'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay; watches Nodes'),
+  'check-pod-endpoints': flag.boolean('refuse a PodEndpoint that its Pod (same namespace and name) contradicts: no such Pod, another node, another IP; one GET per endpoint, verdicts kept while the endpoint is unchanged; needs get on pods'),
   ...COMMON_FLAGS,
 } as const;
 
@@ -38,6 +39,8 @@ export interface GatewayConfig {
   tunnelFilter: TunnelFilter;
   /** Refuse PodEndpoints whose IP is outside the pod ranges of the node stamped on them. */
   checkNodePodCidrs: boolean;
+  /** Refuse PodEndpoints their Pod contradicts (IP, node, existence); needs `get pods`. */
+  checkPodEndpoints: boolean;
   /** Where this node's GatewayStatus lives. */
   namespace: string;
 }
@@ -80,6 +83,7 @@ export function gatewayConfig(v: Values<typeof GATEWAY_FLAGS>, env: NodeJS.Proce
       denyCidrs: parseCidrList(v['tunnel-deny-cidrs'], 'tunnel-deny-cidrs'),
     },
     checkNodePodCidrs: v['check-node-pod-cidrs'],
+    checkPodEndpoints: v['check-pod-endpoints'],
     namespace: f.namespace,
   };
 }

@@ -16,7 +16,8 @@ import type { Registry } from '../lib/metrics.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
-import { PeerIndex, type RefusedEndpoint } from './desired.ts';
+import { PeerIndex, type RefusedEndpoint, sgcKeyOf } from './desired.ts';
+import { PodCheck } from './pod-check.ts';
 
 const NodeRangesSchema = z.object({
   metadata: z.object({ name: z.string() }),
@@ -30,7 +31,7 @@ import { StatusPublisher } from './status.ts';
 export interface DaemonOptions {
   rest: KubeRest;
   runner: CommandRunner;
-  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter' | 'checkNodePodCidrs'>;
+  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter' | 'checkNodePodCidrs' | 'checkPodEndpoints'>;
   nodeName: string;
   registry: Registry;
   log: Logger;
@@ -53,6 +54,7 @@ export class GatewayDaemon {
   private readonly vmConfigs: Informer<GatewayVMConfiguration>;
   private readonly endpoints: Informer<PodEndpoint>;
   private readonly nodes: Informer<NodeRanges> | undefined;
+  private readonly podCheck: PodCheck | undefined;
   private readonly index = new PeerIndex();
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
@@ -71,6 +73,7 @@ export class GatewayDaemon {
     this.sgcs = new Informer({ rest, log, type: RESOURCES.StaticGatewayConfiguration, parse: (x) => parseObject(StaticGatewayConfigurationSchema, x), resyncMs: 0 });
     this.vmConfigs = new Informer({ rest, log, type: RESOURCES.GatewayVMConfiguration, parse: (x) => parseObject(GatewayVMConfigurationSchema, x), resyncMs: 0 });
     this.endpoints = new Informer({ rest, log, type: RESOURCES.PodEndpoint, parse: (x) => parseObject(PodEndpointSchema, x), resyncMs: 0 });
+    this.podCheck = o.config.checkPodEndpoints ? new PodCheck({ rest, log, onVerdict: (pe) => this.queue.add(sgcKeyOf(pe)) }) : undefined;
     this.reconciler = new GatewayReconciler({
       rest, log, names, links, metrics, nodeName: o.nodeName,
       datapath,
@@ -83,6 +86,7 @@ export class GatewayDaemon {
       requestGc: () => this.queue.add(GC_KEY),
       onRefused: (sgc, r) => this.refused(sgc, r),
       ...(o.config.checkNodePodCidrs && { podCidrsOf: (node: string) => this.nodes?.get(undefined, node)?.spec.podCIDRs }),
+      ...(this.podCheck && { verdictOf: this.podCheck.verdictOf }),
     });
     this.events = new EventRecorder(rest, log, 'kube-egress-gateway-daemon');
     this.queue = new WorkQueue({
@@ -105,6 +109,7 @@ export class GatewayDaemon {
       update: (pe) => this.endpointChanged(pe),
       delete: (pe) => {
         this.pendingSince.delete(objectKey(pe.metadata.namespace, pe.metadata.name));
+        this.podCheck?.forget(pe);
         const sgc = this.index.remove(pe);
         if (sgc !== undefined) this.queue.add(sgc);
       },
@@ -173,6 +178,7 @@ export class GatewayDaemon {
   /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    this.podCheck?.stop();
     await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop()]);
     await this.queue.shutdown();
     await this.status.stop();

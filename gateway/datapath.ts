@@ -4,7 +4,7 @@ import { Ip } from '../lib/net/ip.ts';
 import { Nft } from '../lib/net/nft.ts';
 import { deleteNetns, ensureNetns, netnsPath } from '../lib/net/netns.ts';
 import type { PrivateKey } from '../lib/wireguard/keys.ts';
-import type { WgLink, WgLinks } from '../lib/wireguard/link.ts';
+import { type WgLink, type WgLinks, foreignAsAbsent } from '../lib/wireguard/link.ts';
 import { linkName, portOfLink, type Names } from './config.ts';
 import {
   BASE_TABLE, HOST_VETH_IP, NS_VETH_IP, VETH_PREFIX_LEN, type GatewayAddressing,
@@ -134,7 +134,8 @@ export class Datapath {
   async teardown(port: number, ilbIpsInUse: ReadonlySet<string>): Promise<void> {
     const { links, names } = this.o;
     const name = linkName(names, port);
-    const stray = await links.find(name);
+    // A link of that name someone else made (WG_LINK_FOREIGN) is left alone.
+    const stray = await links.find(name).catch(foreignAsAbsent);
     if (stray) await links.delete(stray);
     if (existsSync(this.gwPath)) {
       const link = await links.find(name, this.gwPath);

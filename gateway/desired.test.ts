@@ -2,6 +2,7 @@ import t from 'tap';
 import { parseObject, GatewayVMConfigurationSchema, PodEndpointSchema, StaticGatewayConfigurationSchema } from '../lib/api/v1alpha1.ts';
 import { generatePrivateKey } from '../lib/wireguard/keys.ts';
 import { ENDPOINT_NODE_LABEL, PeerIndex, desiredGateway, inCidrs } from './desired.ts';
+import type { Verdict } from './pod-check.ts';
 
 const pub = generatePrivateKey().publicKey();
 const sgc = (status: object, extra: object = {}) => parseObject(StaticGatewayConfigurationSchema, {
@@ -100,4 +101,22 @@ t.test('with node ranges: an endpoint outside the pod ranges of its stamped node
   t.equal(lax.desiredOf('app/a', podCidrsOf).peers.size, 2, 'unstamped endpoints and nodes without ranges are not checked');
   t.ok(inCidrs('10.244.1.255/32', ['10.244.0.0/24', '10.244.1.0/24']));
   t.notOk(inCidrs('10.244.2.0', ['10.244.0.0/23', 'fd00::/64']));
+});
+
+t.test('with Pod verdicts: a contradicted endpoint holds nothing; a confirmed one comes before unconfirmed older ones', async (t) => {
+  const [k1, k2, k3] = [0, 1, 2].map(() => generatePrivateKey().publicKey()) as [string, string, string];
+  const verdicts = new Map<string, Verdict>([['forged', { genuine: false, why: 'no Pod app/forged' }], ['pod', { genuine: true }]]);
+  const verdictOf = (x: { metadata: { name: string } }) => verdicts.get(x.metadata.name);
+  const idx = new PeerIndex();
+  idx.upsert(pe('forged', '2026-01-01T00:00:01Z', '10.244.0.5/32', k2));
+  idx.upsert(pe('pending', '2026-01-01T00:00:02Z', '10.244.0.5/32', k3));
+  idx.upsert(pe('pod', '2026-01-01T00:00:09Z', '10.244.0.5/32', k1));
+  const d = idx.desiredOf('app/a', undefined, verdictOf);
+  t.same([...d.peers], [[k1, '10.244.0.5/32']], 'the confirmed endpoint gets the IP');
+  t.same(d.refused, [
+    { endpoint: 'app/forged', ip: '10.244.0.5/32', reason: 'PodMismatch', other: 'no Pod app/forged' },
+    { endpoint: 'app/pending', ip: '10.244.0.5/32', reason: 'DuplicatePodIP', other: 'app/pod' },
+  ]);
+  verdicts.delete('pod');
+  t.same([...idx.desiredOf('app/a', undefined, verdictOf).peers], [[k3, '10.244.0.5/32']], 'while no Pod has answered, the older unrefused endpoint holds the IP');
 });

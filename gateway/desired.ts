@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { GatewayVMConfiguration, PodEndpoint, StaticGatewayConfiguration } from '../lib/api/v1alpha1.ts';
 import { isValidKey } from '../lib/wireguard/keys.ts';
 import { objectKey } from '../lib/kube/workqueue.ts';
+import type { Verdict, VerdictOf } from './pod-check.ts';
 
 /** One gateway (SGC) as this node must serve it, from the API objects. Secrets are fetched later. */
 export interface DesiredGateway {
@@ -67,14 +68,14 @@ export function sgcKeyOf(pe: PodEndpoint): string {
 export const ENDPOINT_NODE_LABEL = 'kubeegressgateway.azure.com/node';
 
 /** Why a PodEndpoint is not installed; also the reason of its Warning event. */
-export type RefusalReason = 'DuplicatePodIP' | 'DuplicatePublicKey' | 'OutsideNodePodCIDRs';
+export type RefusalReason = 'DuplicatePodIP' | 'DuplicatePublicKey' | 'OutsideNodePodCIDRs' | 'PodMismatch';
 
 export interface RefusedEndpoint {
   /** namespace/name */
   endpoint: string;
   ip: string;
   reason: RefusalReason;
-  /** The older endpoint holding the IP or key, or the node whose pod ranges the IP is outside. */
+  /** The older endpoint holding the IP or key, the node whose pod ranges the IP is outside, or what the Pod says. */
   other: string;
 }
 
@@ -106,7 +107,12 @@ function outsideNode(pe: PodEndpoint, podCidrsOf: PodCidrsOf | undefined): strin
   return node !== undefined && cidrs !== undefined && cidrs.length > 0 && !inCidrs(pe.spec.podIpAddress, cidrs) ? node : undefined;
 }
 
-function olderFirst([ka, a]: [string, PodEndpoint], [kb, b]: [string, PodEndpoint]): number {
+type Candidate = [key: string, pe: PodEndpoint, verdict: Verdict | undefined];
+
+/** Endpoints confirmed by their Pod first, then the older (ties by name). */
+function byStanding([ka, a, va]: Candidate, [kb, b, vb]: Candidate): number {
+  const ga = va?.genuine === true;
+  if (ga !== (vb?.genuine === true)) return ga ? -1 : 1;
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
   if (ta !== tb) return ta < tb ? -1 : 1;
@@ -157,19 +163,24 @@ export class PeerIndex {
    * at once, so a duplicate is a stale or a forged endpoint: the older one is
    * the one that was there first. With `podCidrsOf`, an endpoint whose IP is
    * outside the pod ranges of the node stamped on it is refused before it can
-   * hold anything (a node claiming an IP of another node's range).
+   * hold anything (a node claiming an IP of another node's range). With
+   * `verdictOf`, an endpoint its Pod contradicts is refused, and one its Pod
+   * confirmed comes before any the Pod did not confirm yet, whatever their
+   * age. Verdicts only ever go from unknown to known, so nothing flaps.
    */
-  desiredOf(sgcKey: string, podCidrsOf?: PodCidrsOf): DesiredPeers {
+  desiredOf(sgcKey: string, podCidrsOf?: PodCidrsOf, verdictOf?: VerdictOf): DesiredPeers {
     const peers = new Map<string, string>();
     const holders = new Map<string, string>();
     const refused: RefusedEndpoint[] = [];
-    for (const [key, pe] of [...this.bySgc.get(sgcKey) ?? []].toSorted(olderFirst)) {
+    const candidates: Candidate[] = [...this.bySgc.get(sgcKey) ?? []].map(([key, pe]) => [key, pe, verdictOf?.(pe)]);
+    for (const [key, pe, verdict] of candidates.toSorted(byStanding)) {
       const { podPublicKey: publicKey, podIpAddress: ip } = pe.spec;
       const node = outsideNode(pe, podCidrsOf);
       const heldBy = holders.get(ip) ?? holders.get(publicKey);
       if (node !== undefined) refused.push({ endpoint: key, ip, reason: 'OutsideNodePodCIDRs', other: node });
+      else if (verdict?.genuine === false) refused.push({ endpoint: key, ip, reason: 'PodMismatch', other: verdict.why });
       else if (heldBy !== undefined) refused.push({ endpoint: key, ip, reason: holders.has(ip) ? 'DuplicatePodIP' : 'DuplicatePublicKey', other: heldBy });
-      if (node !== undefined || heldBy !== undefined) continue;
+      if (node !== undefined || verdict?.genuine === false || heldBy !== undefined) continue;
       peers.set(publicKey, ip);
       holders.set(ip, key).set(publicKey, key);
     }

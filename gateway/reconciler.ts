@@ -11,6 +11,7 @@ import { linkName, type Names } from './config.ts';
 import type { Datapath } from './datapath.ts';
 import { type DesiredGateway, type PeerIndex, type PodCidrsOf, type RefusedEndpoint, desiredGateway } from './desired.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import type { VerdictOf } from './pod-check.ts';
 import { type PeerSet, readPeers, syncPeers } from './peers.ts';
 
 /** The queue key of the garbage collection pass; SGC keys always contain a '/'. */
@@ -38,6 +39,8 @@ export interface ReconcilerDeps {
   onRefused: (sgcKey: string, refused: RefusedEndpoint) => void;
   /** Pod ranges of the nodes, when --check-node-pod-cidrs is on. */
   podCidrsOf?: PodCidrsOf;
+  /** What each endpoint's Pod says, when --check-pod-endpoints is on. */
+  verdictOf?: VerdictOf;
 }
 
 /** How many refused endpoints a GatewaySummary names (the count is always complete). */
@@ -156,7 +159,7 @@ export class GatewayReconciler {
     }
     const wg = this.d.links.wg(s.link);
     if (full || !s.installed) s.installed = await readPeers(wg, s.link.wgName);
-    const desired = this.d.peers.desiredOf(key, this.d.podCidrsOf);
+    const desired = this.d.peers.desiredOf(key, this.d.podCidrsOf, this.d.verdictOf);
     this.noteRefused(key, s, desired.refused);
     const { added, removed } = await syncPeers(wg, s.link.wgName, desired.peers, s.installed);
     this.observeInstalled(key, added);
@@ -245,5 +248,6 @@ const refusalId = (r: RefusedEndpoint): string => `${r.endpoint} ${r.ip} ${r.rea
 /** One refused endpoint, for status and events: names and an IP, never a key. */
 export function describeRefused(r: RefusedEndpoint): string {
   if (r.reason === 'OutsideNodePodCIDRs') return `${r.endpoint}: ${r.ip} is outside the pod ranges of its node ${r.other}`;
+  if (r.reason === 'PodMismatch') return `${r.endpoint}: ${r.ip} is not its Pod's (${r.other})`;
   return `${r.endpoint}: ${r.reason === 'DuplicatePodIP' ? r.ip : 'its public key'} is held by the older ${r.other}`;
 }

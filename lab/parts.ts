@@ -60,8 +60,9 @@ export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: num
     '--host-interface', 'eth0', '--namespace', SYSTEM_NAMESPACE,
     // As an installation whose private-mode gateways egress on-premises allows it (docs/gateway.md, "Tunnel filter").
     '--tunnel-allow-cidrs', ONPREM_CIDR,
-    // The lab's pod IPs come from their node's podCIDR, and the agents' endpoints are stamped with their node.
-    '--check-node-pod-cidrs',
+    // The lab's pod IPs come from their node's podCIDR, the agents' endpoints are stamped with their
+    // node, and the lab kubelet reports each pod's IP: every endpoint is checked both ways.
+    '--check-node-pod-cidrs', '--check-pod-endpoints',
     '--drain-seconds', String(opts.drainSeconds ?? Math.ceil((lab.probeIntervalMs * 2) / 1000)),
   ]);
 }

@@ -6,7 +6,7 @@ import { PrivateKey } from '../../lib/wireguard/keys.ts';
 import { hostLinkName, POD_IFNAME } from '../podnet/names.ts';
 import { drift, type PodNet, unwire, wire } from '../podnet/pod.ts';
 import type { PodRecord } from '../podnet/record.ts';
-import { type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
+import { type AddAnswer, type AddRequest, AGENT_DEADLINE_MS, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
 import { deleteEndpoint, fetchPod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
 import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
@@ -19,6 +19,8 @@ export interface CniServiceOptions {
   pods: PodStore;
   net: PodNet;
   log: Logger;
+  /** For tests: the answer deadline of ADD and DEL (default AGENT_DEADLINE_MS). */
+  deadlineMs?: number;
 }
 
 /** The agent's answers to the plugin; the socket server only routes and validates. */
@@ -26,6 +28,8 @@ export class CniService {
   private readonly o: CniServiceOptions;
   /** Containers with an ADD or DEL under way, which the reconcile loop leaves alone. */
   readonly busy = new Set<string>();
+  /** The last ADD or DEL of each container, settled or not: the next one waits for it. */
+  private readonly last = new Map<string, Promise<void>>();
 
   constructor(opts: CniServiceOptions) {
     this.o = opts;
@@ -39,9 +43,16 @@ export class CniService {
   /**
    * Checks the SGC, records the pod, creates its PodEndpoint, then wires the
    * pod's namespace. Each step is recorded before it is made; on failure
-   * everything done is undone and the error goes back to the plugin.
+   * everything done is undone and the error goes back to the plugin. Past
+   * the deadline the plugin has its answer (code 11), so an ADD that gets
+   * there later undoes itself instead of leaving a pod wired that the
+   * runtime believes failed.
    */
-  async add(req: AddRequest): Promise<AddAnswer> {
+  add(req: AddRequest): Promise<AddAnswer> {
+    return this.bounded('ADD', req.containerId, (expired) => this.addNow(req, expired));
+  }
+
+  private async addNow(req: AddRequest, expired: () => boolean): Promise<AddAnswer> {
     const start = performance.now();
     // The SGC the runtime named is read alongside the Pod (one round trip less);
     // it is used only if the Pod names the same one.
@@ -67,13 +78,16 @@ export class CniService {
       hostLink: hostLinkName(req.containerId), podIp: req.podIpAddress, podPublicKey: key.publicKey(),
       gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
     };
+    if (expired()) throw pastDeadline();
     this.busy.add(req.containerId);
     try {
       this.o.pods.write(record.containerId, record);
       try {
         await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: name, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
         this.o.net.observe?.('api', (performance.now() - start) / 1000);
+        if (expired()) throw pastDeadline();
         await wire(this.o.net, record, key, cfg, (r) => this.o.pods.write(r.containerId, r));
+        if (expired()) throw pastDeadline();
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
         await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));
@@ -91,7 +105,11 @@ export class CniService {
    * container is success (idempotent DEL). When the API is unreachable the
    * record stays, marked unwired, and the reconcile loop deletes the PodEndpoint later.
    */
-  async del(req: DelRequest): Promise<Record<string, never>> {
+  del(req: DelRequest): Promise<Record<string, never>> {
+    return this.bounded('DEL', req.containerId, () => this.delNow(req));
+  }
+
+  private async delNow(req: DelRequest): Promise<Record<string, never>> {
     const record = this.o.pods.read(req.containerId);
     if (record === undefined) return {};
     this.busy.add(req.containerId);
@@ -110,6 +128,29 @@ export class CniService {
     return { problems: await drift(this.o.net, record) };
   }
 
+  /**
+   * Runs a call for a container once the previous one for it has settled (a
+   * DEL after an ADD the plugin gave up on waits for it), and answers by the
+   * deadline: after it, code 11, while `work` goes on and can ask `expired`.
+   */
+  private async bounded<T>(op: string, containerId: string, work: (expired: () => boolean) => Promise<T>): Promise<T> {
+    const ms = this.o.deadlineMs ?? AGENT_DEADLINE_MS;
+    const end = performance.now() + ms;
+    const run = (this.last.get(containerId) ?? Promise.resolve()).then(() => work(() => performance.now() >= end));
+    const settled = run.then(() => undefined, () => undefined);
+    this.last.set(containerId, settled);
+    void settled.then(() => this.last.get(containerId) === settled && this.last.delete(containerId));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AgentFailure(CNI_CODES.tryAgainLater, `${op} of container ${containerId} did not finish within ${ms} ms (slow API or node); it finishes or undoes itself in the background; try again`)), ms);
+    });
+    try {
+      return await Promise.race([run, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Unwires the pod (local), then deletes its PodEndpoint (API) and forgets it. */
   async remove(record: PodRecord): Promise<void> {
     if (!record.unwired) {
@@ -125,4 +166,8 @@ export class CniService {
     }
     this.o.pods.remove(record.containerId);
   }
+}
+
+function pastDeadline(): AgentFailure {
+  return new AgentFailure(CNI_CODES.tryAgainLater, 'ADD went past its deadline: the plugin already has its answer');
 }

@@ -145,9 +145,10 @@ t.test('CHECK reports drift; DEL restores the pod, removes the PodEndpoint, and 
   t.ok((await lab.cnitool('del', podNs.path, call)).ok, 'chain DEL again');
 });
 
-t.test('annotated pod, azureNetworking: default route kept, only excludeCidrs through wg0', async (t) => {
+t.test('annotated pod, azureNetworking: default route kept, only excludeCidrs through wg0, never the pod\'s own subnet', async (t) => {
   const { kube, lab } = await setup(t);
-  await readySgc(kube, 'partial', { defaultRoute: 'azureNetworking', excludeCidrs: ['198.51.100.0/24', '203.0.113.7/32'] });
+  // 10.77.0.0/24 is the pod's subnet: its connected route must survive ADD and DEL.
+  await readySgc(kube, 'partial', { defaultRoute: 'azureNetworking', excludeCidrs: ['198.51.100.0/24', '203.0.113.7/32', '10.77.0.0/24'] });
   await createPod(kube.rest, NS, 'api-1', 'partial');
   const podNs = await tempNetns(t, 'pod');
   const call = CniLab.podCall(NS, 'api-1', { 'kubernetes.azure.com/static-gateway-configuration': 'partial' });
@@ -165,6 +166,13 @@ t.test('annotated pod, azureNetworking: default route kept, only excludeCidrs th
   const ep = await kube.rest.get<{ spec: { podIpAddress: string; staticGatewayConfiguration: string } }>(endpointPath('api-1'));
   t.same([ep.spec.podIpAddress, ep.spec.staticGatewayConfiguration], [`${podIp}/32`, 'partial']);
   t.ok((await lab.cnitool('check', podNs.path, call)).ok, 'CHECK passes');
+  const env = { CNI_COMMAND: 'DEL', CNI_CONTAINERID: await cnitoolContainerId(podNs.path), CNI_NETNS: podNs.path, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: `K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=api-1` };
+  t.ok((await lab.invoke(env, JSON.stringify(lab.pluginConf()))).ok, 'our DEL (the primary plugin\'s still to come)');
+  const after = await renderState(new Ip(inNetns(runner, podNs.path)), { families: ['inet'] });
+  t.same(after.filter((l) => l.startsWith('route main')), [
+    `route main 0.0.0.0/0 via ${lab.gateway} dev eth0`,
+    `route main 10.77.0.0/24 dev eth0 proto kernel scope link src ${podIp}`,
+  ], 'the primary\'s routes are as before ADD');
 });
 
 t.test('plain pod with the agent stopped: ADD succeeds and passes prevResult through', async (t) => {

@@ -1,11 +1,9 @@
 import type { z } from 'zod';
 import {
-  AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CNI_CODES, PATHS, PodInfoSchema,
+  AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CLIENT_TIMEOUT_MS, CNI_CODES, PATHS, PodInfoSchema,
   type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, type DelRequest, type PodInfo, type PodRef,
 } from '../protocol.ts';
 import { CniError } from './spec.ts';
-
-const TIMEOUT_MS = 20_000;
 
 /** The node agent as the plugin sees it: four calls over its unix socket. */
 export class AgentClient {
@@ -42,7 +40,7 @@ export class AgentClient {
     // snapshot cannot hold node:http (docs/cni.md, "Single executable").
     const { request } = process.getBuiltinModule('node:http');
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' }, timeout: TIMEOUT_MS }, (res) => {
+      const req = request({ socketPath: this.socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' }, timeout: CLIENT_TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(unreachable(this.socketPath, what, err)));
@@ -51,7 +49,7 @@ export class AgentClient {
           new Promise<z.output<S>>((ok) => ok(parseAnswer(res.statusCode ?? 0, text, schema))).then(resolve, reject);
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${CLIENT_TIMEOUT_MS} ms`)));
       req.on('error', (err) => reject(unreachable(this.socketPath, what, err)));
       req.end(JSON.stringify(body));
     });

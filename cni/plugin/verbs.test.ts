@@ -15,7 +15,7 @@ import { ResultSchema } from './spec.ts';
 
 const runner = new ExecRunner();
 
-t.test('CHECK finds each kind of drift; GC keeps valid attachments and removes the rest', async (t) => {
+t.test('CHECK finds each kind of drift; GC keeps valid attachments (by CNI_IFNAME) and removes the rest', async (t) => {
   const kube = await startTestKube(t);
   const lab = await CniLab.create(t, { subnetOctet: 80 });
   await ensureNamespace(kube.rest, 'ns-v');
@@ -33,7 +33,8 @@ t.test('CHECK finds each kind of drift; GC keeps valid attachments and removes t
     t.ok(primary.ok, 'primary plugin ADD');
     t.teardown(() => lab.cnitool('del', ns.path, {}, lab.primaryNet));
     const id = `verbs-${name}`;
-    const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: ns.path, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: `K8S_POD_NAMESPACE=ns-v;K8S_POD_NAME=${name}` };
+    // v-2's runtime interface name is not its default-route device (eth0), as under a meta plugin.
+    const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: ns.path, CNI_IFNAME: name === 'v-2' ? 'net1' : 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: `K8S_POD_NAMESPACE=ns-v;K8S_POD_NAME=${name}` };
     const conf = lab.pluginConf({ prevResult: ResultSchema.parse(JSON.parse(primary.stdout)) });
     const add = await run({ env, stdin: JSON.stringify(conf), writeLog: () => {} });
     t.equal(add.exitCode, 0, `ADD (annotation asked from the agent) ${add.exitCode ? add.stdout : ''}`);
@@ -63,9 +64,10 @@ t.test('CHECK finds each kind of drift; GC keeps valid attachments and removes t
     t.match(JSON.parse(r.stdout), { code: 100, msg }, `${what}: named`);
   }
 
-  const gc = await verb('GC', one, { 'cni.dev/valid-attachments': [{ containerID: two.id, ifname: 'eth0' }] });
+  const gc = await verb('GC', one, { 'cni.dev/valid-attachments': [{ containerID: two.id, ifname: 'net1' }] });
   t.same([gc.exitCode, gc.stdout], [0, '']);
-  t.equal((await verb('CHECK', two)).exitCode, 0, 'the valid attachment is untouched');
+  t.equal((await verb('CHECK', two)).exitCode, 0, 'the valid attachment is untouched (matched by the runtime\'s CNI_IFNAME, not the pod\'s default-route device)');
+  t.ok(await inNetns(runner, two.netns).run(['ip', 'link', 'show', 'wg0']), 'and still wired');
   t.equal((await verb('CHECK', one)).exitCode, 0, 'the stale one is gone (no record: nothing to check)');
   t.equal((await verb('DEL', two)).exitCode, 0);
   t.equal((await verb('STATUS', two)).exitCode, 0);

@@ -26,10 +26,15 @@ export function cidrContains(outer: string, inner: string): boolean {
  * exclusion via the primary gateway, except those the primary network already
  * reaches directly (replacing, say, the connected pod subnet route with a
  * gateway route would break on-link traffic and could not be undone).
- * azureNetworking: only the SGC's excludeCidrs, through the tunnel.
+ * azureNetworking: only the SGC's excludeCidrs, through the tunnel, except
+ * one with the very destination of a route the pod already has (its subnet):
+ * `ip route replace` would take that route over, and it would be gone after DEL.
  */
 export function extraRoutes(cfg: Pick<GatewayConfig, 'defaultRoute' | 'excludeCidrs' | 'exclusions'>, primary: { gateway: string; dev: string }, existing: readonly Route[]): RecordedRoute[] {
-  if (cfg.defaultRoute === 'azureNetworking') return unique(cfg.excludeCidrs).map((dst) => ({ dst, dev: POD_IFNAME }));
+  if (cfg.defaultRoute === 'azureNetworking') {
+    const taken = existing.filter((r) => r.dev !== POD_IFNAME).map((r) => r.dst);
+    return unique(cfg.excludeCidrs).filter((dst) => !taken.some((d) => cidrContains(d, dst) && cidrContains(dst, d))).map((dst) => ({ dst, dev: POD_IFNAME }));
+  }
   const direct = existing.filter((r) => r.dst !== '0.0.0.0/0' && r.dev === primary.dev).map((r) => r.dst);
   return unique(cfg.exclusions)
     .filter((dst) => !dst.endsWith('/0') && !direct.some((d) => cidrContains(d, dst)))

@@ -167,11 +167,15 @@ t.test('delete userspace: waits for the socket to go, then removes it', async (t
 
 const ipJson = (links: object[]) => JSON.stringify(links);
 
-t.test('find and list read kind and alias from ip -d -j link show', async (t) => {
+// A fake `ip`: kernel WireGuard cannot be used in tests (docs/development.md).
+t.test('find and list read kind and alias from ip -d -j link show; links without our alias are foreign, kernel ones too', async (t) => {
   const listing = [
     { ifname: 'lo', linkinfo: undefined },
     { ifname: 'wg0', ifalias: 'keg-wg:wg-3f2a', linkinfo: { info_kind: 'tun' } },
-    { ifname: 'wg-6000', linkinfo: { info_kind: 'wireguard' } },
+    { ifname: 'wg-6000', ifalias: 'keg-wg:wg-6000', linkinfo: { info_kind: 'wireguard' } },
+    // Kernel WireGuard links someone else made, under a name like ours: never ours.
+    { ifname: 'wg-7000', linkinfo: { info_kind: 'wireguard' } },
+    { ifname: 'wg-7001', ifalias: 'vpn', linkinfo: { info_kind: 'wireguard' } },
     { ifname: 'tun0', linkinfo: { info_kind: 'tun' } },
     { ifname: 'eth0', ifalias: 'keg-wg:x', linkinfo: { info_kind: 'veth' } },
   ];
@@ -185,8 +189,7 @@ t.test('find and list read kind and alias from ip -d -j link show', async (t) =>
   t.same(await links.find('wg0', '/p'), { ifname: 'wg0', wgName: 'wg-3f2a', netnsPath: '/p', kind: 'userspace' });
   t.same(await links.find('wg-6000'), { ifname: 'wg-6000', wgName: 'wg-6000', netnsPath: undefined, kind: 'kernel' });
   t.equal(await links.find('nothere'), undefined);
-  await t.rejects(links.find('tun0'), { code: 'WG_LINK_FOREIGN' });
-  await t.rejects(links.find('eth0'), { code: 'WG_LINK_FOREIGN' });
+  for (const foreign of ['wg-7000', 'wg-7001', 'tun0', 'eth0']) await t.rejects(links.find(foreign), { code: 'WG_LINK_FOREIGN' }, foreign);
   t.same(
     (await links.list('/p')).map((l) => l.ifname),
     ['wg0', 'wg-6000'],

@@ -237,7 +237,7 @@ export class WgLinks {
     return link;
   }
 
-  /** Every WireGuard link in a namespace: kernel ones and the wireguard-go ones we created. */
+  /** Every WireGuard link we created in a namespace, kernel or wireguard-go. */
   async list(netnsPath?: string): Promise<WgLink[]> {
     const links = (await this.listRaw([], netnsPath)) ?? [];
     return links.map((raw) => toLink(raw, netnsPath)).filter((l) => l !== undefined);
@@ -266,13 +266,25 @@ interface RawLink {
   linkinfo?: { info_kind?: string };
 }
 
+/**
+ * Our links only: the alias set at creation marks them, kernel ones too, so
+ * a WireGuard link someone else made under a name like ours is never
+ * adopted, reconfigured or garbage-collected.
+ */
 function toLink(raw: RawLink, netnsPath: string | undefined): WgLink | undefined {
   const kind = raw.linkinfo?.info_kind;
+  if (!raw.ifalias?.startsWith(ALIAS_PREFIX)) return undefined;
   if (kind === 'wireguard') return { ifname: raw.ifname, wgName: raw.ifname, netnsPath, kind: 'kernel' };
-  if (kind === 'tun' && raw.ifalias?.startsWith(ALIAS_PREFIX)) {
+  if (kind === 'tun') {
     return { ifname: raw.ifname, wgName: raw.ifalias.slice(ALIAS_PREFIX.length), netnsPath, kind: 'userspace' };
   }
   return undefined;
+}
+
+/** For `find(...).catch(foreignAsAbsent)`: a link of that name that is not ours counts as none. */
+export function foreignAsAbsent(err: unknown): undefined {
+  if (err instanceof KegError && err.code === 'WG_LINK_FOREIGN') return undefined;
+  throw err;
 }
 
 function stderrOf(err: unknown): string {
