@@ -112,6 +112,9 @@ async function main(): Promise<void> {
       console.log(`| ${name} | ${m[name].toFixed(0)} | ${results[name].map((x) => x.toFixed(0)).join(', ')} |`);
     }
     console.log(`gateway / bare tunnel: ${(m.gateway / m.bare).toFixed(2)}; gateway / plain: ${(m.gateway / m.plain).toFixed(2)}; bare tunnel / plain: ${(m.bare / m.plain).toFixed(2)}`);
+    // Rounds are interleaved, so a round's two tunnels saw about the same load.
+    const paired = results.gateway.map((g, i) => g / (results.bare[i] as number));
+    console.log(`gateway / bare tunnel per round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)})`);
   } finally {
     for (const fn of cleanup) await fn().catch((err: unknown) => console.error('cleanup:', err));
     await lab.stop();
