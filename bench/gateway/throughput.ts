@@ -37,6 +37,7 @@ const TCP = join(import.meta.dirname, 'tcp.ts');
 /** The bare tunnel's inner addresses: inside the lab's namespaces only. */
 const BARE = { worker: '10.251.0.1', gateway: '10.251.0.2', port: 51900 };
 
+const count = (log: string, pattern: RegExp) => log.split('\n').filter((l) => pattern.test(l)).length;
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 
 /** Mbit/s of one stream from `from` to host:PORT. */
@@ -69,6 +70,18 @@ async function bareTunnel(lab: Lab, worker: LabMachine, gateway: LabMachine, cle
   return links.mode ?? 'unknown';
 }
 
+/**
+ * Under load a late probe answer makes the agent reset the pod's session
+ * (fast recovery) or the router take the gateway out of rotation; either
+ * stalls the gateway stream. How often each has happened so far.
+ */
+function disturbances(lab: Lab, worker: LabMachine): [number, number] {
+  return [
+    count(lab.procs.logTail(`agent-${worker.computerName}`, Number.MAX_SAFE_INTEGER), /resetting/),
+    count(lab.procs.logTail('router', Number.MAX_SAFE_INTEGER), /router state changed/),
+  ];
+}
+
 function startSink(lab: Lab, name: string, ns: Netns): void {
   lab.procs.start(name, ['nsenter', `--net=${ns.path}`, '--', process.execPath, TCP, 'sink', '--port', String(PORT)]);
 }
@@ -93,6 +106,7 @@ async function main(): Promise<void> {
     startSink(lab, 'sink-gateway-node', gateway);
     await new Promise((r) => setTimeout(r, 1_000));
 
+    const before = disturbances(lab, worker);
     const paths = {
       gateway: () => measure(lab, viaGateway.netns.path, ECHO_IP),
       bare: () => measure(lab, worker.path, BARE.gateway),
@@ -115,6 +129,8 @@ async function main(): Promise<void> {
     // Rounds are interleaved, so a round's two tunnels saw about the same load.
     const paired = results.gateway.map((g, i) => g / (results.bare[i] as number));
     console.log(`gateway / bare tunnel per round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)})`);
+    const [resets, changes] = disturbances(lab, worker);
+    console.log(`while measuring: ${resets - before[0]} session resets by the agent, ${changes - before[1]} ILB backend state changes`);
   } finally {
     for (const fn of cleanup) await fn().catch((err: unknown) => console.error('cleanup:', err));
     await lab.stop();
