@@ -52,6 +52,9 @@ t.test('the peer index follows endpoints between SGCs', async (t) => {
   t.equal(idx.remove(pe('p1', 'b', '10.244.0.1/32')), undefined, 'removing twice is harmless');
   t.equal(idx.desiredOf('app/b').peers.size, 0);
   t.same([...idx.endpointKeysOf('app/none')], []);
+  t.same(idx.upsert(pe('p2', 'egress/shared', '10.244.0.2/32')), ['egress/shared'], 'a shared SGC named as <namespace>/<name> is looked up in its own namespace');
+  t.same([...idx.desiredOf('egress/shared').peers], [[k1, '10.244.0.2/32']]);
+  t.same(idx.upsert(pe('p3', 'a/b/c', '10.244.0.3/32')), ['app/a/b/c'], 'a malformed reference names no SGC');
 });
 
 const pe = (name: string, created: string, ip: string, key: string, node?: string) => parseObject(PodEndpointSchema, {

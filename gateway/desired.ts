@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseSgcRef } from '../lib/api/sharing.ts';
 import type { GatewayVMConfiguration, PodEndpoint, StaticGatewayConfiguration } from '../lib/api/v1alpha1.ts';
 import { isValidKey } from '../lib/wireguard/keys.ts';
 import { objectKey } from '../lib/kube/workqueue.ts';
@@ -56,9 +57,18 @@ export function desiredGateway(
   };
 }
 
-/** The SGC key a PodEndpoint belongs to: the SGC of that name in the endpoint's namespace. */
+/**
+ * The SGC key a PodEndpoint belongs to: `<name>` in the endpoint's (the pod's)
+ * namespace, or a shared SGC's `<namespace>/<name>` (lib/api/sharing.ts). A
+ * malformed reference keeps its raw text, which names no SGC.
+ */
 export function sgcKeyOf(pe: PodEndpoint): string {
-  return objectKey(pe.metadata.namespace, pe.spec.staticGatewayConfiguration);
+  try {
+    const ref = parseSgcRef(pe.spec.staticGatewayConfiguration, pe.metadata.namespace);
+    return objectKey(ref.namespace, ref.name);
+  } catch {
+    return objectKey(pe.metadata.namespace, pe.spec.staticGatewayConfiguration);
+  }
 }
 
 /**

@@ -19,14 +19,24 @@ interface RawEndpoint {
   spec?: { staticGatewayConfiguration?: unknown };
 }
 
-/** Pods (namespace/name, uid when known) whose PodEndpoint names this SGC. Same namespace: a pod can only use an SGC of its own. */
+/** Whether the endpoint names this SGC, as `<name>` in its own namespace or as a shared `<namespace>/<name>`. */
+function names(ep: RawEndpoint, namespace: string, name: string): boolean {
+  const ref = ep.spec?.staticGatewayConfiguration;
+  return ref === (ep.metadata.namespace === namespace ? name : `${namespace}/${name}`);
+}
+
+/**
+ * Pods (namespace/name, uid when known) whose PodEndpoint names this SGC, in
+ * every namespace: a shared SGC's pods live in others (lib/api/sharing.ts),
+ * also after its allow list shrank.
+ */
 export async function podsUsing(rest: KubeRest, namespace: string, name: string): Promise<ObjectMeta[]> {
-  const list = await rest.get<{ items: RawEndpoint[] }>(resourcePath(RESOURCES.PodEndpoint, namespace));
+  const list = await rest.get<{ items: RawEndpoint[] }>(resourcePath(RESOURCES.PodEndpoint));
   return list.items
-    .filter((ep) => ep.spec?.staticGatewayConfiguration === name)
+    .filter((ep) => names(ep, namespace, name))
     .map((ep) => {
       const owner = ep.metadata.ownerReferences?.find((r) => r.kind === 'Pod' && r.name === ep.metadata.name);
-      return { name: ep.metadata.name, namespace, ...(owner?.uid ? { uid: owner.uid } : {}) };
+      return { name: ep.metadata.name, namespace: ep.metadata.namespace ?? namespace, ...(owner?.uid ? { uid: owner.uid } : {}) };
     });
 }
 

@@ -1,6 +1,7 @@
 import { loggerFor, runCommand, shutdownSignal } from '../../lib/cli.ts';
 import { type CommandRunner, ExecRunner } from '../../lib/exec/runner.ts';
 import { loadKubeConfig } from '../../lib/kube/config.ts';
+import { EventRecorder } from '../../lib/kube/events.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
@@ -80,7 +81,8 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const runner = deps.runner ?? new ExecRunner();
   const links = new WgLinks(runner);
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
-  const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log });
+  const events = new EventRecorder(rest, log, 'kube-egress-gateway-cni-manager');
+  const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log, events });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });

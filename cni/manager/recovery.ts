@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { GATEWAY_PROBE_PORT, gatewayProbePath, KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
+import { parseSgcRef } from '../../lib/api/sharing.ts';
 import { GatewayVMConfigurationSchema, parseObject } from '../../lib/api/v1alpha1.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
@@ -68,7 +69,10 @@ export class Recovery {
     if (this.running) return;
     this.running = true;
     try {
-      const bySgc = Map.groupBy(this.o.pods.list().filter((p) => !p.unwired), (p) => `${p.pod.namespace}/${p.staticGatewayConfiguration}`);
+      const bySgc = Map.groupBy(this.o.pods.list().filter((p) => !p.unwired), (p) => {
+        const ref = parseSgcRef(p.staticGatewayConfiguration, p.pod.namespace);
+        return `${ref.namespace}/${ref.name}`;
+      });
       this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
       await Promise.all([...bySgc.entries()].map(([key, pods]) => this.probeSgc(key, pods)));
     } finally {
@@ -79,7 +83,8 @@ export class Recovery {
   private async probeSgc(key: string, pods: AgentPod[]): Promise<void> {
     const first = pods[0] as AgentPod;
     try {
-      const ips = await this.gatewayIps(first.pod.namespace, first.staticGatewayConfiguration);
+      const ref = parseSgcRef(first.staticGatewayConfiguration, first.pod.namespace);
+      const ips = await this.gatewayIps(ref.namespace, ref.name);
       const results = await Promise.all(ips.map(async (ip) => [ip, await this.probe(ip, first.sgcUid ?? '')] as const));
       let changed = false;
       for (const [ip, ok] of results) {

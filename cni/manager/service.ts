@@ -1,5 +1,9 @@
 import { netnsState } from '../../lib/net/netns.ts';
 import { POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
+import { describeError } from '../../lib/errors.ts';
+import { formatSgcRef, type SgcRef } from '../../lib/api/sharing.ts';
+import type { StaticGatewayConfiguration } from '../../lib/api/v1alpha1.ts';
+import type { EventRecorder } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { PrivateKey } from '../../lib/wireguard/keys.ts';
@@ -7,10 +11,10 @@ import { hostLinkName, POD_IFNAME } from '../podnet/names.ts';
 import { drift, type PodNet, unwire, wire } from '../podnet/pod.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type AddAnswer, type AddRequest, AGENT_DEADLINE_MS, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
-import { deleteEndpoint, fetchPod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
+import { deleteEndpoint, fetchPod, type Pod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
 import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
-import { fetchSgc, gatewayConfig } from './gateway.ts';
+import { annotatedSgc, checkNamespace, fetchSgc, gatewayConfig, NamespaceNotAllowed } from './gateway.ts';
 import { podFields, type PodStore } from './pods.ts';
 
 export interface CniServiceOptions {
@@ -21,6 +25,8 @@ export interface CniServiceOptions {
   log: Logger;
   /** For tests: the answer deadline of ADD and DEL (default AGENT_DEADLINE_MS). */
   deadlineMs?: number;
+  /** Events on Pods the agent refuses (a namespace an SGC is not shared with). */
+  events?: EventRecorder;
 }
 
 /** The agent's answers to the plugin; the socket server only routes and validates. */
@@ -56,7 +62,7 @@ export class CniService {
     const start = performance.now();
     // The SGC the runtime named is read alongside the Pod (one round trip less);
     // it is used only if the Pod names the same one.
-    const named = req.staticGatewayConfiguration === undefined ? undefined : fetchSgc(this.o.rest, req.pod.namespace, req.staticGatewayConfiguration);
+    const named = req.staticGatewayConfiguration === undefined ? undefined : this.fetchAnnotated(req.pod.namespace, req.staticGatewayConfiguration);
     named?.catch(() => {});
     const pod = await fetchPod(this.o.rest, req.pod);
     const name = sgcAnnotation(pod);
@@ -69,12 +75,14 @@ export class CniService {
       const what = state === 'gone' ? 'does not exist here' : 'is not a network namespace here (the runtime\'s mount does not reach the agent)';
       throw new AgentFailure(CNI_CODES.invalidConfig, `network namespace ${req.netns} ${what}: mount the runtime's netns directory into the node agent with HostToContainer propagation (see docs/cni.md)`);
     }
-    const sgc = await (named ?? fetchSgc(this.o.rest, req.pod.namespace, name));
+    const { ref, sgc } = await (named ?? this.fetchAnnotated(req.pod.namespace, name));
+    await this.admit(pod, sgc);
+    const endpointSgc = formatSgcRef(ref, req.pod.namespace);
     const cfg = gatewayConfig(sgc, await this.o.exclusions.get());
     const key = PrivateKey.generate();
     const record: PodRecord = {
       containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
-      pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: name, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
+      pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: endpointSgc, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
       hostLink: hostLinkName(req.containerId), podIp: req.podIpAddress, podPublicKey: key.publicKey(),
       gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
     };
@@ -83,7 +91,7 @@ export class CniService {
     try {
       this.o.pods.write(record.containerId, record);
       try {
-        await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: name, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
+        await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: endpointSgc, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
         this.o.net.observe?.('api', (performance.now() - start) / 1000);
         if (expired()) throw pastDeadline();
         await wire(this.o.net, record, key, cfg, (r) => this.o.pods.write(r.containerId, r));
@@ -98,6 +106,21 @@ export class CniService {
     }
     this.o.log.info('pod wired to gateway', { ...podFields(req), sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
     return { staticGatewayConfiguration: name, defaultRoute: cfg.defaultRoute, interface: POD_IFNAME };
+  }
+
+  private async fetchAnnotated(podNamespace: string, annotation: string): Promise<{ ref: SgcRef; sgc: StaticGatewayConfiguration }> {
+    const ref = annotatedSgc(annotation, podNamespace);
+    return { ref, sgc: await fetchSgc(this.o.rest, ref.namespace, ref.name) };
+  }
+
+  /** Refuses a pod whose namespace the SGC is not shared with, and says so on the Pod, where its owner looks. */
+  private async admit(pod: Pod, sgc: StaticGatewayConfiguration): Promise<void> {
+    try {
+      await checkNamespace(this.o.rest, sgc, pod.metadata.namespace);
+    } catch (err) {
+      if (err instanceof NamespaceNotAllowed) await this.o.events?.record({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, 'Warning', 'NamespaceNotAllowed', err.message);
+      throw err;
+    }
   }
 
   /**

@@ -20,7 +20,9 @@ export class AgentClient {
 
   /** Has the agent wire the pod's namespace to its gateway. */
   add(req: AddRequest): Promise<AddAnswer> {
-    return this.call(PATHS.add, req, AddAnswerSchema, `StaticGatewayConfiguration ${req.pod.namespace}/${req.staticGatewayConfiguration ?? '(from pod annotation)'}`);
+    const sgc = req.staticGatewayConfiguration ?? '(from pod annotation)';
+    // A shared SGC is already named <namespace>/<name> (docs/api.md).
+    return this.call(PATHS.add, req, AddAnswerSchema, `StaticGatewayConfiguration ${sgc.includes('/') ? sgc : `${req.pod.namespace}/${sgc}`}`);
   }
 
   check(req: CheckRequest): Promise<CheckAnswer> {

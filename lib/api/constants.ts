@@ -85,7 +85,17 @@ export const LIMITS = {
   gatewaysPerStatus: 256,
   vmProfiles: 1000,
   conditions: 16,
+  allowedNamespaceNames: 256,
+  selectorExpressions: 32,
+  /** A PodEndpoint's SGC: `<name>`, or `<namespace>/<name>` for a shared SGC (63 + 1 + 253). */
+  sgcReference: 317,
 } as const;
+
+/** metav1.LabelSelectorRequirement operators. */
+export const LABEL_SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
+
+/** A namespace name (RFC 1123 label), as the API server accepts them. */
+export const NAMESPACE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export const gatewaySecretName = (sgcUid: string): string => `${GATEWAY_SECRET_PREFIX}${sgcUid}`;
 export const gatewayProbePath = (sgcUid: string): string => `${GATEWAY_PROBE_PATH_PREFIX}${sgcUid}`;

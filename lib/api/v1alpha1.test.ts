@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { KegError } from '../errors.ts';
-import { API_VERSION, DEFAULT_ROUTES, GROUP, KINDS, LIMITS, PLURALS, VERSION } from './constants.ts';
+import { API_VERSION, DEFAULT_ROUTES, GROUP, KINDS, LABEL_SELECTOR_OPERATORS, LIMITS, NAMESPACE_NAME_PATTERN, PLURALS, VERSION } from './constants.ts';
 import type { Kind } from './constants.ts';
 import {
   GatewayStatusSchema,
@@ -189,6 +189,11 @@ t.test('defaults, enums, bounds and patterns agree with the TypeScript side', as
   t.equal(at(spec, 'gatewayVmssProfile.vmssResourceGroup').maxLength, LIMITS.vmssResourceGroup);
   t.equal(at(spec, 'gatewayVmssProfile.vmssName').maxLength, LIMITS.vmssName);
   t.equal(at(spec, 'publicIpPrefixId').maxLength, LIMITS.publicIpPrefixId);
+  t.equal(at(spec, 'allowedNamespaces.names').maxItems, LIMITS.allowedNamespaceNames);
+  t.equal(at(spec, 'allowedNamespaces.names.[]').pattern, NAMESPACE_NAME_PATTERN.source);
+  t.equal(at(spec, 'allowedNamespaces.selector.matchExpressions').maxItems, LIMITS.selectorExpressions);
+  t.same(at(spec, 'allowedNamespaces.selector.matchExpressions.[].operator').enum, [...LABEL_SELECTOR_OPERATORS]);
+  t.equal(at(rootOf('PodEndpoint'), 'spec.staticGatewayConfiguration').maxLength, LIMITS.sgcReference);
   t.equal(at(rootOf('GatewayStatus'), 'status.gateways').maxItems, LIMITS.gatewaysPerStatus);
   t.equal(at(rootOf('GatewayVMConfiguration'), 'status.gatewayVMProfiles').maxItems, LIMITS.vmProfiles);
   t.equal(at(rootOf('PodEndpoint'), 'spec.podPublicKey').pattern, WIREGUARD_KEY_PATTERN.source);

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { KegError } from '../errors.ts';
-import { API_VERSION, DEFAULT_ROUTES, KINDS, LIMITS } from './constants.ts';
+import { API_VERSION, DEFAULT_ROUTES, KINDS, LABEL_SELECTOR_OPERATORS, LIMITS, NAMESPACE_NAME_PATTERN } from './constants.ts';
 import type { Kind } from './constants.ts';
 import {
   MESSAGES,
@@ -113,11 +113,30 @@ function objectSchema<Spec extends z.ZodType, Status extends z.ZodType>(kind: Ki
 
 // ---------------------------------------------------------------- StaticGatewayConfiguration
 
+/** metav1.LabelSelector (an empty selector matches every namespace). */
+export const LabelSelectorSchema = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z.array(z.object({
+    key: z.string(),
+    operator: z.enum(LABEL_SELECTOR_OPERATORS),
+    values: z.array(z.string()).optional(),
+  })).max(LIMITS.selectorExpressions).optional(),
+});
+export type LabelSelector = z.output<typeof LabelSelectorSchema>;
+
+/** Other namespaces whose pods may use the SGC (lib/api/sharing.ts); the SGC's own always may. */
+export const AllowedNamespacesSchema = z.object({
+  names: z.array(z.string().max(63).regex(NAMESPACE_NAME_PATTERN)).max(LIMITS.allowedNamespaceNames).optional(),
+  selector: LabelSelectorSchema.optional(),
+});
+export type AllowedNamespaces = z.output<typeof AllowedNamespacesSchema>;
+
 /** Structure only (types, enum, bounds); the rules shared with CEL are added below. */
 const StaticGatewayConfigurationSpecStructure = z.object({
   ...gatewayPlacement,
   defaultRoute: z.enum(DEFAULT_ROUTES).default('staticEgressGateway'),
   excludeCidrs: z.array(z.string().max(LIMITS.excludeCidr)).max(LIMITS.excludeCidrs).optional(),
+  allowedNamespaces: AllowedNamespacesSchema.optional(),
 });
 
 /** The SGC spec with the admission rules (run only when the structure is valid, as the API server does). */
@@ -203,7 +222,7 @@ export type GatewayVMConfiguration = z.output<typeof GatewayVMConfigurationSchem
 // ---------------------------------------------------------------- PodEndpoint
 
 export const PodEndpointSpecSchema = z.object({
-  staticGatewayConfiguration: z.string().min(1).max(253),
+  staticGatewayConfiguration: z.string().min(1).max(LIMITS.sgcReference),
   podIpAddress: z.string().max(18).refine(isPodIpAddress, MESSAGES.podIpAddress),
   podPublicKey: z.string().regex(WIREGUARD_KEY_PATTERN, 'podPublicKey must be a WireGuard public key (44 characters of base64)'),
 });

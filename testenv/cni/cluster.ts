@@ -4,11 +4,12 @@
  */
 import { API_VERSION, KINDS, POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
+import type { AllowedNamespaces } from '../../lib/api/v1alpha1.ts';
 import { CORE, resourcePath } from '../../lib/kube/paths.ts';
 import { isConflict, type KubeRest } from '../../lib/kube/rest.ts';
 
-export async function ensureNamespace(rest: KubeRest, name: string): Promise<void> {
-  await rest.create(resourcePath(CORE.namespaces), { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }).catch((err: unknown) => {
+export async function ensureNamespace(rest: KubeRest, name: string, labels?: Record<string, string>): Promise<void> {
+  await rest.create(resourcePath(CORE.namespaces), { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(labels && { labels }) } }).catch((err: unknown) => {
     if (!isConflict(err)) throw err;
   });
 }
@@ -29,12 +30,16 @@ export async function createPod(rest: KubeRest, namespace: string, name: string,
 export interface SgcOptions {
   defaultRoute?: 'staticEgressGateway' | 'azureNetworking';
   excludeCidrs?: string[];
+  allowedNamespaces?: AllowedNamespaces;
 }
 
 export async function createSgc(rest: KubeRest, namespace: string, name: string, opts: SgcOptions = {}): Promise<{ uid: string; generation: number }> {
   const sgc = await rest.create<{ metadata: { uid: string; generation: number } }>(resourcePath(RESOURCES[KINDS.StaticGatewayConfiguration], namespace), {
     apiVersion: API_VERSION, kind: KINDS.StaticGatewayConfiguration, metadata: { name, namespace },
-    spec: { gatewayNodepoolName: 'gwpool', defaultRoute: opts.defaultRoute ?? 'staticEgressGateway', excludeCidrs: opts.excludeCidrs ?? [] },
+    spec: {
+      gatewayNodepoolName: 'gwpool', defaultRoute: opts.defaultRoute ?? 'staticEgressGateway', excludeCidrs: opts.excludeCidrs ?? [],
+      ...(opts.allowedNamespaces && { allowedNamespaces: opts.allowedNamespaces }),
+    },
   });
   return { uid: sgc.metadata.uid, generation: sgc.metadata.generation };
 }

@@ -1,0 +1,140 @@
+// TCP throughput through the whole egress path against a bare WireGuard
+// tunnel and plain routing, in one run on one lab (root; network namespaces,
+// wireguard-go where the kernel has no WireGuard):
+//
+//   npx node bench/gateway/throughput.ts [--seconds 5] [--rounds 3]
+//
+// Paths, each measured once per round, interleaved so that load from other
+// processes on the machine falls on all of them alike:
+// - gateway: an annotated pod -> its wg0 -> the ILB (router namespace) ->
+//   the gateway node -> the gateway's WireGuard link -> SNAT -> out through
+//   the router to a sink in the "internet" namespace. What a user gets.
+// - bare: a WireGuard tunnel of the same kind (same implementation) between
+//   the same two namespaces the pod's tunnel joins, the worker node and the
+//   gateway node, straight over the VNet, to a sink in the gateway node.
+// - plain: an unannotated pod on the same node to the same internet sink:
+//   veth, bridge and routing with the lab's default-outbound NAT, no tunnel.
+// One TCP stream each (bench/gateway/tcp.ts); the median of the rounds.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { inNetns } from '../../lib/exec/runner.ts';
+import { createLogger } from '../../lib/log.ts';
+import { PrivateKey } from '../../lib/wireguard/keys.ts';
+import { WgLinks } from '../../lib/wireguard/link.ts';
+import { Wg } from '../../lib/wireguard/wg.ts';
+import { Lab, type LabMachine } from '../../lab/lab.ts';
+import { createPod } from '../../lab/kubelet.ts';
+import { startAgent, startGateway, startOperator } from '../../lab/parts.ts';
+import { applySgc, inPrefix, waitEgress, waitSgcReady } from '../../lab/scenario.ts';
+import type { Netns } from '../../lab/network.ts';
+import { ECHO_IP } from '../../lab/plan.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' } } });
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const PORT = 5201;
+const TCP = join(import.meta.dirname, 'tcp.ts');
+/** The bare tunnel's inner addresses: inside the lab's namespaces only. */
+const BARE = { worker: '10.251.0.1', gateway: '10.251.0.2', port: 51900 };
+
+const count = (log: string, pattern: RegExp) => log.split('\n').filter((l) => pattern.test(l)).length;
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+
+/** Mbit/s of one stream from `from` to host:PORT. */
+async function measure(lab: Lab, from: string, host: string): Promise<number> {
+  const { stdout } = await inNetns(lab.runner, from).run([process.execPath, TCP, 'source', '--host', host, '--port', String(PORT), '--seconds', String(SECONDS)], { timeoutMs: (SECONDS + 60) * 1000 });
+  const r = JSON.parse(stdout) as { bytes: number; seconds: number };
+  return (r.bytes * 8) / r.seconds / 1e6;
+}
+
+/** A WireGuard tunnel worker <-> gateway node, of the kind the product uses on this host; `cleanup` removes it. */
+async function bareTunnel(lab: Lab, worker: LabMachine, gateway: LabMachine, cleanup: (() => Promise<void>)[]): Promise<string> {
+  const links = new WgLinks(lab.runner);
+  const ends = [
+    { m: worker, name: `kbw-${lab.id}`.slice(0, 15), key: PrivateKey.generate(), ip: BARE.worker },
+    { m: gateway, name: `kbg-${lab.id}`.slice(0, 15), key: PrivateKey.generate(), ip: BARE.gateway },
+  ] as const;
+  const [w, g] = ends;
+  for (const end of ends) {
+    const peer = end === w ? g : w;
+    const link = await links.create(end.name, { netnsPath: end.m.path });
+    cleanup.push(() => links.delete(link));
+    await new Wg(inNetns(lab.runner, end.m.path)).configureDevice(link.wgName, {
+      privateKey: end.key, listenPort: BARE.port,
+      peers: [{ publicKey: peer.key.publicKey(), endpoint: `${peer.m.ip}:${BARE.port}`, allowedIps: [`${peer.ip}/32`] }],
+    });
+    const ip = inNetns(lab.runner, end.m.path);
+    await ip.run(['ip', 'addr', 'add', `${end.ip}/32`, 'peer', `${peer.ip}/32`, 'dev', link.ifname]);
+    await ip.run(['ip', 'link', 'set', link.ifname, 'up']);
+  }
+  return links.mode ?? 'unknown';
+}
+
+/**
+ * Under load a late probe answer makes the agent reset the pod's session
+ * (fast recovery) or the router take the gateway out of rotation; either
+ * stalls the gateway stream. How often each has happened so far.
+ */
+function disturbances(lab: Lab, worker: LabMachine): [number, number] {
+  return [
+    count(lab.procs.logTail(`agent-${worker.computerName}`, Number.MAX_SAFE_INTEGER), /resetting/),
+    count(lab.procs.logTail('router', Number.MAX_SAFE_INTEGER), /router state changed/),
+  ];
+}
+
+function startSink(lab: Lab, name: string, ns: Netns): void {
+  lab.procs.start(name, ['nsenter', `--net=${ns.path}`, '--', process.execPath, TCP, 'sink', '--port', String(PORT)]);
+}
+
+async function main(): Promise<void> {
+  const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, probeIntervalMs: 2_000 });
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    const worker = lab.workers[0] as LabMachine;
+    const gateway = lab.gateways[0] as LabMachine;
+    await startOperator(lab);
+    startGateway(lab, gateway);
+    await startAgent(lab, worker);
+    await applySgc(lab, 'default', 'bench', { gatewayNodepoolName: 'gwpool' });
+    const sgc = await waitSgcReady(lab, 'default', 'bench');
+    const viaGateway = await createPod(lab, worker, { namespace: 'default', name: 'tput-gw', sgc: 'bench' });
+    const plain = await createPod(lab, worker, { namespace: 'default', name: 'tput-plain' });
+    const source = await waitEgress(lab, viaGateway);
+    if (!inPrefix(source, sgc.status?.egressIpPrefix ?? '')) throw new Error(`the annotated pod egresses from ${source}, not from the prefix`);
+    const kind = await bareTunnel(lab, worker, gateway, cleanup);
+    startSink(lab, 'sink-internet', lab.net.internet);
+    startSink(lab, 'sink-gateway-node', gateway);
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    const before = disturbances(lab, worker);
+    const paths = {
+      gateway: () => measure(lab, viaGateway.netns.path, ECHO_IP),
+      bare: () => measure(lab, worker.path, BARE.gateway),
+      plain: () => measure(lab, plain.netns.path, ECHO_IP),
+    };
+    const results: Record<keyof typeof paths, number[]> = { gateway: [], bare: [], plain: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name, run] of Object.entries(paths) as [keyof typeof paths, () => Promise<number>][]) {
+        const mbps = await run();
+        results[name].push(mbps);
+        console.error(`round ${r + 1}: ${name} ${mbps.toFixed(0)} Mbit/s`);
+      }
+    }
+    const m = { gateway: median(results.gateway), bare: median(results.bare), plain: median(results.plain) };
+    console.log(`WireGuard kind: ${kind}; ${ROUNDS} rounds of ${SECONDS} s, one TCP stream each; median Mbit/s (all rounds)`);
+    for (const name of ['plain', 'bare', 'gateway'] as const) {
+      console.log(`| ${name} | ${m[name].toFixed(0)} | ${results[name].map((x) => x.toFixed(0)).join(', ')} |`);
+    }
+    console.log(`gateway / bare tunnel: ${(m.gateway / m.bare).toFixed(2)}; gateway / plain: ${(m.gateway / m.plain).toFixed(2)}; bare tunnel / plain: ${(m.bare / m.plain).toFixed(2)}`);
+    // Rounds are interleaved, so a round's two tunnels saw about the same load.
+    const paired = results.gateway.map((g, i) => g / (results.bare[i] as number));
+    console.log(`gateway / bare tunnel per round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)})`);
+    const [resets, changes] = disturbances(lab, worker);
+    console.log(`while measuring: ${resets - before[0]} session resets by the agent, ${changes - before[1]} ILB backend state changes`);
+  } finally {
+    for (const fn of cleanup) await fn().catch((err: unknown) => console.error('cleanup:', err));
+    await lab.stop();
+  }
+}
+
+await main();
