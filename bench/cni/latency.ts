@@ -110,9 +110,9 @@ async function main(): Promise<void> {
     const before = await scrape(metricsPort);
     for (let i = 0; i < PODS; i++) {
       const name = `p-${r}-${i}`;
-      await createPod(kube.rest, 'bench', name, 'egress');
+      const { uid } = await createPod(kube.rest, 'bench', name, 'egress', 'bench-node');
       const ns = await tempNetns(t, 'bp');
-      const env = { CNI_CONTAINERID: `bench-${r}-${i}`, CNI_NETNS: ns.path, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${name}` };
+      const env = { CNI_CONTAINERID: `bench-${r}-${i}`, CNI_NETNS: ns.path, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${name};K8S_POD_UID=${uid}` };
       let prev = '';
       run.base.push(await timed(async () => (prev = await exec(lab, bridge, { ...env, CNI_COMMAND: 'ADD' }, bridgeConf))));
       const conf = lab.pluginConf({ logLevel: 'warn', prevResult: JSON.parse(prev), runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'kubernetes.azure.com/static-gateway-configuration': 'egress' } } });

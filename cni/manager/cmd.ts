@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { parseFlags, loggerFor, shutdownSignal } from '../../lib/cli.ts';
 import { describeError, errorCode } from '../../lib/errors.ts';
 import { type CommandRunner, ExecRunner } from '../../lib/exec/runner.ts';
@@ -6,11 +7,13 @@ import { KubeRest } from '../../lib/kube/rest.ts';
 import { createLogger } from '../../lib/log.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
+import { LinkPool } from '../podnet/pool.ts';
 import { startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
 import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
 import { uninstall } from './install.ts';
 import { agentMetrics } from './metrics.ts';
+import { AddCache } from './cache.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
 import { Recovery } from './recovery.ts';
@@ -65,7 +68,11 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const runner = deps.runner ?? new ExecRunner();
   const links = new WgLinks(runner);
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
-  const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log });
+  const pool = new LinkPool({ links, size: flags['spare-links'], dir: join(flags['state-dir'], 'spares'), log });
+  await pool.start(new Set(pods.list().map((r) => r.hostLink)));
+  const cache = new AddCache({ rest, log, nodeName: flags['node-name'] });
+  void cache.start();
+  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
@@ -85,9 +92,11 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   chaining?.stop();
   recovery.stop();
   await socket.close();
+  await pool.stop();
   await reconciler.stop();
   await refresher.stop();
   await exclusions.stop();
+  await cache.stop();
   await ops.close();
   log.info('cni-manager stopped');
 }

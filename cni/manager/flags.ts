@@ -36,6 +36,7 @@ export const OPTIONS = {
   'probe-port': { type: 'string', default: '8082' },
   'fast-recovery': { type: 'string', default: 'true' },
   'lb-probe-interval': { type: 'string', default: '5s' },
+  'spare-links': { type: 'string', default: '2' },
 } as const;
 
 const duration = z.string().transform((s, ctx) => {
@@ -80,6 +81,8 @@ const FlagsSchema = z.object({
   // The load balancer's own probe interval (Azure's is 5 s): how long it may
   // take to move a flow after a gateway changes state.
   'lb-probe-interval': duration,
+  // WireGuard links kept ready for ADDs (cni/podnet/pool.ts); 0 creates each during its ADD.
+  'spare-links': z.coerce.number().int().min(0).max(64),
 });
 export type Flags = z.output<typeof FlagsSchema>;
 

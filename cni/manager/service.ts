@@ -4,21 +4,27 @@ import { describeError } from '../../lib/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { PrivateKey } from '../../lib/wireguard/keys.ts';
-import { hostLinkName, POD_IFNAME } from '../podnet/names.ts';
-import { drift, type PodNet, unwire, wire } from '../podnet/pod.ts';
+import { POD_IFNAME } from '../podnet/names.ts';
+import { drift, type PodNet, settled, unwire, wire } from '../podnet/pod.ts';
+import type { LinkPool } from '../podnet/pool.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
 import { deleteEndpoint, fetchPod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
 import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
-import { fetchSgc, gatewayConfig } from './gateway.ts';
+import { gatewayConfig } from './gateway.ts';
+import type { AddCache } from './cache.ts';
 import type { PodStore } from './pods.ts';
 
 export interface CniServiceOptions {
   rest: KubeRest;
+  /** Where ADD reads the Pod and the SGC. */
+  cache: AddCache;
   exclusions: Exclusions;
   pods: PodStore;
   net: PodNet;
+  /** Where ADD takes its WireGuard link from. */
+  pool: LinkPool;
   log: Logger;
 }
 
@@ -44,11 +50,11 @@ export class CniService {
    */
   async add(req: AddRequest): Promise<AddAnswer> {
     const start = performance.now();
-    // The SGC the runtime named is read alongside the Pod (one round trip less);
-    // it is used only if the Pod names the same one.
-    const named = req.staticGatewayConfiguration === undefined ? undefined : fetchSgc(this.o.rest, req.pod.namespace, req.staticGatewayConfiguration);
+    // The SGC the runtime named is read alongside the Pod (one round trip
+    // less when not cached); it is used only if the Pod names the same one.
+    const named = req.staticGatewayConfiguration === undefined ? undefined : this.o.cache.sgc(req.pod.namespace, req.staticGatewayConfiguration);
     named?.catch(() => {});
-    const pod = await fetchPod(this.o.rest, req.pod);
+    const pod = await this.o.cache.pod(req.pod, req.podUid);
     const name = sgcAnnotation(pod);
     if (name === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `pod ${req.pod.namespace}/${req.pod.name} has no ${POD_SGC_ANNOTATION} annotation`);
     if (req.staticGatewayConfiguration !== undefined && req.staticGatewayConfiguration !== name) {
@@ -59,22 +65,27 @@ export class CniService {
       const what = state === 'gone' ? 'does not exist here' : 'is not a network namespace here (the runtime\'s mount does not reach the agent)';
       throw new AgentFailure(CNI_CODES.invalidConfig, `network namespace ${req.netns} ${what}: mount the runtime's netns directory into the node agent with HostToContainer propagation (see docs/cni.md)`);
     }
-    const sgc = await (named ?? fetchSgc(this.o.rest, req.pod.namespace, name));
+    const sgc = await (named ?? this.o.cache.sgc(req.pod.namespace, name));
     const cfg = gatewayConfig(sgc, await this.o.exclusions.get());
     const key = PrivateKey.generate();
-    const record: PodRecord = {
-      containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
-      pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: name, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
-      hostLink: hostLinkName(req.containerId), podIp: req.podIpAddress, podPublicKey: key.publicKey(),
-      gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
-    };
     this.busy.add(req.containerId);
     try {
+      const link = await this.o.pool.take();
+      const record: PodRecord = {
+        containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
+        pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: name, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
+        hostLink: link.wgName, podIp: req.podIpAddress, podPublicKey: key.publicKey(),
+        gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
+      };
       this.o.pods.write(record.containerId, record);
+      this.o.pool.claimed(link);
       try {
-        await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: name, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
-        this.o.net.observe?.('api', (performance.now() - start) / 1000);
-        await wire(this.o.net, record, key, cfg, (r) => this.o.pods.write(r.containerId, r));
+        // The PodEndpoint and the pod's network are independent: made side by side.
+        const endpoint = async () => {
+          await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: name, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
+          this.o.net.observe?.('api', (performance.now() - start) / 1000);
+        };
+        await settled([endpoint(), wire(this.o.net, record, link, key, cfg, (r) => this.o.pods.write(r.containerId, r))]);
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { containerId: req.containerId, err });
         await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { containerId: req.containerId, err: e }));
@@ -82,6 +93,7 @@ export class CniService {
       }
     } finally {
       this.busy.delete(req.containerId);
+      this.o.pool.refill();
     }
     this.o.log.info('pod wired to gateway', { pod: `${req.pod.namespace}/${req.pod.name}`, sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
     return { staticGatewayConfiguration: name, defaultRoute: cfg.defaultRoute, interface: POD_IFNAME };

@@ -45,9 +45,13 @@ export function ingressCommands(main: readonly Route[], ifname: string, gateway:
   return [...ingressRoutes(main, ifname, gateway).map((r) => routeCommand('replace', r)), ruleCommand('add', ingressRule())];
 }
 
-/** What ip cannot do: src_valid_mark for reverse-path filtering, and the nft table that marks inbound connections. */
-export async function applyIngressMarks(podRunner: CommandRunner, ifname: string): Promise<void> {
+/** What ip cannot do (1/2): src_valid_mark, so reverse-path filtering sees the marked route. */
+export async function setSrcValidMark(podRunner: CommandRunner): Promise<void> {
   await podRunner.run(['sysctl', '-q', '-w', 'net.ipv4.conf.all.src_valid_mark=1']);
+}
+
+/** What ip cannot do (2/2): the nft table that marks inbound connections. */
+export async function markIngress(podRunner: CommandRunner, ifname: string): Promise<void> {
   await new Nft(podRunner).replaceTable('inet', NFT_TABLE, nftBody(ifname));
 }
 
