@@ -7,6 +7,8 @@ import { createNode, createPod, createSgc, ensureNamespace, setSgcStatus } from 
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { AddCache } from './cache.ts';
 
+const ref = (name: string) => ({ namespace: 'ns1', name });
+
 t.test('serves this node\'s Pods (same UID) and usable SGCs from the watches; reads the API otherwise', async (t) => {
   const kube = await startTestKube(t);
   await ensureNamespace(kube.rest, 'ns1');
@@ -19,7 +21,6 @@ t.test('serves this node\'s Pods (same UID) and usable SGCs from the watches; re
   const cache = new AddCache({ rest: kube.rest, log: silentLogger, nodeName: 'n1' });
   t.teardown(() => cache.stop());
   await cache.start();
-  const ref = (name: string) => ({ namespace: 'ns1', name });
 
   t.equal((await cache.pod(ref('elsewhere'), elsewhere.uid)).metadata.uid, elsewhere.uid, 'a Pod of another node: read from the API');
 

@@ -6,7 +6,7 @@ import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { AgentFailure } from '../manager/failure.ts';
 import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
-import { ingressCommands, markIngress, setSrcValidMark, ingressRule, removeIngress } from './ingress.ts';
+import { applyPodSide, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
 import { NFT_TABLE, POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
 import { extraRoutes, primaryDefault, type RecordedRoute, removeRoutes, routeCommands, routeSpec } from './routes.ts';
@@ -27,22 +27,21 @@ export interface PodNet {
 /**
  * Wires the pod to its gateway through `link` (down, unkeyed, in the host
  * namespace; the record names it). Each step is recorded (`save`) before it
- * is made, so an undo knows what to remove. Few processes, most of them at
- * once: the route read, keying and moving the link, sysctl and the nft
- * transaction run side by side; then one `ip -batch` (link up, routes,
- * ingress table and rule) that needs the routes read and the link in place.
- * Every branch is waited for before a failure is reported, so the undo never
- * races a command still under way.
+ * is made, so an undo knows what to remove. Few processes: the route read,
+ * and keying then moving the link, run side by side; then one process for
+ * the pod side (sysctl, nft, `ip -batch`). Both branches are
+ * waited for before a failure is reported, so the undo never races a command
+ * still under way.
  */
 export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
   const podRunner = inNetns(net.runner, record.netns);
-  const ip = new Ip(podRunner);
   const t0 = performance.now();
   const read = async () => {
-    const main = await ip.routes();
+    const main = await new Ip(podRunner).routes();
     const primary = primaryDefault(main);
     if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
     record.originalGateway = primary.gateway;
+    record.ifname = primary.dev;
     record.routes = extraRoutes(cfg, primary, main);
     save(record);
     return { main, primary };
@@ -51,15 +50,8 @@ export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: Pr
     await configureTunnel(net.links, link, record, key);
     net.observe?.('tunnel', (performance.now() - t0) / 1000);
   };
-  // The nft table names the interface the runtime gave (CNI_IFNAME), which
-  // the primary's default route nearly always uses; if not, it is made again.
-  const [{ main, primary }] = await settled([read(), tunnel(), setSrcValidMark(podRunner), markIngress(podRunner, record.ifname)]);
-  if (primary.dev !== record.ifname) {
-    record.ifname = primary.dev;
-    save(record);
-    await markIngress(podRunner, primary.dev);
-  }
-  await ip.batch([['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
+  const [{ main, primary }] = await settled([read(), tunnel()]);
+  await applyPodSide(podRunner, primary.dev, [['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
   net.observe?.('netns', (performance.now() - t0) / 1000);
 }
 
