@@ -17,7 +17,7 @@ export function gatewayPeer(record: PodRecord): { publicKey: string; endpoint: s
  * deletes the link (the record names it).
  */
 export async function configureTunnel(links: WgLinks, link: WgLink, record: PodRecord, key: PrivateKey): Promise<WgLink> {
-  await links.wg(link).configureDevice(link.wgName, { privateKey: key, peers: [gatewayPeer(record)] });
+  await links.configure(link, { privateKey: key, peers: [gatewayPeer(record)] });
   return links.move(link, record.netns, POD_IFNAME);
 }
 
