@@ -146,7 +146,8 @@ function report(runs: Run[], startup: { sea: number; node: number; bare: number 
     `median: ADD ratio to baseline   p50 ${ratio50.toFixed(2)}x   p99 ${ratio99.toFixed(2)}x`,
     `startup (VERSION, median of ${values.startups}): single executable ${fmt(startup.sea)}, node -e 0 ${fmt(startup.bare)}, node cni/plugin/main.ts ${fmt(startup.node)}`,
     `ADD breakdown (medians of per-run means): runtime start ${fmt(startup.sea)}; agent round trip ${fmt(round)} (ADD p50 minus start minus agent time);`
-      + ` agent ${fmt(m('agent'))} = api ${fmt(m('api'))} (Pod, SGC, PodEndpoint) + WireGuard link ${fmt(m('tunnel'))} + netns work ${fmt(m('netns'))}`,
+      + ` agent ${fmt(m('agent'))}, of which (overlapping, each from its start): api ${fmt(m('api'))} (request to PodEndpoint written),`
+      + ` WireGuard link ${fmt(m('tunnel'))} (spare keyed and moved), netns work ${fmt(m('netns'))} (route read alongside the link, then the pod side)`,
   );
   process.stdout.write(lines.join('\n') + '\n');
 }
