@@ -19,9 +19,11 @@ async function setup(t: Teardown) {
   const onNode = async () => (await links.list()).map((l) => l.wgName).toSorted();
   const ledger = () => readdirSync(dir).map((f) => decodeURIComponent(f.replace(/\.json$/, ''))).toSorted();
   const pool = (size: number) => new LinkPool({ links, size, dir, log: silentLogger });
-  // Whatever a test leaves, the namespace takes with it; sockets are removed here.
+  // wireguard-go lives in the namespace its tun is in and keeps it alive, so
+  // every link a test leaves is deleted here, before the namespace goes.
   t.teardown(async () => {
-    for (const name of ledger()) await links.delete({ ifname: name, wgName: name, kind: links.mode ?? 'userspace' }).catch(() => {});
+    const names = new Set([...ledger(), ...(await links.list()).map((l) => l.wgName)]);
+    for (const name of names) await links.delete({ ifname: name, wgName: name, kind: links.mode ?? 'userspace' }).catch(() => {});
   });
   return { links, onNode, ledger, pool, dir };
 }
@@ -58,7 +60,7 @@ t.test('keeps spares ready, hands one out, refills when asked, deletes the spare
 });
 
 t.test('an empty pool creates the link during the take', async (t) => {
-  const { onNode, ledger, pool: make } = await setup(t);
+  const { links, onNode, ledger, pool: make } = await setup(t);
   const pool = make(0);
   await pool.start(new Set());
   const link = await pool.take();
@@ -70,6 +72,7 @@ t.test('an empty pool creates the link during the take', async (t) => {
   t.same(pool.spares, [], 'size 0 keeps none');
   await pool.stop();
   t.same(await onNode(), [link.wgName]);
+  await links.delete(link);
 });
 
 t.test('after a crash, the next start deletes every spare no record claims, whatever its state', async (t) => {
