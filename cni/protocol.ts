@@ -57,6 +57,8 @@ export const AddRequestSchema = z.object({
   /** The CNI network name, for GC. */
   network: z.string().min(1).max(253),
   podIpAddress: z.string().refine(isPodIpAddress, 'podIpAddress must be an IPv4 /32'),
+  /** K8S_POD_UID, when the runtime passes it (containerd, CRI-O): tells the agent its cached Pod is this one. */
+  podUid: z.string().min(1).max(128).optional(),
 });
 export type AddRequest = z.output<typeof AddRequestSchema>;
 

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { loggerFor, runCommand, shutdownSignal } from '../../lib/cli.ts';
 import { type CommandRunner, ExecRunner } from '../../lib/exec/runner.ts';
 import { loadKubeConfig } from '../../lib/kube/config.ts';
@@ -5,12 +6,14 @@ import { EventRecorder } from '../../lib/kube/events.ts';
 import { KubeRest } from '../../lib/kube/rest.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
+import { LinkPool } from '../podnet/pool.ts';
 import { type Chaining, startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
 import { type Flags, type InstallFlags, cniManagerCommand } from './flags.ts';
 import { Installer, uninstall } from './install.ts';
 import { pluginEntry } from './conflist.ts';
 import { agentMetrics } from './metrics.ts';
+import { AddCache } from './cache.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
 import { Recovery } from './recovery.ts';
@@ -82,7 +85,11 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const links = new WgLinks(runner);
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
   const events = new EventRecorder(rest, log, 'kube-egress-gateway-cni-manager');
-  const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log, events });
+  const pool = new LinkPool({ links, size: flags['spare-links'], dir: join(flags['state-dir'], 'spares'), log });
+  await pool.start(new Set(pods.list().map((r) => r.hostLink)));
+  const cache = new AddCache({ rest, log, nodeName: flags['node-name'] });
+  void cache.start();
+  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
@@ -108,9 +115,11 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   install.chaining?.stop();
   recovery.stop();
   await socket.close();
+  await pool.stop();
   await reconciler.stop();
   await refresher.stop();
   await exclusions.stop();
+  await cache.stop();
   await ops.close();
   log.info('cni-manager stopped');
 }

@@ -22,7 +22,8 @@ import { tempNetns } from '../../testenv/netns.ts';
 import { until } from '../../testenv/wait.ts';
 import { AgentClient } from '../plugin/client.ts';
 import { ResultSchema } from '../plugin/spec.ts';
-import { hostLinkName } from '../podnet/names.ts';
+import { LinkPool } from '../podnet/pool.ts';
+import { AddCache } from './cache.ts';
 import { Exclusions } from './exclusions.ts';
 import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
@@ -60,7 +61,10 @@ t.test('a stalled ADD is answered with code 11 by the deadline and undoes itself
   exclusions.start();
   t.teardown(() => exclusions.stop());
   await exclusions.get();
-  const service = new CniService({ rest, exclusions, pods, net: { runner, links: new WgLinks(runner) }, log, deadlineMs: DEADLINE_MS });
+  const links = new WgLinks(runner);
+  const pool = new LinkPool({ links, size: 0, dir: join(dir, 'spares'), log });
+  const cache = new AddCache({ rest, log, nodeName: 'node-d' });
+  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links }, pool, log, deadlineMs: DEADLINE_MS });
   const server = await serveSocket(join(dir, 'cni.sock'), service, agentMetrics(createRegistry('test', { processMetrics: false })), log);
   t.teardown(() => server.close());
   const client = new AgentClient(join(dir, 'cni.sock'));
@@ -79,13 +83,14 @@ t.test('a stalled ADD is answered with code 11 by the deadline and undoes itself
   const started = performance.now();
   await t.rejects(client.add(req('late')), { cniCode: 11, message: /ADD of container late did not finish within 1500 ms/ }, 'ADD: code 11, not the plugin\'s own timeout');
   t.ok(performance.now() - started < DEADLINE_MS + 1_000, 'answered by the deadline');
-  t.ok(pods.read('late'), 'the ADD is still under way (its record is written)');
+  const hostLink = pods.read('late')?.hostLink;
+  t.ok(hostLink, 'the ADD is still under way (its record is written)');
   await t.rejects(client.del({ containerId: 'late' }), { cniCode: 11, message: /DEL of container late/ }, 'the plugin\'s DEL waits for that ADD, by the deadline too');
 
   rest.stalled = false;
   await until('the late ADD to undo itself', () => pods.read('late') === undefined, 10_000, 100);
   t.notOk(await endpointExists(), 'its PodEndpoint is deleted');
-  t.notOk(await runner.run(['ip', 'link', 'show', hostLinkName('late')]).then(() => true, () => false), 'no host link is left');
+  t.notOk(await runner.run(['ip', 'link', 'show', hostLink ?? 'none']).then(() => true, () => false), 'no host link is left');
   t.notOk(await inNetns(new ExecRunner(), podNs.path).run(['ip', 'link', 'show', 'wg0']).then(() => true, () => false), 'the pod is not wired');
 
   t.match(await client.add(req('prompt')), { interface: 'wg0' }, 'an ADD within the deadline wires the pod');

@@ -7,7 +7,7 @@ import { isConflict, isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 import { CNI_CODES, type PodRef } from '../protocol.ts';
 import { AgentFailure } from './failure.ts';
 
-const PodSchema = z.looseObject({
+export const PodSchema = z.looseObject({
   metadata: z.looseObject({ name: z.string(), namespace: z.string(), uid: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
 });
 export type Pod = z.output<typeof PodSchema>;

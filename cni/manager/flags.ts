@@ -35,6 +35,7 @@ export const CNI_MANAGER_FLAGS = {
   'probe-port': flag.port('the gateways\' probe port', '8082'),
   'fast-recovery': flag.boolean('reset the tunnels of pods whose gateway died (off: pods recover on WireGuard\'s own timers)', true),
   'lb-probe-interval': flag.duration('the load balancer\'s probe interval (Azure\'s is 5s); sizes the window in which stalled tunnels are reset', '5s'),
+  'spare-links': flag.string('WireGuard links kept ready for the next ADDs, 0-64 (0: create each at ADD)', { arg: 'N', default: '2' }),
   ...COMMON_FLAGS,
 } as const;
 
@@ -80,6 +81,8 @@ const FlagsSchema = z.object({
   // The load balancer's own probe interval (Azure's is 5 s): how long it may
   // take to move a flow after a gateway changes state.
   'lb-probe-interval': duration,
+  // WireGuard links kept ready for ADDs (cni/podnet/pool.ts); 0 creates each during its ADD.
+  'spare-links': z.string().regex(/^\d{1,2}$/, 'want a whole number, 0-64').transform(Number).pipe(z.number().max(64, 'want a whole number, 0-64')),
 });
 export type Flags = z.output<typeof FlagsSchema>;
 

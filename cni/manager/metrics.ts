@@ -7,7 +7,7 @@ export function agentMetrics(registry: Registry) {
       name: 'keg_cni_agent_request_duration_seconds', help: 'Plugin requests served by the node agent', labelNames: ['op', 'result'], buckets: LATENCY_BUCKETS, registers: [registry],
     }),
     addPhases: new Histogram({
-      name: 'keg_cni_add_phase_seconds', help: 'Parts of an annotated pod\'s ADD in the agent: api (Pod, SGC, PodEndpoint), tunnel (WireGuard link), netns (routes, rule, nft)',
+      name: 'keg_cni_add_phase_seconds', help: 'Parts of an annotated pod\'s ADD in the agent, overlapping: api (request to PodEndpoint written), tunnel (wiring start to link keyed and moved), netns (wiring start to routes, rule and nft done)',
       labelNames: ['phase'], buckets: LATENCY_BUCKETS, registers: [registry],
     }),
     probeFailures: new Counter({ name: 'keg_cni_gateway_probe_failures_total', help: 'Failed gateway health probes', labelNames: ['sgc'], registers: [registry] }),

@@ -88,7 +88,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Record<
     (status === 500 ? log.error : log.info)('plugin request refused', { op, ...podFields(request), cniCode: failure.cniCode, err });
   }
   end({ result: status === 200 ? 'ok' : String((body as { code: number }).code) });
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  // Content-Length always: the plugin reads it to know the answer is whole (cni/plugin/client.ts).
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
 }
 
 function toFailure(err: unknown): AgentFailure {

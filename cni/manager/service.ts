@@ -7,21 +7,27 @@ import type { EventRecorder } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { PrivateKey } from '../../lib/wireguard/keys.ts';
-import { hostLinkName, POD_IFNAME } from '../podnet/names.ts';
-import { drift, type PodNet, unwire, wire } from '../podnet/pod.ts';
+import { POD_IFNAME } from '../podnet/names.ts';
+import { drift, type PodNet, settled, unwire, wire } from '../podnet/pod.ts';
+import type { LinkPool } from '../podnet/pool.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type AddAnswer, type AddRequest, AGENT_DEADLINE_MS, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
 import { deleteEndpoint, fetchPod, type Pod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
 import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
-import { annotatedSgc, checkNamespace, fetchSgc, gatewayConfig, NamespaceNotAllowed } from './gateway.ts';
+import { annotatedSgc, checkNamespace, gatewayConfig, NamespaceNotAllowed } from './gateway.ts';
+import type { AddCache } from './cache.ts';
 import { podFields, type PodStore } from './pods.ts';
 
 export interface CniServiceOptions {
   rest: KubeRest;
+  /** Where ADD reads the Pod and the SGC. */
+  cache: AddCache;
   exclusions: Exclusions;
   pods: PodStore;
   net: PodNet;
+  /** Where ADD takes its WireGuard link from. */
+  pool: LinkPool;
   log: Logger;
   /** For tests: the answer deadline of ADD and DEL (default AGENT_DEADLINE_MS). */
   deadlineMs?: number;
@@ -60,11 +66,11 @@ export class CniService {
 
   private async addNow(req: AddRequest, expired: () => boolean): Promise<AddAnswer> {
     const start = performance.now();
-    // The SGC the runtime named is read alongside the Pod (one round trip less);
-    // it is used only if the Pod names the same one.
+    // The SGC the runtime named is read alongside the Pod (one round trip
+    // less when not cached); it is used only if the Pod names the same one.
     const named = req.staticGatewayConfiguration === undefined ? undefined : this.fetchAnnotated(req.pod.namespace, req.staticGatewayConfiguration);
     named?.catch(() => {});
-    const pod = await fetchPod(this.o.rest, req.pod);
+    const pod = await this.o.cache.pod(req.pod, req.podUid);
     const name = sgcAnnotation(pod);
     if (name === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `pod ${req.pod.namespace}/${req.pod.name} has no ${POD_SGC_ANNOTATION} annotation`);
     if (req.staticGatewayConfiguration !== undefined && req.staticGatewayConfiguration !== name) {
@@ -80,21 +86,25 @@ export class CniService {
     const endpointSgc = formatSgcRef(ref, req.pod.namespace);
     const cfg = gatewayConfig(sgc, await this.o.exclusions.get());
     const key = PrivateKey.generate();
-    const record: PodRecord = {
-      containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
-      pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: endpointSgc, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
-      hostLink: hostLinkName(req.containerId), podIp: req.podIpAddress, podPublicKey: key.publicKey(),
-      gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
-    };
     if (expired()) throw pastDeadline();
     this.busy.add(req.containerId);
     try {
+      const link = await this.o.pool.take();
+      const record: PodRecord = {
+        containerId: req.containerId, network: req.network, ifname: req.ifname, netns: req.netns,
+        pod: { ...req.pod, uid: pod.metadata.uid }, staticGatewayConfiguration: endpointSgc, ...(sgc.metadata.uid !== undefined && { sgcUid: sgc.metadata.uid }),
+        hostLink: link.wgName, podIp: req.podIpAddress, podPublicKey: key.publicKey(),
+        gatewayEndpoint: `${cfg.gatewayIp}:${cfg.gatewayPort}`, gatewayPublicKey: cfg.gatewayPublicKey, defaultRoute: cfg.defaultRoute, excludeCidrs: cfg.excludeCidrs, routes: [],
+      };
       this.o.pods.write(record.containerId, record);
+      this.o.pool.claimed(link);
       try {
-        await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: endpointSgc, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
-        this.o.net.observe?.('api', (performance.now() - start) / 1000);
-        if (expired()) throw pastDeadline();
-        await wire(this.o.net, record, key, cfg, (r) => this.o.pods.write(r.containerId, r));
+        // The PodEndpoint and the pod's network are independent: made side by side.
+        const endpoint = async () => {
+          await upsertEndpoint(this.o.rest, pod, { staticGatewayConfiguration: endpointSgc, podIpAddress: req.podIpAddress, podPublicKey: record.podPublicKey });
+          this.o.net.observe?.('api', (performance.now() - start) / 1000);
+        };
+        await settled([endpoint(), wire(this.o.net, record, link, key, cfg, (r) => this.o.pods.write(r.containerId, r))]);
         if (expired()) throw pastDeadline();
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
@@ -103,6 +113,7 @@ export class CniService {
       }
     } finally {
       this.busy.delete(req.containerId);
+      this.o.pool.refill();
     }
     this.o.log.info('pod wired to gateway', { ...podFields(req), sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
     return { staticGatewayConfiguration: name, defaultRoute: cfg.defaultRoute, interface: POD_IFNAME };
@@ -110,7 +121,7 @@ export class CniService {
 
   private async fetchAnnotated(podNamespace: string, annotation: string): Promise<{ ref: SgcRef; sgc: StaticGatewayConfiguration }> {
     const ref = annotatedSgc(annotation, podNamespace);
-    return { ref, sgc: await fetchSgc(this.o.rest, ref.namespace, ref.name) };
+    return { ref, sgc: await this.o.cache.sgc(ref.namespace, ref.name) };
   }
 
   /** Refuses a pod whose namespace the SGC is not shared with, and says so on the Pod, where its owner looks. */

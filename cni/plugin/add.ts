@@ -35,7 +35,8 @@ export async function add(ctx: PluginContext): Promise<Result> {
   ctx.records.write(marker.containerId, marker);
   let wired;
   try {
-    wired = await ctx.agent.add({ ...marker, pod, netns: marker.netns as string, staticGatewayConfiguration: sgc, podIpAddress: podIp });
+    const podUid = ctx.env.args.K8S_POD_UID;
+    wired = await ctx.agent.add({ ...marker, pod, netns: marker.netns as string, staticGatewayConfiguration: sgc, podIpAddress: podIp, ...(podUid && { podUid }) });
   } catch (err) {
     // The agent undoes its own work when it answers; the DEL covers an answer that never came.
     await forget(ctx, marker);

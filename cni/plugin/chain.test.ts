@@ -19,7 +19,6 @@ import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { type Teardown, tempNetns } from '../../testenv/netns.ts';
 import { ResultSchema } from './spec.ts';
-import { hostLinkName } from '../podnet/names.ts';
 
 const runner = new ExecRunner();
 const NS = 'team-a';
@@ -97,10 +96,9 @@ async function leftovers(lab: CniLab, podNsPath: string | undefined, containerHo
   const found: string[] = [];
   const { readdirSync } = await import('node:fs');
   if (existsSync(lab.stateDir)) found.push(...readdirSync(lab.stateDir).map((f) => `record ${f}`));
-  if (existsSync(lab.agentStateDir)) found.push(...readdirSync(lab.agentStateDir).map((f) => `agent record ${f}`));
+  found.push(...lab.agentRecords().map((f) => `agent record ${f}`));
   if (containerHostLink && existsSync(`/var/run/wireguard/${containerHostLink}.sock`)) found.push(`socket ${containerHostLink}`);
-  const nodeLinks = await new Ip(inNetns(runner, lab.node.path)).links();
-  found.push(...nodeLinks.filter((l) => l.name.startsWith('kegw-')).map((l) => `node link ${l.name}`));
+  found.push(...(await lab.podLinksOnNode()).map((l) => `node link ${l}`));
   if (podNsPath && existsSync(podNsPath)) {
     const ip = new Ip(inNetns(runner, podNsPath));
     if (await ip.link('wg0')) found.push('pod wg0');
@@ -132,7 +130,7 @@ t.test('CHECK reports drift; DEL restores the pod, removes the PodEndpoint, and 
   t.match(drifted.stderr, /route 169\.254\.169\.254\/32 via 10\.77\.0\.1 dev eth0 is missing/);
 
   const containerId = await cnitoolContainerId(podNs.path);
-  const hostLink = hostLinkName(containerId);
+  const hostLink = lab.hostLinkOf(containerId);
   // Our DEL alone first (cnitool would run the bridge's DEL next, which removes eth0).
   const env = { CNI_COMMAND: 'DEL', CNI_CONTAINERID: containerId, CNI_NETNS: podNs.path, CNI_IFNAME: 'eth0', CNI_PATH: lab.binDir, CNI_ARGS: 'K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=web-2' };
   const del = await lab.invoke(env, JSON.stringify(lab.pluginConf()));
@@ -218,7 +216,7 @@ t.test('annotated pod refused with code 11 while the agent is stopped or the SGC
     );
     t.notOk(direct.ok, `${what}: non-zero exit`);
     t.match(JSON.parse(direct.stdout), { cniVersion: '1.1.0', code: 11, msg: message }, `${what}: spec error with code 11 on stdout`);
-    t.same(await leftovers(lab, podNs.path, hostLinkName(await cnitoolContainerId(podNs.path))), [], `${what}: nothing left behind`);
+    t.same(await leftovers(lab, podNs.path), [], `${what}: nothing left behind`);
     t.ok(await endpointGone(kube, name), `${what}: no PodEndpoint`);
     await lab.cnitool('del', podNs.path, call);
   }
@@ -231,7 +229,7 @@ t.test('DEL after the netns is gone succeeds and cleans up; a restarted agent st
   const podNs = await tempNetns(t, 'pod');
   const call = CniLab.podCall(NS, 'gone-1', { 'kubernetes.azure.com/static-gateway-configuration': 'egress' });
   t.ok((await lab.cnitool('add', podNs.path, call)).ok);
-  const hostLink = hostLinkName(await cnitoolContainerId(podNs.path));
+  const hostLink = lab.hostLinkOf(await cnitoolContainerId(podNs.path));
   await agent.stop();
   await startAgent(t, lab, kube, NODE);
   await runner.run(['ip', 'netns', 'delete', podNs.name]);
@@ -253,6 +251,7 @@ t.test('GC removes the leftovers of containers that no longer exist; STATUS succ
     pods.push({ ns, call, name });
   }
   const [keep, stale] = pods as [typeof pods[0], typeof pods[0]];
+  const staleLink = lab.hostLinkOf(await cnitoolContainerId(stale.ns.path));
   t.teardown(() => lab.cnitool('del', keep.ns.path, keep.call));
   await runner.run(['ip', 'netns', 'delete', stale.ns.name]);
   const conf = { ...lab.conflist(), plugins: undefined, ...(lab.conflist().plugins as object[])[1], name: lab.netName, cniVersion: '1.1.0' };
@@ -263,7 +262,7 @@ t.test('GC removes the leftovers of containers that no longer exist; STATUS succ
   t.notOk(await endpointGone(kube, 'keep-1'), 'live PodEndpoint kept');
   t.ok((await lab.cnitool('check', keep.ns.path, keep.call)).ok, 'live pod untouched');
   const kept = `${encodeURIComponent(await cnitoolContainerId(keep.ns.path))}.json`;
-  t.same(await leftovers(lab, undefined, hostLinkName(await cnitoolContainerId(stale.ns.path))), [`record ${kept}`, `agent record ${kept}`]);
+  t.same(await leftovers(lab, undefined, staleLink), [`record ${kept}`, `agent record ${kept}`]);
   t.ok((await lab.cnitool('status', keep.ns.path)).ok, 'STATUS');
   t.ok((await lab.cnitool('gc', keep.ns.path)).ok, 'cnitool gc (no valid attachments: everything goes)');
   t.ok(await endpointGone(kube, 'keep-1'));
@@ -297,7 +296,8 @@ t.test('a failed ADD undoes its own work: link, socket, record and PodEndpoint',
     t.notOk(r.ok, `${what}: ADD fails`);
     t.match(JSON.parse(r.stdout), { msg }, `${what}: says why`);
     t.ok(await endpointGone(kube, name), `${what}: PodEndpoint removed again`);
-    const left = await leftovers(lab, undefined, hostLinkName(containerId));
+    // The link the failed ADD took is gone with its record; a keyed link left on the node would show.
+    const left = await leftovers(lab, undefined);
     t.same(left, [], `${what}: no record, host link or socket left`);
   }
   const after = await renderState(new Ip(pod), { families: ['inet'] });

@@ -37,25 +37,54 @@ export class AgentClient {
    * POSTs `body` and parses the answer with `schema`. An unreachable agent is
    * code 11 (try again later): the runtime retries, and by then the agent may be up.
    */
-  private call<S extends z.ZodType>(path: string, body: unknown, schema: S, what: string): Promise<z.output<S>> {
-    // Loaded when used, not at import: the single executable's startup
-    // snapshot cannot hold node:http (docs/cni.md, "Single executable").
-    const { request } = process.getBuiltinModule('node:http');
-    return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' }, timeout: CLIENT_TIMEOUT_MS }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(unreachable(this.socketPath, what, err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          new Promise<z.output<S>>((ok) => ok(parseAnswer(res.statusCode ?? 0, text, schema))).then(resolve, reject);
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${CLIENT_TIMEOUT_MS} ms`)));
-      req.on('error', (err) => reject(unreachable(this.socketPath, what, err)));
-      req.end(JSON.stringify(body));
-    });
+  private async call<S extends z.ZodType>(path: string, body: unknown, schema: S, what: string): Promise<z.output<S>> {
+    let answer: { status: number; text: string };
+    try {
+      answer = await post(this.socketPath, path, JSON.stringify(body));
+    } catch (err) {
+      throw unreachable(this.socketPath, what, err);
+    }
+    return parseAnswer(answer.status, answer.text, schema);
   }
+}
+
+/**
+ * One HTTP/1.1 request over a fresh connection, written by hand on node:net.
+ * node:http's client costs ~10 ms on its first request (measured in a fresh
+ * process, which every plugin run is) and cannot be in the startup snapshot;
+ * node:net is loaded anyway for a piped stdin. `Connection: close` makes the
+ * agent's close delimit the answer; the agent always sends Content-Length,
+ * which is checked, so a cut-off answer is an error, not a truncated body.
+ */
+function post(socketPath: string, path: string, body: string): Promise<{ status: number; text: string }> {
+  const { createConnection } = process.getBuiltinModule('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    const chunks: Buffer[] = [];
+    socket.setTimeout(CLIENT_TIMEOUT_MS, () => socket.destroy(new Error(`no answer within ${CLIENT_TIMEOUT_MS} ms`)));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      try {
+        resolve(parseHttp(Buffer.concat(chunks)));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    // Written, not ended: the agent's HTTP server drops a request whose sender half-closes.
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+}
+
+/** Status and body of a whole HTTP/1.1 answer with Content-Length. */
+function parseHttp(raw: Buffer): { status: number; text: string } {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = end < 0 ? '' : raw.subarray(0, end).toString('latin1');
+  const status = /^HTTP\/1\.[01] (\d{3}) /.exec(head)?.[1];
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+  const bodyBytes = raw.subarray(end + 4);
+  if (status === undefined || length === undefined || bodyBytes.length !== Number(length)) throw new Error(`incomplete HTTP answer (${raw.length} bytes)`);
+  return { status: Number(status), text: bodyBytes.toString('utf8') };
 }
 
 function parseAnswer<S extends z.ZodType>(status: number, text: string, schema: S): z.output<S> {

@@ -99,9 +99,8 @@ t.test('agent stopped and API down: DEL succeeds and the IP is released; the age
   t.equal((await endpoint(kube, 'orphan-1'))?.spec.podPublicKey, key, 'the PodEndpoint outlived the agent');
   await startAgent(t, lab, kube, 'node-d', ['--reconcile-interval=200ms']);
   await until('the agent removed the PodEndpoint', async () => (await endpoint(kube, 'orphan-1')) === undefined);
-  await until('the agent dropped its record', async () => readdirSync(lab.agentStateDir).length === 0);
-  const hostLinks = (await new Ip(inNetns(runner, lab.node.path)).links()).filter((l) => l.name.startsWith('kegw-'));
-  t.same(hostLinks, [], 'no host link left');
+  await until('the agent dropped its record', async () => lab.agentRecords().length === 0);
+  t.same(await lab.podLinksOnNode(), [], 'no host link left');
 });
 
 t.test('DEL with the API down: the agent unwires the pod at once and deletes the PodEndpoint later', async (t) => {
@@ -115,7 +114,7 @@ t.test('DEL with the API down: the agent unwires the pod at once and deletes the
   t.notOk(await new Ip(inNetns(runner, podNs.path)).link('wg0'), 'wg0 removed while the API is down');
   await kube.startApiServer();
   await until('the PodEndpoint is deleted', async () => (await endpoint(kube, 'later-1')) === undefined);
-  await until('the agent dropped its record', async () => readdirSync(lab.agentStateDir).length === 0);
+  await until('the agent dropped its record', async () => lab.agentRecords().length === 0);
 });
 
 t.test('a PodEndpoint lost while its pod runs is created again; a pod replaced under the same name is not', async (t) => {

@@ -99,7 +99,7 @@ t.test('every version, every chain shape: plain and annotated pods in both route
       const del = await lab.cnitool('del', podNs.path, call);
       t.ok(del.ok, `${what}: DEL ${del.ok ? '' : del.stderr}`);
       t.same(existsSync(lab.stateDir) ? readdirSync(lab.stateDir) : [], [], `${what}: no record left`);
-      t.same((await new Ip(inNetns(runner, lab.node.path)).links()).filter((l) => l.name.startsWith('kegw-')).map((l) => l.name), [], `${what}: no host link left`);
+      t.same(await lab.podLinksOnNode(), [], `${what}: no host link left`);
       if (sgc) t.ok(await kube.rest.get(resourcePath(RESOURCES[KINDS.PodEndpoint], NS, pod)).then(() => false, isNotFound), `${what}: PodEndpoint deleted`);
     }
   }

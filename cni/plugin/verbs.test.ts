@@ -9,7 +9,6 @@ import { createNode, createPod, createSgc, ensureNamespace, setSgcStatus } from 
 import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { tempNetns } from '../../testenv/netns.ts';
-import { hostLinkName } from '../podnet/names.ts';
 import { run } from './run.ts';
 import { ResultSchema } from './spec.ts';
 
@@ -55,7 +54,7 @@ t.test('CHECK finds each kind of drift; GC keeps valid attachments (by CNI_IFNAM
   ];
   for (const [what, argv, msg] of drifts) {
     if (what === 'peer') {
-      await runner.run(['wg', 'set', hostLinkName(one.id), 'peer', gwKey, 'remove']);
+      await runner.run(['wg', 'set', lab.hostLinkOf(one.id), 'peer', gwKey, 'remove']);
     } else {
       await pod.run(argv);
     }

@@ -3,14 +3,14 @@ import { type CommandRunner, inNetns } from '../../lib/exec/runner.ts';
 import { Ip, type Route, routeCommand, ruleMatches } from '../../lib/net/ip.ts';
 import { Nft } from '../../lib/net/nft.ts';
 import type { PrivateKey } from '../../lib/wireguard/keys.ts';
-import type { WgLinks } from '../../lib/wireguard/link.ts';
+import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { AgentFailure } from '../manager/failure.ts';
 import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
-import { applyIngressMarks, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
+import { applyPodSide, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
 import { NFT_TABLE, POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
 import { extraRoutes, primaryDefault, type RecordedRoute, removeRoutes, routeCommands, routeSpec } from './routes.ts';
-import { createTunnel, deleteTunnel, gatewayPeer } from './tunnel.ts';
+import { configureTunnel, deleteTunnel, gatewayPeer } from './tunnel.ts';
 
 /**
  * The tools the pod's network is changed with: a runner in the namespace
@@ -25,29 +25,42 @@ export interface PodNet {
 }
 
 /**
- * Wires the pod to its gateway. Each step is recorded (`save`) before it is
- * made, so an undo knows what to remove. Few processes: one route read, the
- * tunnel, then one `ip -batch` (link up, routes, ingress table and rule),
- * sysctl and one nft transaction.
+ * Wires the pod to its gateway through `link` (down, unkeyed, in the host
+ * namespace; the record names it). Each step is recorded (`save`) before it
+ * is made, so an undo knows what to remove. Few processes: the route read,
+ * and keying then moving the link, run side by side; then one process for
+ * the pod side (sysctl, nft, `ip -batch`). Both branches are
+ * waited for before a failure is reported, so the undo never races a command
+ * still under way.
  */
-export async function wire(net: PodNet, record: PodRecord, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
+export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
   const podRunner = inNetns(net.runner, record.netns);
-  const ip = new Ip(podRunner);
   const t0 = performance.now();
-  const main = await ip.routes();
-  const primary = primaryDefault(main);
-  if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
-  record.originalGateway = primary.gateway;
-  record.ifname = primary.dev;
-  record.routes = extraRoutes(cfg, primary, main);
-  save(record);
-  const t1 = performance.now();
-  await createTunnel(net.links, record, key);
-  const t2 = performance.now();
-  await ip.batch([['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
-  await applyIngressMarks(podRunner, primary.dev);
-  net.observe?.('tunnel', (t2 - t1) / 1000);
-  net.observe?.('netns', (performance.now() - t2 + t1 - t0) / 1000);
+  const read = async () => {
+    const main = await new Ip(podRunner).routes();
+    const primary = primaryDefault(main);
+    if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
+    record.originalGateway = primary.gateway;
+    record.ifname = primary.dev;
+    record.routes = extraRoutes(cfg, primary, main);
+    save(record);
+    return { main, primary };
+  };
+  const tunnel = async () => {
+    await configureTunnel(net.links, link, record, key);
+    net.observe?.('tunnel', (performance.now() - t0) / 1000);
+  };
+  const [{ main, primary }] = await settled([read(), tunnel()]);
+  await applyPodSide(podRunner, primary.dev, [['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
+  net.observe?.('netns', (performance.now() - t0) / 1000);
+}
+
+/** Like Promise.all, but rejects only once every promise has settled. */
+export async function settled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /**

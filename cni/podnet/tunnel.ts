@@ -10,20 +10,15 @@ export function gatewayPeer(record: PodRecord): { publicKey: string; endpoint: s
 }
 
 /**
- * Creates the pod's WireGuard link in the host namespace (so its UDP socket
- * stays on the host, reaching the gateway over the node's network), keys it,
+ * Keys the pod's WireGuard link (made in the host namespace, so its UDP
+ * socket stays on the host, reaching the gateway over the node's network),
  * sets the gateway peer, and moves it into the pod as wg0, still down (the
- * caller brings it up with the pod's routes).
+ * caller brings it up with the pod's routes). On failure the caller's undo
+ * deletes the link (the record names it).
  */
-export async function createTunnel(links: WgLinks, record: PodRecord, key: PrivateKey): Promise<WgLink> {
-  const link = await links.create(record.hostLink);
-  try {
-    await links.wg(link).configureDevice(link.wgName, { privateKey: key, peers: [gatewayPeer(record)] });
-    return await links.move(link, record.netns, POD_IFNAME);
-  } catch (err) {
-    await deleteTunnel(links, record).catch(() => {});
-    throw err;
-  }
+export async function configureTunnel(links: WgLinks, link: WgLink, record: PodRecord, key: PrivateKey): Promise<WgLink> {
+  await links.configure(link, { privateKey: key, peers: [gatewayPeer(record)] });
+  return links.move(link, record.netns, POD_IFNAME);
 }
 
 /**

@@ -267,13 +267,18 @@ export class Ip {
    */
   async batch(commands: readonly (readonly string[])[], family: Family = 'inet'): Promise<void> {
     if (commands.length === 0) return;
-    await this.runner.run(['ip', familyFlag(family), '-batch', '-'], { input: commands.map((c) => c.join(' ')).join('\n') + '\n' });
+    await this.runner.run(['ip', familyFlag(family), '-batch', '-'], { input: batchInput(commands) });
   }
 
   /** Deletes the rule matching `spec`; missing is success. */
   async deleteRule(spec: RuleSpec): Promise<void> {
     await this.tolerate([familyFlag(ruleFamily(spec)), 'rule', 'del', ...ruleArgs(spec)], ['noRule']);
   }
+}
+
+/** What `ip -batch -` reads for `commands`, for callers that hand it to ip themselves. */
+export function batchInput(commands: readonly (readonly string[])[]): string {
+  return commands.map((c) => c.join(' ')).join('\n') + '\n';
 }
 
 /** `ip route <verb> …` as arguments, for batch() (the family is batch()'s). */

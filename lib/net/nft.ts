@@ -93,8 +93,7 @@ export class Nft {
    * delete safe, and no packet ever sees a half-built table.
    */
   async replaceTable(family: NftFamily, name: string, body: string): Promise<void> {
-    checkTable(family, name);
-    await this.apply(`${emptyAndDelete(family, name)}table ${family} ${name} {\n${body}\n}\n`);
+    await this.apply(replaceTableScript(family, name, body));
   }
 
   /** Deletes the table; a missing table is success. */
@@ -112,6 +111,12 @@ export class Nft {
       throw err;
     }
   }
+}
+
+/** The ruleset replaceTable applies, for callers that hand it to nft themselves. */
+export function replaceTableScript(family: NftFamily, name: string, body: string): string {
+  checkTable(family, name);
+  return `${emptyAndDelete(family, name)}table ${family} ${name} {\n${body}\n}\n`;
 }
 
 // nft 1.0.6 has no `destroy table`; declaring then deleting is the portable idempotent delete.

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandError, type CommandRunner, inNetns } from '../exec/runner.ts';
 import { KegError } from '../errors.ts';
 import { assertIfname } from './validate.ts';
-import { Wg } from './wg.ts';
+import { uapiConfigure } from './uapi.ts';
+import { type DeviceConfig, Wg } from './wg.ts';
 
 /** kernel: `ip link add type wireguard`. userspace: a wireguard-go process behind a tun link. */
 export type LinkKind = 'kernel' | 'userspace';
@@ -213,6 +214,19 @@ export class WgLinks {
   /** The path of a wireguard-go control socket. */
   socketPath(wgName: string): string {
     return `${this.socketDir}/${wgName}.sock`;
+  }
+
+  /**
+   * Sets the link's private key and peers. wireguard-go's are set over its
+   * control socket (no `wg` process, no scratch file for the key), kernel
+   * links' with `wg set` in their namespace.
+   */
+  async configure(link: WgLink, config: DeviceConfig): Promise<void> {
+    if (link.kind === 'userspace') {
+      await uapiConfigure(this.socketPath(link.wgName), config);
+    } else {
+      await this.wg(link).configureDevice(link.wgName, config);
+    }
   }
 
   /** A Wg that reaches this link; pass it `link.wgName`. */

@@ -18,11 +18,12 @@ export async function createNode(rest: KubeRest, name: string, podCIDR: string):
   await rest.create(resourcePath(CORE.nodes), { apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: { podCIDR, podCIDRs: [podCIDR] } });
 }
 
-export async function createPod(rest: KubeRest, namespace: string, name: string, sgc?: string): Promise<{ uid: string }> {
+/** A Pod, bound to `nodeName` when given (as the scheduler would; the agent watches its node's Pods). */
+export async function createPod(rest: KubeRest, namespace: string, name: string, sgc?: string, nodeName?: string): Promise<{ uid: string }> {
   const pod = await rest.create<{ metadata: { uid: string } }>(resourcePath(CORE.pods, namespace), {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name, namespace, ...(sgc !== undefined && { annotations: { [POD_SGC_ANNOTATION]: sgc } }) },
-    spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+    spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }], ...(nodeName !== undefined && { nodeName }) },
   });
   return { uid: pod.metadata.uid };
 }

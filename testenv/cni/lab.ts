@@ -3,11 +3,14 @@
  * the chain bridge + host-local, then kube-egress-cni. The bridge and every
  * pod-side link live in namespaces the test owns; the host's are untouched.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommandError, ExecRunner } from '../../lib/exec/runner.ts';
+import { CommandError, ExecRunner, inNetns } from '../../lib/exec/runner.ts';
+import { WgLinks } from '../../lib/wireguard/link.ts';
+import { SPARE_PREFIX } from '../../cni/podnet/pool.ts';
+import { PodRecordSchema } from '../../cni/podnet/record.ts';
 import { createLogger } from '../../lib/log.ts';
 import { type Teardown, tempNetns, uniqueSuffix } from '../netns.ts';
 import { type CniBinaries, resolveCniBinaries, SPEC_VERSION } from './binaries.ts';
@@ -176,6 +179,30 @@ export class CniLab {
       if (!(err instanceof CommandError)) throw err;
       return { ok: false, stdout: err.stdout, stderr: err.stderr, code: err.exitCode };
     }
+  }
+
+  /**
+   * WireGuard links of ours left in the node namespace for a pod: every one
+   * but the agent's spares, which wait there unkeyed (cni/podnet/pool.ts).
+   */
+  async podLinksOnNode(): Promise<string[]> {
+    const links = new WgLinks(inNetns(runner, this.node.path));
+    const out: string[] = [];
+    for (const link of await links.list()) {
+      const spare = link.wgName.startsWith(SPARE_PREFIX) && (await links.wg(link).show(link.wgName)).publicKey === null;
+      if (!spare) out.push(link.ifname);
+    }
+    return out;
+  }
+
+  /** The agent's pod records (its state dir also holds the spare links' ledger, `spares/`). */
+  agentRecords(): string[] {
+    return existsSync(this.agentStateDir) ? readdirSync(this.agentStateDir).filter((f) => f.endsWith('.json')) : [];
+  }
+
+  /** The host link name the agent recorded for a container (its wireguard-go socket name). */
+  hostLinkOf(containerId: string): string {
+    return PodRecordSchema.parse(JSON.parse(readFileSync(join(this.agentStateDir, `${encodeURIComponent(containerId)}.json`), 'utf8'))).hostLink;
   }
 
   /** The CNI_ARGS and CAP_ARGS kubelet/containerd would pass for a pod. */
