@@ -4,7 +4,9 @@ import { azureView } from '../lab/azure-view.ts';
 import { createPod, deletePod } from '../lab/kubelet.ts';
 import { gatewayNetnsName, startAgent, startOperator } from '../lab/parts.ts';
 import { applySgc, getSgc, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { podLinksIn } from '../testenv/cni/lab.ts';
 import { until } from '../testenv/wait.ts';
+import { inNetns } from '../lib/exec/runner.ts';
 import type { Lab } from '../lab/lab.ts';
 import { rbacDenials, startE2eLab } from './fixture.ts';
 
@@ -80,8 +82,7 @@ t.test('lifecycle', async (t) => {
     await until('the SGC to be gone', () => lab.kube.rest.get(`${SGC_PATH}/steady`).then(() => false, () => true), 120_000);
     await until('Azure to be back to its starting state', () => JSON.stringify(azureFootprint(lab)) === JSON.stringify(emptyAzure), 60_000);
     t.same(azureFootprint(lab), emptyAzure, 'no leaked Azure resource');
-    const links = (await lab.runner.run(['ip', '-n', w.name, '-br', 'link'])).stdout;
-    t.notMatch(links, /kegw-/, 'no pod-side WireGuard link left on the node');
+    t.same(await podLinksIn(inNetns(lab.runner, w.path)), [], 'no pod-side WireGuard link left on the node');
   });
 
   await t.test('11. an SGC deleted while pods use it', async (t) => {

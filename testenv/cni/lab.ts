@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommandError, ExecRunner, inNetns } from '../../lib/exec/runner.ts';
+import { CommandError, type CommandRunner, ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { SPARE_PREFIX } from '../../cni/podnet/pool.ts';
 import { PodRecordSchema } from '../../cni/podnet/record.ts';
@@ -181,18 +181,9 @@ export class CniLab {
     }
   }
 
-  /**
-   * WireGuard links of ours left in the node namespace for a pod: every one
-   * but the agent's spares, which wait there unkeyed (cni/podnet/pool.ts).
-   */
-  async podLinksOnNode(): Promise<string[]> {
-    const links = new WgLinks(inNetns(runner, this.node.path));
-    const out: string[] = [];
-    for (const link of await links.list()) {
-      const spare = link.wgName.startsWith(SPARE_PREFIX) && (await links.wg(link).show(link.wgName)).publicKey === null;
-      if (!spare) out.push(link.ifname);
-    }
-    return out;
+  /** WireGuard links of ours left in the node namespace for a pod (see `podLinksIn`). */
+  podLinksOnNode(): Promise<string[]> {
+    return podLinksIn(inNetns(runner, this.node.path));
   }
 
   /** The agent's pod records (its state dir also holds the spare links' ledger, `spares/`). */
@@ -218,4 +209,18 @@ export function writeWrapper(path: string, argv: string[]): void {
   // A fixture executable: the runtime execs plugins by path, so each needs a file in CNI_PATH.
   writeFileSync(path, `#!/bin/sh\nexec ${argv.map((a) => `'${a}'`).join(' ')} "$@"\n`);
   chmodSync(path, 0o755);
+}
+
+/**
+ * WireGuard links of ours in a node's namespace that belong to a pod: every
+ * one but the agent's spares, which wait there unkeyed (cni/podnet/pool.ts).
+ */
+export async function podLinksIn(node: CommandRunner): Promise<string[]> {
+  const links = new WgLinks(node);
+  const out: string[] = [];
+  for (const link of await links.list()) {
+    const spare = link.wgName.startsWith(SPARE_PREFIX) && (await links.wg(link).show(link.wgName)).publicKey === null;
+    if (!spare) out.push(link.ifname);
+  }
+  return out;
 }
