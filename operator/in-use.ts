@@ -47,12 +47,12 @@ export async function warnPodsOfDeletedGateway(rest: KubeRest, events: EventReco
   try {
     pods = await podsUsing(rest, namespace, name);
   } catch (err) {
-    log.warn('could not list the pods of a deleted gateway', { namespace, name, err });
+    log.warn('could not list the pods of a deleted gateway', { kind: KINDS.StaticGatewayConfiguration, namespace, name, err });
     return;
   }
   if (pods.length === 0) return;
   const sample = pods.slice(0, 10).map((p) => p.name).join(', ');
-  log.warn('gateway deleted while pods use it', { namespace, name, pods: pods.length });
+  log.warn('gateway deleted while pods use it', { kind: KINDS.StaticGatewayConfiguration, namespace, name, pods: pods.length });
   await events.record({ apiVersion: API_VERSION, kind: KINDS.StaticGatewayConfiguration, metadata: sgc }, 'Warning', REASONS.deletedWhileInUse,
     `deleted while ${pods.length} pod(s) use it (${sample}${pods.length > 10 ? ', ...' : ''}); their egress is blackholed until they are deleted or re-annotated and recreated`);
   for (const pod of pods) {

@@ -4,6 +4,7 @@
  * ILB go through one Batcher lane, so concurrent gateways never overwrite each
  * other's rules and share one write.
  */
+import { KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import type { GatewayLBConfiguration, GatewayLBConfigurationStatus } from '../lib/api/v1alpha1.ts';
 import { KegError, describeError } from '../lib/errors.ts';
@@ -67,7 +68,7 @@ export class LbReconciler {
       const { clean } = await this.batcher.submit('lb', uid, { op: 'remove', lbConfigUid: uid, vmssUniqueId: await this.uniqueIdForRemoval(obj) });
       if (!clean) {
         // NICs still list the pool (an instance not yet updated, a NIC read lagging): the finalizer stays, or the pool and frontend would leak.
-        this.o.log.info('backend pool still in use by NICs; keeping the finalizer', { namespace, name });
+        this.o.log.info('backend pool still in use by NICs; keeping the finalizer', { kind: KINDS.GatewayLBConfiguration, namespace, name });
         return { requeueAfterMs: POOL_RELEASE_RETRY_MS };
       }
       await setFinalizer(this.o.rest, RESOURCES.GatewayLBConfiguration, obj, FINALIZERS.lb, false);

@@ -119,7 +119,7 @@ export class SgcReconciler {
     await deleteKeySecret(this.o.rest, this.o.namespace, uid ?? '');
     await setFinalizer(this.o.rest, RESOURCES.StaticGatewayConfiguration, item, FINALIZERS.sgc, false);
     this.warned.delete(uid ?? name);
-    this.o.log.info('gateway deleted', { namespace, name });
+    this.o.log.info('gateway deleted', { kind: KINDS.StaticGatewayConfiguration, namespace, name });
   }
 
   /** Deletes a child if it is still there; true while it exists (its own finalizer cleans Azure first). */

@@ -6,7 +6,7 @@
  * requeues after a fixed interval, because an in-place VMSS rollout can strip
  * ipConfigs without any Kubernetes event.
  */
-import { azureResourceName } from '../lib/api/constants.ts';
+import { KINDS, azureResourceName } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import type { GatewayVMConfiguration, GatewayVMConfigurationStatus, GatewayVMProfile } from '../lib/api/v1alpha1.ts';
 import { KegError, describeError, errorCode } from '../lib/errors.ts';
@@ -110,7 +110,7 @@ export class VmReconciler {
       target = await resolveTarget(this.o.azure, obj.spec, { forDeletion: true });
     } catch (err) {
       if (errorCode(err) !== 'VMSS_NOT_FOUND') throw err;
-      this.o.log.info('gateway VMSS is gone; nothing to remove from it', { namespace: obj.metadata.namespace, name: obj.metadata.name, err });
+      this.o.log.info('gateway VMSS is gone; nothing to remove from it', { kind: KINDS.GatewayVMConfiguration, namespace: obj.metadata.namespace, name: obj.metadata.name, err });
     }
     if (target) {
       const problems = (await this.syncOf(target).apply(target, { name: ipName, present: false })).flatMap((i) => (i.problem ? [i.problem] : []));
