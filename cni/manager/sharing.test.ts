@@ -4,10 +4,10 @@
 // are refused with a CNI error and an event, and narrowing the allow list
 // refuses new pods while wired ones stay wired.
 import t from 'tap';
-import { KINDS } from '../../lib/api/constants.ts';
+import { API_VERSION, KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
 import { CORE, resourcePath } from '../../lib/kube/paths.ts';
-import { isNotFound } from '../../lib/kube/rest.ts';
+import { isConflict, isNotFound, KubeRest } from '../../lib/kube/rest.ts';
 import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
 import { startAgent } from '../../testenv/cni/agent.ts';
 import { createApiServerSlice, createNode, createPod, createSgc, ensureNamespace, setSgcStatus } from '../../testenv/cni/cluster.ts';
@@ -34,10 +34,20 @@ t.test('an SGC shared with other namespaces', async (t) => {
   await ensureNamespace(kube.rest, 'team-c');
   await createNode(kube.rest, 'node-share', lab.subnet);
   const kubeconfig = `${lab.dir}/agent.kubeconfig`;
-  await partKubeconfig(kube, 'agent', kubeconfig, undefined, 'node-share');
+  const asAgent = new KubeRest(await partKubeconfig(kube, 'agent', kubeconfig, undefined, 'node-share'));
   await createApiServerSlice(kube.rest, ['192.168.150.5']);
   const sgc = await createSgc(kube.rest, OWNER, 'shared', { allowedNamespaces: { names: ['team-a'], selector: { matchLabels: { 'egress.example.com/shared': 'true' } } } });
   await setSgcStatus(kube.rest, OWNER, 'shared', sgc.generation, { ip: '192.168.250.1', port: 6000, publicKey: generatePrivateKey().publicKey() });
+  // The chart's mutating policy on the agent's writes needs the kind's schema,
+  // which the apiserver has a moment after the CRD is Established (until then
+  // it answers 503 "Resource kind ... not found"; a dry run is admitted
+  // earlier than a real write). A write as the agent waits it out.
+  const probe = resourcePath(RESOURCES[KINDS.PodEndpoint], OWNER);
+  await until('the agent\'s PodEndpoint writes to be admitted', () => asAgent.create(probe, {
+    apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: { name: 'probe' },
+    spec: { staticGatewayConfiguration: 'shared', podIpAddress: '10.244.9.9/32', podPublicKey: generatePrivateKey().publicKey() },
+  }).then(() => true, (err: unknown) => isConflict(err) || Promise.reject(err)), 30_000, 500);
+  await kube.rest.delete(resourcePath(RESOURCES[KINDS.PodEndpoint], OWNER, 'probe'));
   await startAgent(t, lab, kube, 'node-share', [`--kubeconfig=${kubeconfig}`]);
 
   const add = async (ns: string, name: string, sgcRef = REF) => {
@@ -51,10 +61,10 @@ t.test('an SGC shared with other namespaces', async (t) => {
   const endpoint = (ns: string, name: string) => kube.rest.get<Endpoint>(resourcePath(RESOURCES[KINDS.PodEndpoint], ns, name));
 
   const a = await add('team-a', 'app');
-  t.ok(a.outcome.ok, `a namespace listed by name is wired ${a.outcome.ok ? '' : a.outcome.stdout}`);
+  t.ok(a.outcome.ok, `a namespace listed by name is wired ${a.outcome.ok ? '' : a.outcome.stderr}`);
   t.equal((await endpoint('team-a', 'app')).spec.staticGatewayConfiguration, REF, 'its PodEndpoint lives in the pod\'s namespace and names the SGC as <namespace>/<name>');
   const b = await add('team-b', 'app');
-  t.ok(b.outcome.ok, `a namespace matched by its labels is wired (the agent reads the Namespace) ${b.outcome.ok ? '' : b.outcome.stdout}`);
+  t.ok(b.outcome.ok, `a namespace matched by its labels is wired (the agent reads the Namespace) ${b.outcome.ok ? '' : b.outcome.stderr}`);
   const own = await add(OWNER, 'app', 'shared');
   t.ok(own.outcome.ok, 'the SGC\'s own namespace keeps the bare name');
   t.equal((await endpoint(OWNER, 'app')).spec.staticGatewayConfiguration, 'shared', 'and writes it as the Go original did');
