@@ -57,6 +57,8 @@ t.test('an endpoint its Pod contradicts never holds an IP, older or not; verdict
 
   const daemon = lab.startDaemon(['--node-name', NODE.name, '--resync-interval', '1s', '--check-pod-endpoints']);
   t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
+  // The gateway is programmed first, so what follows measures the endpoints alone, not the daemon's start.
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw.uid}`)) === 200, 30_000), 'the gateway is programmed');
   // worker-b's agent claims the pod's IP before the pod's own agent does: for its own Pod, and for no Pod at all.
   await b.create(resourcePath(RESOURCES.PodEndpoint, APP_NS), endpoint('decoy', pod.ip, generatePrivateKey().publicKey()));
   await b.create(resourcePath(RESOURCES.PodEndpoint, APP_NS), endpoint('ghost', pod.ip, generatePrivateKey().publicKey()));
