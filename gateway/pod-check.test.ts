@@ -57,6 +57,8 @@ t.test('an endpoint its Pod contradicts never holds an IP, older or not; verdict
 
   const daemon = lab.startDaemon(['--node-name', NODE.name, '--resync-interval', '1s', '--check-pod-endpoints']);
   t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
+  // The gateway is programmed first, so what follows measures the endpoints alone, not the daemon's start.
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw.uid}`)) === 200, 30_000), 'the gateway is programmed');
   // worker-b's agent claims the pod's IP before the pod's own agent does: for its own Pod, and for no Pod at all.
   await b.create(resourcePath(RESOURCES.PodEndpoint, APP_NS), endpoint('decoy', pod.ip, generatePrivateKey().publicKey()));
   await b.create(resourcePath(RESOURCES.PodEndpoint, APP_NS), endpoint('ghost', pod.ip, generatePrivateKey().publicKey()));
@@ -66,11 +68,13 @@ t.test('an endpoint its Pod contradicts never holds an IP, older or not; verdict
   t.ok(await waitFor(async () => (await lab.gatewayPeers(6000)).join(',') === pod.key.publicKey(), 15_000), 'only the pod\'s own peer is installed');
   t.equal(await lab.sourceSeenBy(pod), '10.0.0.65', 'and it egresses');
   const refused = async () => (await lab.kube.rest.get<GatewayStatus>(resourcePath(RESOURCES.GatewayStatus, SYSTEM_NS, NODE.name))).status?.gateways?.[0]?.refusedEndpoints?.toSorted();
-  t.ok(await waitFor(async () => (await refused())?.length === 2, 5_000), 'GatewayStatus names both forgeries');
-  t.same(await refused(), [
+  // Before their Pods answered, the forgeries were refused as duplicates, or held the IP: wait for the verdicts.
+  const expected = [
     `${APP_NS}/decoy: ${pod.ip}/32 is not its Pod's (Pod ${APP_NS}/decoy has IP 10.244.1.5)`,
     `${APP_NS}/ghost: ${pod.ip}/32 is not its Pod's (no Pod ${APP_NS}/ghost)`,
-  ]);
+  ];
+  await waitFor(async () => JSON.stringify(await refused()) === JSON.stringify(expected), 10_000);
+  t.same(await refused(), expected, 'GatewayStatus names both forgeries and why');
 
   await lab.kube.stopApiServer();
   const seen = new Set<string>();
