@@ -1,0 +1,64 @@
+// The product installed by `helm install` of its chart from its own image on real nodes: the operator
+// as a Deployment, the gateway daemon and the node agent as DaemonSets; containerd calls the plugin the
+// agent installed. Then the documented uninstall leaves the nodes as the primary network left them.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
+import { createLogger } from '../lib/log.ts';
+import { CORE, resourcePath } from '../lib/kube/paths.ts';
+import { until } from '../testenv/wait.ts';
+import { Lab } from '../lab/lab.ts';
+import { SYSTEM_NAMESPACE } from '../lab/kube-objects.ts';
+import { leftovers } from '../lab/leftovers.ts';
+import { DEFAULT_OUTBOUND_IP } from '../lab/plan.ts';
+import { OWN_CONFLIST, PRODUCT_IMAGE, installProduct, uninstallProduct, waitProductReady } from '../lab/product.ts';
+import { ECHO_LOOP, createRealPod, echoedAddresses } from '../lab/realpod.ts';
+import { applySgc, inPrefix, waitSgcReady } from '../lab/scenario.ts';
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; containers: { image: string }[] };
+}
+
+t.setTimeout(900_000);
+
+t.test('helm install on real nodes: the parts run as pods of the product image, an annotated Pod egresses from the gateway prefix, a plain Pod does not; helm uninstall leaves nothing of ours', async (t) => {
+  const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, realNodes: true, helm: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
+  let stopped = false;
+  t.teardown(async () => {
+    if (!stopped) await lab.stop();
+  });
+  const gwNode = lab.realNodes.find((n) => n.m.gateway);
+  const node = lab.realNodes.find((n) => !n.m.gateway);
+  if (!gwNode || !node) throw new Error('lab without nodes');
+
+  await installProduct(lab);
+  await waitProductReady(lab);
+  const pods = await lab.kube.rest.get<{ items: Pod[] }>(resourcePath(CORE.pods, SYSTEM_NAMESPACE));
+  const where = Object.fromEntries(pods.items.map((p) => [p.metadata.labels?.['app.kubernetes.io/component'] ?? p.metadata.name, p.spec.nodeName]));
+  t.same(where, { operator: node.m.computerName, gateway: gwNode.m.computerName, 'cni-manager': node.m.computerName }, 'operator and agent on the worker, gateway daemon on the gateway node');
+  t.ok(pods.items.every((p) => p.spec.containers.every((c) => c.image === PRODUCT_IMAGE)), 'every part runs the product image');
+
+  const own = join(node.cniDirs.confDir, OWN_CONFLIST);
+  await until('the agent to chain itself into the node\'s conflist', () => existsSync(own) && readFileSync(own, 'utf8').includes('kube-egress'), 60_000);
+  t.ok(existsSync(join(node.cniDirs.binDir, 'kube-egress-cni')), 'the agent installed the plugin into the node\'s CNI bin dir');
+
+  await applySgc(lab, 'default', 'sgc-a', { gatewayNodepoolName: 'gwpool' });
+  const prefix = (await waitSgcReady(lab, 'default', 'sgc-a', 180_000)).status?.egressIpPrefix as string;
+  const annotated = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'annotated', annotations: { [POD_SGC_ANNOTATION]: 'sgc-a' }, script: ECHO_LOOP });
+  const plain = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain', script: ECHO_LOOP });
+  const seen = await until(`the annotated pod to egress from ${prefix}`, () => echoedAddresses(node, annotated).find((ip) => inPrefix(ip, prefix)), 120_000);
+  t.ok(inPrefix(seen, prefix), `the annotated pod egresses from ${seen}, inside ${prefix}`);
+  t.equal(await until('the plain pod to reach the echo', () => echoedAddresses(node, plain)[0], 30_000), DEFAULT_OUTBOUND_IP, 'the plain pod egresses from the default outbound IP');
+
+  for (const name of ['annotated', 'plain']) await lab.kube.rest.delete(resourcePath(CORE.pods, 'default', name));
+  await until('the test pods to be gone', async () => (await lab.kube.rest.get<{ items: unknown[] }>(resourcePath(CORE.pods, 'default'))).items.length === 0, 60_000, 250);
+  await uninstallProduct(lab);
+  t.same(readdirSync(node.cniDirs.confDir), ['10-lab-pods.conflist'], 'only the primary\'s conflist is left');
+  const later = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain-after', script: ECHO_LOOP });
+  t.equal(await until('a plain pod to start and reach the echo after helm uninstall', () => echoedAddresses(node, later)[0], 60_000), DEFAULT_OUTBOUND_IP, 'a plain pod starts and egresses after helm uninstall');
+  stopped = true;
+  await lab.stop();
+  t.same(leftovers(lab), [], 'no process, cgroup or namespace left');
+});
