@@ -8,7 +8,7 @@ import { until } from '../testenv/wait.ts';
 import type { Lab } from './lab.ts';
 import { SYSTEM_NAMESPACE } from './kube-objects.ts';
 import { labCloudConfig } from './parts.ts';
-import { ARM_ENDPOINT_IP, ARM_ENDPOINT_PORT, ONPREM_CIDR } from './plan.ts';
+import { ARM_ENDPOINT_IP, ONPREM_CIDR } from './plan.ts';
 
 /*
  * The product installed on real nodes as users install it: the image that
@@ -57,7 +57,9 @@ export async function installProduct(lab: Lab, values: object = labValues(lab)):
   lab.log.info('building the product image (npm run image)');
   const { archive } = await buildImage({ log: lab.log });
   for (const node of lab.realNodes) await node.importImages([{ name: PRODUCT_IMAGE, archive, indexOnly: true }]);
-  const config = labCloudConfig(lab, `https://${ARM_ENDPOINT_IP}:${ARM_ENDPOINT_PORT}`, `/azure/config/${CA_KEY}`);
+  // ARM_ENDPOINT_PORT is https' default, so the URL names no port: MSAL refuses an authority whose
+  // explicit :443 differs from the issuer's host in the metadata.
+  const config = labCloudConfig(lab, `https://${ARM_ENDPOINT_IP}`, `/azure/config/${CA_KEY}`);
   const secret = {
     apiVersion: 'v1', kind: 'Secret', metadata: { name: CLOUD_CONFIG_SECRET, namespace: SYSTEM_NAMESPACE },
     stringData: { 'azure-cloud-config.json': JSON.stringify(config), [CA_KEY]: readFileSync(lab.arm.caPath, 'utf8') },
