@@ -2,6 +2,7 @@
 // as a Deployment, the gateway daemon and the node agent as DaemonSets; containerd calls the plugin the
 // agent installed. Then the documented uninstall leaves the nodes as the primary network left them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { ExecRunner } from '../lib/exec/runner.ts';
 import { join } from 'node:path';
 import t from 'tap';
 import { POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
@@ -13,6 +14,7 @@ import { SYSTEM_NAMESPACE } from '../lab/kube-objects.ts';
 import { leftovers } from '../lab/leftovers.ts';
 import { DEFAULT_OUTBOUND_IP } from '../lab/plan.ts';
 import { OWN_CONFLIST, PRODUCT_IMAGE, installProduct, uninstallProduct, waitProductReady } from '../lab/product.ts';
+import { NODE_PRIVATE_DIRS, type RealNode } from '../lab/realnode.ts';
 import { ECHO_LOOP, createRealPod, echoedAddresses } from '../lab/realpod.ts';
 import { applySgc, inPrefix, waitSgcReady } from '../lab/scenario.ts';
 
@@ -22,6 +24,19 @@ interface Pod {
 }
 
 t.setTimeout(900_000);
+
+/**
+ * What of a node the product could change, as its DaemonSet pods see it: links and nftables tables
+ * of the node's network namespace, named network namespaces (pods' cni-* aside), and the files in
+ * the node's own directories (pod logs and IPAM aside: the primary's).
+ */
+async function nodeState(node: RealNode): Promise<string[]> {
+  const run = async (cmd: string[]) => (await new ExecRunner().run([...node.enter(), ...cmd])).stdout;
+  const links = (await run(['ip', '-o', 'link', 'show'])).split('\n').flatMap((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? []).filter((n) => !/^veth/.test(n));
+  const tables = (await run(['nft', 'list', 'tables'])).split('\n').filter(Boolean);
+  const files = Object.values(NODE_PRIVATE_DIRS).flatMap((sub) => readdirSync(join(node.dir, sub)).filter((f) => !f.startsWith('cni-')).map((f) => `${sub}/${f}`));
+  return [...links.map((l) => `link ${l}`), ...tables, ...files.filter((f) => !f.startsWith('var-log-containers/'))].sort();
+}
 
 t.test('helm install on real nodes: the parts run as pods of the product image, an annotated Pod egresses from the gateway prefix, a plain Pod does not; helm uninstall leaves nothing of ours', async (t) => {
   const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, realNodes: true, helm: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
@@ -33,6 +48,7 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   const node = lab.realNodes.find((n) => !n.m.gateway);
   if (!gwNode || !node) throw new Error('lab without nodes');
 
+  const before = await Promise.all([gwNode, node].map(nodeState));
   await installProduct(lab);
   await waitProductReady(lab);
   const pods = await lab.kube.rest.get<{ items: Pod[] }>(resourcePath(CORE.pods, SYSTEM_NAMESPACE));
@@ -56,6 +72,13 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   await until('the test pods to be gone', async () => (await lab.kube.rest.get<{ items: unknown[] }>(resourcePath(CORE.pods, 'default'))).items.length === 0, 60_000, 250);
   await uninstallProduct(lab);
   t.same(readdirSync(node.cniDirs.confDir), ['10-lab-pods.conflist'], 'only the primary\'s conflist is left');
+  const [gwAfter, workerAfter] = await Promise.all([gwNode, node].map(nodeState));
+  // The executable stays on purpose: containerd still calls DEL for pods wired before the uninstall (docs/cni.md).
+  t.same(workerAfter?.filter((x) => !before[1]?.includes(x)), ['cni-bin/kube-egress-cni', 'lib-keg/cni-manager'], 'on the worker only the plugin executable and the agent\'s (empty) state directory are left');
+  t.same(readdirSync(join(node.dir, 'lib-keg', 'cni-manager')), [], 'no pod records left');
+  t.same(gwAfter?.filter((x) => !before[0]?.includes(x)), [], 'nothing of the gateway daemon left on the gateway node', {
+    todo: 'the daemon keeps its namespace, WireGuard state and nftables across restarts by design, and no uninstall path removes them',
+  });
   const later = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain-after', script: ECHO_LOOP });
   t.equal(await until('a plain pod to start and reach the echo after helm uninstall', () => echoedAddresses(node, later)[0], 60_000), DEFAULT_OUTBOUND_IP, 'a plain pod starts and egresses after helm uninstall');
   stopped = true;
