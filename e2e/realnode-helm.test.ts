@@ -27,15 +27,17 @@ t.setTimeout(900_000);
 
 /**
  * What of a node the product could change, as its DaemonSet pods see it: links and nftables tables
- * of the node's network namespace, named network namespaces (pods' cni-* aside), and the files in
- * the node's own directories (pod logs and IPAM aside: the primary's).
+ * of the node's network namespace and the files in the node's own directories, the primary
+ * network's aside.
  */
 async function nodeState(node: RealNode): Promise<string[]> {
   const run = async (cmd: string[]) => (await new ExecRunner().run([...node.enter(), ...cmd])).stdout;
   const links = (await run(['ip', '-o', 'link', 'show'])).split('\n').flatMap((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? []).filter((n) => !/^veth/.test(n));
   const tables = (await run(['nft', 'list', 'tables'])).split('\n').filter(Boolean);
-  const files = Object.values(NODE_PRIVATE_DIRS).flatMap((sub) => readdirSync(join(node.dir, sub)).filter((f) => !f.startsWith('cni-')).map((f) => `${sub}/${f}`));
-  return [...links.map((l) => `link ${l}`), ...tables, ...files.filter((f) => !f.startsWith('var-log-containers/'))].sort();
+  const files = Object.values(NODE_PRIVATE_DIRS).flatMap((sub) => readdirSync(join(node.dir, sub)).map((f) => `${sub}/${f}`));
+  // The primary's: its bridge (made by the first pod), pods' namespaces and log links.
+  const primary = (x: string) => x === 'link cni0' || x.startsWith('run-netns/cni-') || x.startsWith('var-log-containers/');
+  return [...links.map((l) => `link ${l}`), ...tables, ...files].filter((x) => !primary(x)).sort();
 }
 
 t.test('helm install on real nodes: the parts run as pods of the product image, an annotated Pod egresses from the gateway prefix, a plain Pod does not; helm uninstall leaves nothing of ours', async (t) => {
@@ -76,7 +78,8 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   // The executable stays on purpose: containerd still calls DEL for pods wired before the uninstall (docs/cni.md).
   t.same(workerAfter?.filter((x) => !before[1]?.includes(x)), ['cni-bin/kube-egress-cni', 'lib-keg/cni-manager'], 'on the worker only the plugin executable and the agent\'s (empty) state directory are left');
   t.same(readdirSync(join(node.dir, 'lib-keg', 'cni-manager')), [], 'no pod records left');
-  t.same(gwAfter?.filter((x) => !before[0]?.includes(x)), [], 'nothing of the gateway daemon left on the gateway node', {
+  const gwLeft = gwAfter?.filter((x) => !before[0]?.includes(x)) ?? [];
+  t.same(gwLeft, [], `nothing of the gateway daemon left on the gateway node (left: ${gwLeft.join(', ')})`, {
     todo: 'the daemon keeps its namespace, WireGuard state and nftables across restarts by design, and no uninstall path removes them',
   });
   const later = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain-after', script: ECHO_LOOP });
