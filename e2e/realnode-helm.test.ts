@@ -25,6 +25,11 @@ interface Pod {
 
 t.setTimeout(900_000);
 
+/** The primary network's: its bridge (made by the first pod), pods' namespaces and log links. */
+function ofPrimary(x: string): boolean {
+  return x === 'link cni0' || x.startsWith('run-netns/cni-') || x.startsWith('var-log-containers/');
+}
+
 /**
  * What of a node the product could change, as its DaemonSet pods see it: links and nftables tables
  * of the node's network namespace and the files in the node's own directories, the primary
@@ -32,12 +37,10 @@ t.setTimeout(900_000);
  */
 async function nodeState(node: RealNode): Promise<string[]> {
   const run = async (cmd: string[]) => (await new ExecRunner().run([...node.enter(), ...cmd])).stdout;
-  const links = (await run(['ip', '-o', 'link', 'show'])).split('\n').flatMap((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? []).filter((n) => !/^veth/.test(n));
+  const links = (await run(['ip', '-o', 'link', 'show'])).split('\n').flatMap((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? []).filter((n) => !n.startsWith('veth'));
   const tables = (await run(['nft', 'list', 'tables'])).split('\n').filter(Boolean);
   const files = Object.values(NODE_PRIVATE_DIRS).flatMap((sub) => readdirSync(join(node.dir, sub)).map((f) => `${sub}/${f}`));
-  // The primary's: its bridge (made by the first pod), pods' namespaces and log links.
-  const primary = (x: string) => x === 'link cni0' || x.startsWith('run-netns/cni-') || x.startsWith('var-log-containers/');
-  return [...links.map((l) => `link ${l}`), ...tables, ...files].filter((x) => !primary(x)).sort();
+  return [...links.map((l) => `link ${l}`), ...tables, ...files].filter((x) => !ofPrimary(x)).sort();
 }
 
 t.test('helm install on real nodes: the parts run as pods of the product image, an annotated Pod egresses from the gateway prefix, a plain Pod does not; helm uninstall leaves nothing of ours', async (t) => {

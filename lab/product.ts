@@ -56,7 +56,7 @@ export async function installProduct(lab: Lab, values: object = labValues(lab)):
   if (lab.realNodes.length === 0) throw new Error('installProduct needs a lab with real nodes');
   lab.log.info('building the product image (npm run image)');
   const { archive } = await buildImage({ log: lab.log });
-  for (const node of lab.realNodes) await node.importImages([{ name: PRODUCT_IMAGE, archive, indexOnly: true }]);
+  await Promise.all(lab.realNodes.map((node) => node.importImages([{ name: PRODUCT_IMAGE, archive, indexOnly: true }])));
   // ARM_ENDPOINT_PORT is https' default, so the URL names no port: MSAL refuses an authority whose
   // explicit :443 differs from the issuer's host in the metadata.
   const config = labCloudConfig(lab, `https://${ARM_ENDPOINT_IP}`, `/azure/config/${CA_KEY}`);
@@ -74,13 +74,16 @@ interface Workload {
   metadata: { generation?: number };
 }
 
+function appsPath(kind: string, name: string): string {
+  return `/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/${kind}/${RELEASE}-${name}`;
+}
+
 /** Waits until the operator's Deployment has a ready replica and each DaemonSet is ready on every node it targets. */
 export async function waitProductReady(lab: Lab, timeoutMs = 180_000): Promise<void> {
-  const apps = (kind: string, name: string) => `/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/${kind}/${RELEASE}-${name}`;
-  await until('the operator Deployment to be ready', async () => ((await lab.kube.rest.get<Workload>(apps('deployments', 'operator'))).status?.readyReplicas ?? 0) >= 1, timeoutMs, 500);
+  await until('the operator Deployment to be ready', async () => ((await lab.kube.rest.get<Workload>(appsPath('deployments', 'operator'))).status?.readyReplicas ?? 0) >= 1, timeoutMs, 500);
   for (const name of ['daemon', 'cni-manager']) {
     await until(`the ${name} DaemonSet to be ready`, async () => {
-      const ds = await lab.kube.rest.get<Workload>(apps('daemonsets', name));
+      const ds = await lab.kube.rest.get<Workload>(appsPath('daemonsets', name));
       const want = ds.status?.desiredNumberScheduled ?? 0;
       return want > 0 && ds.status?.numberReady === want && ds.status.observedGeneration === ds.metadata.generation;
     }, timeoutMs, 500);
