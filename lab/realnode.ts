@@ -193,12 +193,17 @@ export class RealNode {
     writeTokenKubeconfig(this.lab.kube.kubeConfig, token, join(this.dir, 'kubelet.kubeconfig'), { user: 'kubelet', server: this.m.apiServer });
   }
 
-  /** Waits until the kubelet reports the node Ready. */
+  /**
+   * Waits until the kubelet reports the node Ready and kube-controller-manager
+   * has lifted the condition taints (node.kubernetes.io/not-ready and the
+   * like) it puts on every new node: only then do pods schedule there.
+   */
   async waitReady(timeoutMs = 90_000): Promise<void> {
     const kubelet = this.lab.procs.get(this.kubeletName);
-    await this.until('node Ready', async () => {
-      const node = await this.lab.kube.rest.get<{ status?: { conditions?: { type: string; status: string }[] } }>(resourcePath(CORE.nodes, undefined, this.m.computerName)).catch(() => undefined);
-      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    await this.until('node Ready and untainted', async () => {
+      const node = await this.lab.kube.rest.get<{ spec?: { taints?: { key: string }[] }; status?: { conditions?: { type: string; status: string }[] } }>(resourcePath(CORE.nodes, undefined, this.m.computerName)).catch(() => undefined);
+      const ready = node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      return ready && !(node?.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
     }, () => kubelet?.running ?? false, kubelet?.logTail() ?? '', timeoutMs);
   }
 
