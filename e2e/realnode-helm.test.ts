@@ -1,6 +1,6 @@
 // The product installed by `helm install` of its chart from its own image on real nodes: the operator
 // as a Deployment, the gateway daemon and the node agent as DaemonSets; containerd calls the plugin the
-// agent installed. Then the documented uninstall leaves the nodes as the primary network left them.
+// agent installed; a dead gateway node fails over. Then the documented uninstall leaves the nodes as the primary network left them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ExecRunner } from '../lib/exec/runner.ts';
 import { join } from 'node:path';
@@ -13,10 +13,10 @@ import { Lab } from '../lab/lab.ts';
 import { SYSTEM_NAMESPACE } from '../lab/kube-objects.ts';
 import { leftovers } from '../lab/leftovers.ts';
 import { DEFAULT_OUTBOUND_IP } from '../lab/plan.ts';
-import { OWN_CONFLIST, PRODUCT_IMAGE, installProduct, uninstallProduct, waitProductReady } from '../lab/product.ts';
+import { OWN_CONFLIST, PRODUCT_IMAGE, installProduct, killRealNode, uninstallProduct, waitProductReady } from '../lab/product.ts';
 import { NODE_PRIVATE_DIRS, type RealNode } from '../lab/realnode.ts';
 import { ECHO_LOOP, createRealPod, echoedAddresses } from '../lab/realpod.ts';
-import { applySgc, inPrefix, waitSgcReady } from '../lab/scenario.ts';
+import { applySgc, gatewayForEgress, inPrefix, waitSgcReady } from '../lab/scenario.ts';
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
@@ -43,22 +43,23 @@ async function nodeState(node: RealNode): Promise<string[]> {
   return [...links.map((l) => `link ${l}`), ...tables, ...files].filter((x) => !ofPrimary(x)).sort();
 }
 
-t.test('helm install on real nodes: the parts run as pods of the product image, an annotated Pod egresses from the gateway prefix, a plain Pod does not; helm uninstall leaves nothing of ours', async (t) => {
-  const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, realNodes: true, helm: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
+t.test('helm install on real nodes: the parts run as pods of the product image, an annotated Pod egresses from the gateway prefix, a plain Pod does not; a dead gateway node fails over; helm uninstall leaves nothing of ours', async (t) => {
+  const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 2, workers: 1, realNodes: true, helm: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
   let stopped = false;
   t.teardown(async () => {
     if (!stopped) await lab.stop();
   });
-  const gwNode = lab.realNodes.find((n) => n.m.gateway);
+  const gwNodes = lab.realNodes.filter((n) => n.m.gateway);
   const node = lab.realNodes.find((n) => !n.m.gateway);
-  if (!gwNode || !node) throw new Error('lab without nodes');
+  if (gwNodes.length !== 2 || !node) throw new Error('lab without nodes');
 
-  const before = await Promise.all([gwNode, node].map(nodeState));
+  const before = new Map(await Promise.all(lab.realNodes.map(async (n) => [n, await nodeState(n)] as const)));
   await installProduct(lab);
   await waitProductReady(lab);
   const pods = await lab.kube.rest.get<{ items: Pod[] }>(resourcePath(CORE.pods, SYSTEM_NAMESPACE));
-  const where = Object.fromEntries(pods.items.map((p) => [p.metadata.labels?.['app.kubernetes.io/component'] ?? p.metadata.name, p.spec.nodeName]));
-  t.same(where, { operator: node.m.computerName, gateway: gwNode.m.computerName, 'cni-manager': node.m.computerName }, 'operator and agent on the worker, gateway daemon on the gateway node');
+  const where = pods.items.map((p) => `${p.metadata.labels?.['app.kubernetes.io/component'] ?? p.metadata.name}@${p.spec.nodeName}`).sort();
+  const expected = [`cni-manager@${node.m.computerName}`, `operator@${node.m.computerName}`, ...gwNodes.map((g) => `gateway@${g.m.computerName}`)].sort();
+  t.same(where, expected, 'operator and agent on the worker, a gateway daemon on each gateway node');
   t.ok(pods.items.every((p) => p.spec.containers.every((c) => c.image === PRODUCT_IMAGE)), 'every part runs the product image');
 
   const own = join(node.cniDirs.confDir, OWN_CONFLIST);
@@ -73,15 +74,29 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   t.ok(inPrefix(seen, prefix), `the annotated pod egresses from ${seen}, inside ${prefix}`);
   t.equal(await until('the plain pod to reach the echo', () => echoedAddresses(node, plain)[0], 30_000), DEFAULT_OUTBOUND_IP, 'the plain pod egresses from the default outbound IP');
 
+  // The gateway node serving the pod dies; the ILB probe takes it out and the other gateway serves the tunnel.
+  const victim = lab.realNodes.find((n) => n.m.computerName === gatewayForEgress(lab, seen)?.computerName);
+  const survivor = gwNodes.find((n) => n !== victim);
+  if (!victim || !survivor) throw new Error(`no gateway node owns ${seen}`);
+  const seenBefore = echoedAddresses(node, annotated).length;
+  await killRealNode(lab, victim);
+  const after = await until('egress through the other gateway', () => echoedAddresses(node, annotated).slice(seenBefore).find((ip) => ip !== seen && inPrefix(ip, prefix)), 120_000, 250);
+  t.equal(gatewayForEgress(lab, after)?.computerName, survivor.m.computerName, `after its gateway node died the annotated pod egresses through the other one, from ${after}`);
+  // The VM is gone for good: its Node is deleted, and its pods with it (forced, as kubelet is dead).
+  await lab.kube.rest.delete(resourcePath(CORE.nodes, undefined, victim.m.computerName));
+  for (const p of pods.items.filter((x) => x.spec.nodeName === victim.m.computerName)) {
+    await lab.kube.rest.delete(resourcePath(CORE.pods, SYSTEM_NAMESPACE, p.metadata.name), { query: { gracePeriodSeconds: 0 } });
+  }
+
   for (const name of ['annotated', 'plain']) await lab.kube.rest.delete(resourcePath(CORE.pods, 'default', name));
   await until('the test pods to be gone', async () => (await lab.kube.rest.get<{ items: unknown[] }>(resourcePath(CORE.pods, 'default'))).items.length === 0, 60_000, 250);
   await uninstallProduct(lab);
   t.same(readdirSync(node.cniDirs.confDir), ['10-lab-pods.conflist'], 'only the primary\'s conflist is left');
-  const [gwAfter, workerAfter] = await Promise.all([gwNode, node].map(nodeState));
+  const [gwAfter, workerAfter] = await Promise.all([survivor, node].map(nodeState));
   // The executable stays on purpose: containerd still calls DEL for pods wired before the uninstall (docs/cni.md).
-  t.same(workerAfter?.filter((x) => !before[1]?.includes(x)), ['cni-bin/kube-egress-cni', 'lib-keg/cni-manager'], 'on the worker only the plugin executable and the agent\'s (empty) state directory are left');
+  t.same(workerAfter?.filter((x) => !before.get(node)?.includes(x)), ['cni-bin/kube-egress-cni', 'lib-keg/cni-manager'], 'on the worker only the plugin executable and the agent\'s (empty) state directory are left');
   t.same(readdirSync(join(node.dir, 'lib-keg', 'cni-manager')), [], 'no pod records left');
-  const gwLeft = gwAfter?.filter((x) => !before[0]?.includes(x)) ?? [];
+  const gwLeft = gwAfter?.filter((x) => !before.get(survivor)?.includes(x)) ?? [];
   t.same(gwLeft, [], `nothing of the gateway daemon left on the gateway node (left: ${gwLeft.join(', ')})`, {
     todo: 'the daemon keeps its namespace, WireGuard state and nftables across restarts by design, and no uninstall path removes them',
   });

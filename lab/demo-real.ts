@@ -2,7 +2,7 @@ import { POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { until } from '../testenv/wait.ts';
 import type { Lab } from './lab.ts';
-import { installProduct, waitProductReady } from './product.ts';
+import { installProduct, killRealNode, waitProductReady } from './product.ts';
 import { ECHO_LOOP, createRealPod, echoedAddresses } from './realpod.ts';
 import { applySgc, gatewayForEgress, inPrefix, waitSgcReady } from './scenario.ts';
 
@@ -51,8 +51,7 @@ export async function realNodeDemo(lab: Lab, say: Say): Promise<void> {
   say(`Killing gateway node ${victim.computerName}: its kubelet, containerd and pods stop and its link goes down ...`);
   const killedAt = Date.now();
   const seenBefore = echoedAddresses(node, annotated).length;
-  await victimNode.stop();
-  await lab.runner.run(['ip', '-n', victim.name, 'link', 'set', 'eth0', 'down']);
+  await killRealNode(lab, victimNode);
   const after = await until('egress to recover through another gateway', () => echoedAddresses(node, annotated).slice(seenBefore).find((ip) => ip !== aIp && inPrefix(ip, prefix)), 120_000, 250);
   say(`Egress recovered through ${gatewayForEgress(lab, after)?.computerName ?? '?'} within ${((Date.now() - killedAt) / 1000).toFixed(1)} s (the pod asks once a second), now egressing from ${after}`);
 }

@@ -6,6 +6,7 @@ import { CHART_DIR, helmWithValues } from '../testenv/helm/chart.ts';
 import { applyObjects } from '../testenv/kubeapi/apply.ts';
 import { until } from '../testenv/wait.ts';
 import type { Lab } from './lab.ts';
+import type { RealNode } from './realnode.ts';
 import { SYSTEM_NAMESPACE } from './kube-objects.ts';
 import { labCloudConfig } from './parts.ts';
 import { ARM_ENDPOINT_IP, ONPREM_CIDR } from './plan.ts';
@@ -104,4 +105,13 @@ export async function uninstallProduct(lab: Lab): Promise<void> {
     const pods = await lab.kube.rest.get<{ items: unknown[] }>(resourcePath(CORE.pods, SYSTEM_NAMESPACE), { query: { labelSelector: `app.kubernetes.io/instance=${RELEASE}` } });
     return pods.items.length === 0;
   }, 120_000, 500);
+}
+
+/**
+ * A real node dies: its kubelet, containerd and containers stop, and its
+ * link to the VNet goes down (lab.stop() later finds it stopped).
+ */
+export async function killRealNode(lab: Lab, node: RealNode): Promise<void> {
+  await node.stop();
+  await lab.runner.run(['ip', '-n', lab.machine(node.m.computerName).name, 'link', 'set', 'eth0', 'down']);
 }
