@@ -1,14 +1,17 @@
 // The README's demo: the whole system on this machine, end to end.
-//   npm run demo        (as root; installs what it needs first)
+//   npm run demo                  (as root; installs what it needs first)
+//   npm run demo -- --real-nodes  (a kubelet and containerd per node, the product by helm install)
 // Brings the lab up, applies a StaticGatewayConfiguration, shows an annotated
 // pod egressing from the prefix and a plain pod not, kills the gateway node
 // serving the annotated pod and measures the outage, then tears it all down.
 // Ctrl-C tears down too.
+import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/log.ts';
 import { describeError } from '../lib/errors.ts';
 import { Lab } from './lab.ts';
 import { createPod } from './kubelet.ts';
 import { measureOutage } from './outage.ts';
+import { realNodeDemo } from './demo-real.ts';
 import { killGatewayNode, startAgent, startGateway, startOperator } from './parts.ts';
 import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from './scenario.ts';
 import { until } from '../testenv/wait.ts';
@@ -32,7 +35,15 @@ process.once('SIGINT', () => {
   void teardown().then(() => process.exit(130));
 });
 
+const realNodes = parseArgs({ options: { 'real-nodes': { type: 'boolean', default: false } } }).values['real-nodes'];
+
 async function demo(): Promise<void> {
+  if (realNodes) {
+    say('Starting the lab with real nodes: kube-apiserver + etcd, kube-controller-manager, kube-scheduler, the Azure Resource Manager emulator, a VNet of 2 gateway and 2 worker nodes, each with its own kubelet and containerd ...');
+    lab = await Lab.start({ log, gateways: 2, workers: 2, realNodes: true, helm: true });
+    await realNodeDemo(lab, say);
+    return;
+  }
   say('Starting the lab: real kube-apiserver + etcd, Azure Resource Manager emulator, a VNet of 2 gateway and 2 worker nodes ...');
   lab = await Lab.start({ log, gateways: 2, workers: 2 });
   for (const m of lab.machines) say(`  node ${m.computerName.padEnd(14)} ${m.ip.padEnd(12)} ${m.gateway ? 'gateway pool' : `worker, pods ${m.podCIDR}`}`);

@@ -12,7 +12,7 @@ import { until } from '../testenv/wait.ts';
 import { azureView } from './azure-view.ts';
 import { registerNode } from './kube-objects.ts';
 import { INTERNET_IF, LabNetwork, VNET_IF, type LabNode } from './network.ts';
-import { API_ENDPOINT_IP, API_ENDPOINT_PORT, ECHO_PORT, NODE_LOCAL_DNS_IP } from './plan.ts';
+import { API_ENDPOINT_IP, API_ENDPOINT_PORT, ARM_ENDPOINT_IP, ARM_ENDPOINT_PORT, ECHO_PORT, NODE_LOCAL_DNS_IP } from './plan.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { parseEndpoint, startPortal, type Portal } from './portal.ts';
 import { Processes } from './processes.ts';
@@ -40,6 +40,11 @@ export interface LabOptions {
   realNodes?: boolean;
   /** Real nodes' primary conflist version; default 0.3.0, as Azure CNI writes it. */
   primaryCniVersion?: string;
+  /**
+   * The product will be installed by `helm install` (lab/product.ts, real
+   * nodes only): the lab then creates none of the chart's objects itself.
+   */
+  helm?: boolean;
 }
 
 export interface LabMachine extends LabNode, LabVm {
@@ -84,7 +89,7 @@ export class Lab {
   /** Keep the lab directory (every part's log) after stop. */
   keepDir: boolean;
   private readonly opts: LabOptions;
-  private hostPortal: Portal | undefined;
+  private readonly hostPortals: Portal[] = [];
   private controller: NodeJS.Timeout | undefined;
   private routerConfigText = '';
 
@@ -131,9 +136,10 @@ export class Lab {
     // own ServiceAccount (lab/parts.ts), so a missing permission fails here
     // as it would in a cluster.
     // Lab pods take their IPs from their node's podCIDR, so the gateways can check it.
-    await installChartIdentities(this.kube, { gatewayDaemonManager: { checkNodePodCidrs: true } });
+    if (!this.opts.helm) await installChartIdentities(this.kube, { gatewayDaemonManager: { checkNodePodCidrs: true } });
     this.log.info('starting the Azure Resource Manager emulator');
-    this.arm = await startArmEmulator({ location: 'eastus' });
+    // Real nodes' pods reach it on the VNet (exposeToPods).
+    this.arm = await startArmEmulator({ location: 'eastus', ...(real ? { tlsHosts: [ARM_ENDPOINT_IP] } : {}) });
     seedAzure(this.arm, { gateways: this.opts.gateways ?? 2, workers: this.opts.workers ?? 2, ...(this.opts.gatewayPoolKind ? { gatewayPoolKind: this.opts.gatewayPoolKind } : {}) });
     this.net = await LabNetwork.create(this.runner, this.id);
     await this.addMachines(labVms(this.arm.inventory()));
@@ -155,9 +161,7 @@ export class Lab {
 
   private async addMachines(vms: LabVm[]): Promise<void> {
     const counters = new Map<string, number>();
-    const apiSock = join(this.dir, 'apiserver.sock');
-    const apiPort = Number(new URL(this.kube.server).port);
-    this.hostPortal = await startPortal(parseEndpoint(`unix:${apiSock}`), parseEndpoint(`tcp:127.0.0.1:${apiPort}`));
+    const apiSock = await this.hostSocket('apiserver', this.kube.server);
     for (const vm of vms) {
       const index = counters.get(vm.pool) ?? 0;
       counters.set(vm.pool, index + 1);
@@ -171,7 +175,8 @@ export class Lab {
       if (!this.opts.realNodes) await registerNode(this.kube.rest, { name: vm.computerName, ip: vm.ip, gateway: vm.gateway, podCIDR });
       // The token of the node's part: the gateway daemon's or the node agent's ServiceAccount.
       // Bound to the part's Pod on this node, as the kubelet's projected tokens are.
-      await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`, vm.computerName);
+      // Installed by helm, the parts are pods with projected tokens of their own.
+      if (!this.opts.helm) await partKubeconfig(this.kube, vm.gateway ? 'gateway' : 'agent', nodeKubeconfig(m), `https://127.0.0.1:${NODE_API_PORT}`, vm.computerName);
       this.procs.startScript(`portal-${vm.computerName}`, m, 'lab/portal-main.ts', ['--listen', `tcp:127.0.0.1:${NODE_API_PORT}`, '--connect', `unix:${apiSock}`]);
     }
   }
@@ -189,11 +194,29 @@ export class Lab {
     this.procs.startScript('router', router, 'lab/router/main.ts', ['--config', this.routerConfigPath(), '--status', status, '--vnet-if', VNET_IF, '--internet-if', INTERNET_IF]);
     await until('the VNet router to load its rules and forward', () => readRouterStatus(status) !== undefined, 30_000, 50);
     this.procs.startScript('echo', this.net.internet, 'lab/echo.ts', ['--address', '0.0.0.0', '--port', String(ECHO_PORT)]);
-    await this.exposeApiToPods();
+    await this.exposeToPods('api-endpoint', API_ENDPOINT_IP, API_ENDPOINT_PORT, join(this.dir, 'apiserver.sock'));
+    if (this.opts.realNodes) await this.exposeToPods('arm-endpoint', ARM_ENDPOINT_IP, ARM_ENDPOINT_PORT, await this.hostSocket('arm', this.arm.endpoint));
+    await this.publishApiEndpoint();
     for (const w of this.workers) {
       await this.runner.run(['ip', '-n', w.name, 'addr', 'add', `${NODE_LOCAL_DNS_IP}/32`, 'dev', 'lo']);
       this.procs.startScript(`dns-${w.computerName}`, w, 'lab/echo.ts', ['--address', NODE_LOCAL_DNS_IP, '--port', '80']);
     }
+  }
+
+  /** A host portal from an owner-only unix socket in the lab directory to a service on the host's loopback. */
+  private async hostSocket(name: string, url: string): Promise<string> {
+    const sock = join(this.dir, `${name}.sock`);
+    this.hostPortals.push(await startPortal(parseEndpoint(`unix:${sock}`), parseEndpoint(`tcp:127.0.0.1:${new URL(url).port}`)));
+    return sock;
+  }
+
+  /**
+   * A host service (behind its unix socket) at an address on the VNet
+   * router, where nodes and pods reach it as they reach services in a VNet.
+   */
+  private async exposeToPods(name: string, ip: string, port: number, hostSock: string): Promise<void> {
+    await this.runner.run(['ip', '-n', this.net.router.name, 'addr', 'add', `${ip}/32`, 'dev', VNET_IF]);
+    this.procs.startScript(`portal-${name}`, this.net.router, 'lab/portal-main.ts', ['--listen', `tcp:${ip}:${port}`, '--connect', `unix:${hostSock}`]);
   }
 
   /**
@@ -202,11 +225,7 @@ export class Lab {
    * real apiserver. (The test apiserver does not reconcile that endpoint
    * itself, so the lab publishes it.)
    */
-  private async exposeApiToPods(): Promise<void> {
-    await this.runner.run(['ip', '-n', this.net.router.name, 'addr', 'add', `${API_ENDPOINT_IP}/32`, 'dev', VNET_IF]);
-    this.procs.startScript('portal-api-endpoint', this.net.router, 'lab/portal-main.ts', [
-      '--listen', `tcp:${API_ENDPOINT_IP}:${API_ENDPOINT_PORT}`, '--connect', `unix:${join(this.dir, 'apiserver.sock')}`,
-    ]);
+  private async publishApiEndpoint(): Promise<void> {
     await this.kube.rest.create(resourcePath(CORE.endpointSlices, 'default'), {
       metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'lab' } },
       addressType: 'IPv4',
@@ -243,7 +262,7 @@ export class Lab {
     await this.procs.stopAll();
     for (const name of this.ownNetns) await deleteNetns(this.runner, name);
     await this.net?.destroy();
-    await this.hostPortal?.close();
+    for (const p of this.hostPortals) await p.close();
     await this.arm?.stop();
     await this.kube?.stop();
     if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });

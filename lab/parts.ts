@@ -36,14 +36,19 @@ async function operatorKubeconfig(lab: Lab): Promise<string> {
   return file;
 }
 
-export async function startOperator(lab: Lab, extra: string[] = []): Promise<void> {
-  const cloudConfig = join(lab.dir, 'azure.json');
-  writeFileSync(cloudConfig, JSON.stringify({
+/** The operator's Azure cloud config for the lab's emulator, at `endpoint` with its CA at `caCertFile`. */
+export function labCloudConfig(lab: Lab, endpoint: string, caCertFile: string): object {
+  return {
     cloud: 'AzurePublicCloud', tenantId: lab.arm.tenantId, subscriptionId: lab.arm.subscriptionId,
     resourceGroup: LAB_RESOURCE_GROUP, location: 'eastus', vnetName: LAB_VNET, subnetName: LAB_SUBNET,
     aadClientId: 'lab-operator', aadClientSecret: 'lab-operator-secret',
-    resourceManagerEndpoint: lab.arm.endpoint, activeDirectoryAuthorityHost: lab.arm.endpoint, caCertFile: lab.arm.caPath,
-  }), { mode: 0o600 });
+    resourceManagerEndpoint: endpoint, activeDirectoryAuthorityHost: endpoint, caCertFile,
+  };
+}
+
+export async function startOperator(lab: Lab, extra: string[] = []): Promise<void> {
+  const cloudConfig = join(lab.dir, 'azure.json');
+  writeFileSync(cloudConfig, JSON.stringify(labCloudConfig(lab, lab.arm.endpoint, lab.arm.caPath)), { mode: 0o600 });
   lab.procs.startScript('operator', undefined, CLI, ['operator',
     '--kubeconfig', await operatorKubeconfig(lab), '--cloud-config', cloudConfig, '--namespace', SYSTEM_NAMESPACE,
     // As the chart runs it: key Secrets where the gateway daemons may read and nothing else lives.

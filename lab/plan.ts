@@ -22,6 +22,9 @@ export const ONPREM_IP = '192.168.100.10';
 /** Where pods reach the API server: the `kubernetes` Service's endpoint, on the VNet (Azure reserves .2 and .3). */
 export const API_ENDPOINT_IP = '10.224.0.2';
 export const API_ENDPOINT_PORT = 6443;
+/** Where pods reach the ARM emulator (real-node mode: the operator's pod), on the VNet. */
+export const ARM_ENDPOINT_IP = '10.224.0.3';
+export const ARM_ENDPOINT_PORT = 443;
 /** Node-local DNS's link-local address, served on every worker. */
 export const NODE_LOCAL_DNS_IP = '169.254.10.11';
 /** Where traffic of the VNet leaves from unless it has a public IP of its own (Azure's default outbound access). */

@@ -38,8 +38,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   # Built locally and imported; never pulled.
   sandbox_image = "${sandboxImage}"
   stream_server_address = "127.0.0.1"
-  # Pod network namespaces under the node's state, not the host's /var/run/netns.
-  netns_mounts_under_state_dir = true
+  # Pod network namespaces in /var/run/netns, where the node agent's DaemonSet looks for them:
+  # in the node's mount namespace that is the node's own directory.
+  netns_mounts_under_state_dir = false
   # Root here lacks CAP_SYS_RESOURCE: runc cannot set oom_score_adj -998 and fails with
   # "can't get final child's PID from pipe" unless containerd keeps it at its own value or above.
   restrict_oom_score_adj = true

@@ -29,6 +29,9 @@ export const NODE_PRIVATE_DIRS: Readonly<Record<string, string>> = {
   '/var/run/kube-egress-gateway': 'run-keg',
   '/var/lib/kube-egress-gateway': 'lib-keg',
   '/var/run/wireguard': 'run-wireguard',
+  // Pod network namespaces (containerd's default place, where the agent's
+  // DaemonSet looks) and the gateway daemon's namespace.
+  '/var/run/netns': 'run-netns',
 };
 
 export interface RealNodeAssets {
@@ -129,14 +132,15 @@ export class RealNode {
     const containerd = this.lab.procs.start(this.containerdName, [
       'nsenter', `--net=${this.m.path}`, 'unshare', '--mount', '--propagation', 'private',
       // Bind the node's own directories, then become containerd (same pid, so stop() signals it).
-      'sh', '-ec', 'while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"', 'sh',
+      // Then every mount shared within the node's mount namespace (new peer groups, nothing reaches the
+      // host), as systemd leaves a host: the DaemonSets' HostToContainer and Bidirectional hostPath
+      // mounts need it, and containerd checks the mount of the literal path (/var/run/netns is on /).
+      'sh', '-ec', 'while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done; shift; mount --make-rshared /; exec "$@"', 'sh',
       ...binds, '--', this.assets.bins.containerd, '--config', join(this.dir, 'containerd', 'config.toml'),
     ]);
     // The socket file appears before containerd serves on it.
     await this.until('containerd socket', () => accepts(this.socket), () => containerd.running, containerd.logTail());
-    for (const image of this.assets.images) {
-      await this.lab.runner.run([this.assets.bins.ctr, '-a', this.socket, '-n', 'k8s.io', 'images', 'import', image.archive], { timeoutMs: 120_000 });
-    }
+    await this.importImages(this.assets.images);
     const pid = containerd.pid;
     if (pid === undefined) throw new KegError('LAB_NODE_START_FAILED', `containerd of ${this.m.computerName} exited:\n${containerd.logTail()}`);
     this.lab.procs.start(this.kubeletName, [
@@ -145,6 +149,17 @@ export class RealNode {
       `--root-dir=${join(this.dir, 'kubelet')}`, `--hostname-override=${this.m.computerName}`, `--node-ip=${this.m.ip}`,
       `--node-labels=${Object.entries(this.labels()).map(([k, v]) => `${k}=${v}`).join(',')}`, '--v=1',
     ]);
+  }
+
+  /** Imports OCI archives into the node's containerd, where the kubelet finds them (there is no registry). */
+  async importImages(images: readonly LocalImage[]): Promise<void> {
+    for (const image of images) {
+      // An archive that names its image by a bare ref (buildah's) is imported as a whole under `name`:
+      // ctr would keep the bare ref, which the CRI plugin normalizes to docker.io/library/... and then cannot find.
+      // The base name filters that bare ref out.
+      const naming = image.indexOnly ? ['--base-name', image.name.slice(0, image.name.lastIndexOf(':')), '--index-name', image.name] : [];
+      await this.lab.runner.run([this.assets.bins.ctr, '-a', this.socket, '-n', 'k8s.io', 'images', 'import', ...naming, image.archive], { timeoutMs: 300_000 });
+    }
   }
 
   /**
@@ -178,12 +193,17 @@ export class RealNode {
     writeTokenKubeconfig(this.lab.kube.kubeConfig, token, join(this.dir, 'kubelet.kubeconfig'), { user: 'kubelet', server: this.m.apiServer });
   }
 
-  /** Waits until the kubelet reports the node Ready. */
+  /**
+   * Waits until the kubelet reports the node Ready and kube-controller-manager
+   * has lifted the condition taints (node.kubernetes.io/not-ready and the
+   * like) it puts on every new node: only then do pods schedule there.
+   */
   async waitReady(timeoutMs = 90_000): Promise<void> {
     const kubelet = this.lab.procs.get(this.kubeletName);
-    await this.until('node Ready', async () => {
-      const node = await this.lab.kube.rest.get<{ status?: { conditions?: { type: string; status: string }[] } }>(resourcePath(CORE.nodes, undefined, this.m.computerName)).catch(() => undefined);
-      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    await this.until('node Ready and untainted', async () => {
+      const node = await this.lab.kube.rest.get<{ spec?: { taints?: { key: string }[] }; status?: { conditions?: { type: string; status: string }[] } }>(resourcePath(CORE.nodes, undefined, this.m.computerName)).catch(() => undefined);
+      const ready = node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      return ready && !(node?.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
     }, () => kubelet?.running ?? false, kubelet?.logTail() ?? '', timeoutMs);
   }
 

@@ -14,6 +14,11 @@ export interface LocalImage {
   /** The reference pods and containerd's sandbox_image use. */
   name: string;
   archive: string;
+  /**
+   * The archive does not name the image `name` (buildah writes only a bare
+   * org.opencontainers.image.ref.name): its index is imported as `name`.
+   */
+  indexOnly?: boolean;
 }
 
 export const PAUSE_IMAGE = 'localhost/keg-lab/pause:1';

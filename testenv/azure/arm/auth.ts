@@ -48,9 +48,9 @@ function requireTenant(w: World, tenant: string): void {
   if (tenant !== w.config.tenantId) throw new ArmError(400, 'invalid_tenant', `Tenant '${tenant}' not found.`);
 }
 
-export function openIdConfiguration(w: World, tenant: string): ArmResponse {
+export function openIdConfiguration(endpoint: string, w: World, tenant: string): ArmResponse {
   requireTenant(w, tenant);
-  const base = `${w.endpoint}/${tenant}`;
+  const base = `${endpoint}/${tenant}`;
   return {
     status: 200,
     body: {
@@ -88,7 +88,7 @@ export function issueToken(w: World, issuer: TokenIssuer, tenant: string, req: A
     return { status: 400, body: { error: 'invalid_request', error_description: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } };
   }
   const resource = r.data.scope.split(' ')[0]?.replace(/\/?\.default$/, '') ?? '';
-  const accessToken = issuer.issue({ aud: resource, iss: `${w.endpoint}/${tenant}/`, tid: tenant, appid: r.data.client_id, sub: r.data.client_id });
+  const accessToken = issuer.issue({ aud: resource, iss: `${req.base}/${tenant}/`, tid: tenant, appid: r.data.client_id, sub: r.data.client_id });
   return {
     status: 200,
     body: { token_type: 'Bearer', expires_in: issuer.lifetimeSeconds, ext_expires_in: issuer.lifetimeSeconds, access_token: accessToken },

@@ -30,6 +30,8 @@ export interface ArmEmulatorOptions {
   host?: string;
   /** Default 0 (any free port). */
   port?: number;
+  /** More names and addresses the certificate covers, where clients reach the emulator through a forwarder. */
+  tlsHosts?: string[];
   // Additions to the contract:
   tenantId?: string;
   /** List page size before a nextLink (default 50). */
@@ -108,7 +110,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<A
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const log = opts.log ?? createLogger({ level: 'warn' });
   const connectHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-  const tls = await loadOrCreateTls(join(dir, 'tls'), opts.runner ?? new ExecRunner(), [...new Set([connectHost, '127.0.0.1', 'localhost'])]);
+  const tls = await loadOrCreateTls(join(dir, 'tls'), opts.runner ?? new ExecRunner(), [...new Set([connectHost, '127.0.0.1', 'localhost', ...(opts.tlsHosts ?? [])])]);
   const store = (opts.stateDir !== undefined ? loadState(dir) : undefined) ?? new Store();
   const world = new World(store, {
     subscriptionId: opts.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID,

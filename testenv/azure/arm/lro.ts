@@ -47,8 +47,8 @@ export function startOperation(w: World, req: ArmRequest, provider: string, reso
   w.store.operations.set(op.id, op);
   const query = `?api-version=${OPERATION_API_VERSION[provider]}`;
   return {
-    'azure-asyncoperation': `${w.endpoint}${operationsPath(w, op, 'operations')}${query}`,
-    location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}${query}`,
+    'azure-asyncoperation': `${req.base}${operationsPath(w, op, 'operations')}${query}`,
+    location: `${req.base}${operationsPath(w, op, 'operationResults')}${query}`,
     'retry-after': String(w.config.lroRetryAfterSeconds),
   };
 }
@@ -113,10 +113,10 @@ export function getOperationStatus(w: World, id: string): ArmResponse {
  * GET .../operationResults/{id}: the Location protocol. 202 while running;
  * then the resource (PUT/PATCH) or 204 (DELETE), or the operation's error.
  */
-export function getOperationResult(w: World, id: string, view: (resourceId: string) => unknown): ArmResponse {
+export function getOperationResult(w: World, base: string, id: string, view: (resourceId: string) => unknown): ArmResponse {
   const op = poll(w, id);
   if (op.status === 'InProgress') {
-    return { status: 202, headers: { location: `${w.endpoint}${operationsPath(w, op, 'operationResults')}?api-version=${OPERATION_API_VERSION[op.provider]}`, 'retry-after': String(w.config.lroRetryAfterSeconds) } };
+    return { status: 202, headers: { location: `${base}${operationsPath(w, op, 'operationResults')}?api-version=${OPERATION_API_VERSION[op.provider]}`, 'retry-after': String(w.config.lroRetryAfterSeconds) } };
   }
   if (op.error) throw new ArmError(400, op.error.code, op.error.message);
   if (op.method === 'DELETE') return { status: 204 };

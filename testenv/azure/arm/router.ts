@@ -68,7 +68,7 @@ export const ROUTES: readonly Route[] = [
   r('PUT', `${NET}/publicipaddresses/(?<name>[^/]+)`, 'publicIPAddresses', putPublicIp),
   r('DELETE', `${NET}/publicipaddresses/(?<name>[^/]+)`, 'publicIPAddresses', deletePublicIp),
   r('GET', `${OPS}/operations/(?<id>[^/]+)`, 'operations', (w, _req, p) => getOperationStatus(w, p.id)),
-  r('GET', `${OPS}/operationresults/(?<id>[^/]+)`, 'operationResults', (w, _req, p) => getOperationResult(w, p.id, (id) => viewOf(w, id))),
+  r('GET', `${OPS}/operationresults/(?<id>[^/]+)`, 'operationResults', (w, req, p) => getOperationResult(w, req.base, p.id, (id) => viewOf(w, id))),
 ];
 
 export interface Matched {

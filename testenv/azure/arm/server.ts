@@ -100,7 +100,7 @@ export class ArmServer {
     let answer: ArmResponse;
     let body: unknown;
     try {
-      const req: ArmRequest = { method, path: url.pathname, query: url.searchParams, headers: raw.headers, body: await readBody(raw) };
+      const req: ArmRequest = { method, path: url.pathname, query: url.searchParams, headers: raw.headers, body: await readBody(raw), base: raw.headers.host ? `https://${raw.headers.host}` : this.world.endpoint };
       if (url.pathname.startsWith('/_emulator/')) {
         this.send(res, await this.admin(req).catch((err: unknown) => this.failure(err)));
         return;
@@ -121,7 +121,7 @@ export class ArmServer {
   private route(req: ArmRequest): { operation: string; run: () => ArmResponse } {
     const w = this.world;
     const oid = OPENID.exec(req.path);
-    if (oid?.[1] && req.method === 'GET') return { operation: 'GET openid-configuration', run: () => openIdConfiguration(w, oid[1] ?? '') };
+    if (oid?.[1] && req.method === 'GET') return { operation: 'GET openid-configuration', run: () => openIdConfiguration(req.base, w, oid[1] ?? '') };
     const tok = TOKEN.exec(req.path);
     if (tok?.[1] && req.method === 'POST') return { operation: 'POST token', run: () => issueToken(w, this.issuer, tok[1] ?? '', req) };
     const { route, params } = match(w, req.method, req.path);

@@ -32,6 +32,11 @@ export interface ArmRequest {
   query: URLSearchParams;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /**
+   * The base URL the caller reached the emulator at (its Host header), for
+   * the URLs it answers with: through a forwarder that is not the listening address.
+   */
+  base: string;
   /** Set by an injected fault: the write is accepted but its operation fails. */
   lroError?: { code: string; message: string };
 }
