@@ -98,7 +98,7 @@ async function run(flags: ReturnType<typeof parseFlags<typeof OPTIONS>>, log: Lo
   const signal = shutdownSignal(log);
   const registry = createRegistry('operator');
   const azure = new Azure({ config, registry, log, signal, pollIntervalMs });
-  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort });
+  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
   let elector: LeaderElector | undefined;
