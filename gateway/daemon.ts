@@ -17,6 +17,7 @@ import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
 import { PeerIndex, type RefusedEndpoint } from './desired.ts';
+import { NodeState } from './node-state.ts';
 
 const NodeRangesSchema = z.object({
   metadata: z.object({ name: z.string() }),
@@ -53,6 +54,7 @@ export class GatewayDaemon {
   private readonly vmConfigs: Informer<GatewayVMConfiguration>;
   private readonly endpoints: Informer<PodEndpoint>;
   private readonly nodes: Informer<NodeRanges> | undefined;
+  private readonly node: NodeState;
   private readonly index = new PeerIndex();
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
@@ -92,6 +94,7 @@ export class GatewayDaemon {
       rest, log, namespace: o.config.namespace, nodeName: o.nodeName, summaries: () => this.reconciler.summaries(), minIntervalMs: o.statusIntervalMs ?? 1000,
     });
     this.nodes = o.config.checkNodePodCidrs ? this.watchNodeRanges() : undefined;
+    this.node = new NodeState({ rest, log, nodeName: o.nodeName });
     this.wire();
   }
 
@@ -146,9 +149,14 @@ export class GatewayDaemon {
     return this.synced;
   }
 
+  /** The node is going away (cordoned, deleted, annotated): probes fail so the load balancer moves flows away. */
+  get nodeGoingAway(): boolean {
+    return this.node.goingAway;
+  }
+
   /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
   async start(): Promise<void> {
-    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start()]);
+    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start(), this.node.start()]);
     this.synced = true;
     this.resync();
     this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
@@ -173,7 +181,7 @@ export class GatewayDaemon {
   /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
-    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop()]);
+    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop(), this.node.stop()]);
     await this.queue.shutdown();
     await this.status.stop();
   }

@@ -21,6 +21,8 @@ export interface OpsServerOptions {
   port: number;
   /** /readyz answers 200 only while this returns true. Default: always ready. */
   ready?: () => boolean;
+  /** SO_REUSEPORT: a new process may bind the port while the old one still serves it (a surge restart). */
+  reusePort?: boolean;
 }
 
 export interface OpsServer {
@@ -54,7 +56,7 @@ export function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+    server.listen({ port: opts.port, host: opts.host ?? '0.0.0.0', reusePort: opts.reusePort ?? false }, () => {
       resolve({
         server,
         port: (server.address() as AddressInfo).port,
