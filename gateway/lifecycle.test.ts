@@ -74,9 +74,9 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
 
   // A restart on a node that stays: SIGTERM exits at once, without failing a probe first.
   const probes: number[] = [];
-  let polling = true;
+  const polling = new AbortController();
   const poll = (async () => {
-    while (polling) {
+    while (!polling.signal.aborted) {
       probes.push(await lab.httpStatus(`/gw/${gw2.uid}`).catch(() => 0));
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -84,7 +84,7 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   const restartAt = performance.now();
   daemon.proc.kill('SIGTERM');
   t.equal(await daemon.exited, 0, 'a restart exits 0');
-  polling = false;
+  polling.abort();
   await poll;
   t.ok(performance.now() - restartAt < 2_900, 'without waiting out --drain-seconds');
   t.notOk(probes.includes(503), 'no probe answered 503: a restart is no drain');
