@@ -15,7 +15,7 @@ import { removeGoDatapath } from './takeover.ts';
 const ADOPTION_MAX_MS = 30_000;
 
 function adopted(daemon: GatewayDaemon): Promise<void> {
-  return Promise.race([daemon.idle(), sleep(ADOPTION_MAX_MS)]);
+  return Promise.race([daemon.adopted, sleep(ADOPTION_MAX_MS, undefined, { ref: false })]);
 }
 
 /**

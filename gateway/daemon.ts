@@ -61,6 +61,11 @@ export class GatewayDaemon {
   private readonly events: EventRecorder;
   private resyncTimer: NodeJS.Timeout | undefined;
   private synced = false;
+  /** Keys of the first full pass not yet reconciled once; undefined before start. */
+  private firstPass: Set<string> | undefined;
+  private firstPassDone!: () => void;
+  /** Resolves once every gateway known at start was adopted or programmed (or failed once), and leftovers were collected. */
+  readonly adopted: Promise<void> = new Promise((resolve) => (this.firstPassDone = resolve));
 
   constructor(o: DaemonOptions) {
     this.o = o;
@@ -89,6 +94,9 @@ export class GatewayDaemon {
     this.events = new EventRecorder(rest, log, 'kube-egress-gateway-daemon');
     this.queue = new WorkQueue({
       name: 'gateway', log, reconcile: this.reconciler.reconcile, baseBackoffMs: 200, maxBackoffMs: 30_000,
+      onResult: (key) => {
+        if (this.firstPass?.delete(key) && this.firstPass.size === 0) this.firstPassDone();
+      },
     });
     this.status = new StatusPublisher({
       rest, log, namespace: o.config.namespace, nodeName: o.nodeName, summaries: () => this.reconciler.summaries(), minIntervalMs: o.statusIntervalMs ?? 1000,
@@ -158,6 +166,7 @@ export class GatewayDaemon {
   async start(): Promise<void> {
     await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start(), this.node.start()]);
     this.synced = true;
+    this.firstPass = new Set([...this.sgcs.list().map((s) => objectKey(s.metadata.namespace, s.metadata.name)), GC_KEY]);
     this.resync();
     this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
     this.resyncTimer.unref();

@@ -239,6 +239,19 @@ export class Lab {
     await this.kube.rest.delete(resourcePath(RESOURCES.PodEndpoint, APP_NS, name));
   }
 
+  /**
+   * One TCP connection from the pod to the server, a numbered line every
+   * 100 ms, echoed back; resolves once it flows with source `src`.
+   * `echoed()` lists the complete lines received (the greeting and maybe
+   * line 1 go to the readiness check), `raw()` everything.
+   */
+  async stream(pod: Pod, src: string): Promise<{ echoed: () => number[]; raw: () => string }> {
+    const client = await this.spawnIn(pod.ns, [here('./echo.ts'), 'client', SERVER_IP, String(SERVER_PORT)], `src ${src}`);
+    let received = '';
+    client.stdout?.on('data', (c: string) => (received += c));
+    return { echoed: () => received.split('\n').slice(0, -1).filter((l) => /^\d+$/.test(l)).map(Number), raw: () => received };
+  }
+
   /** The server's view of the pod's source address, or undefined when nothing came back. */
   async sourceSeenBy(pod: Pod): Promise<string | undefined> {
     const res = await inNetns(runner, pod.ns.path)
