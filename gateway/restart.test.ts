@@ -1,7 +1,6 @@
 // A daemon killed and restarted while a pod streams through its gateway: the
 // next daemon adopts links, rules and peers without disturbing the stream.
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { SECRET_KEY_PRIVATE, gatewaySecretName } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
@@ -10,7 +9,7 @@ import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { generatePrivateKey } from '../lib/wireguard/keys.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { wireguardGoPids } from '../testenv/wireguard.ts';
-import { Lab, NODE, SERVER_IP, SERVER_PORT, SYSTEM_NS, runner, waitFor } from './testing/lab.ts';
+import { Lab, NODE, SYSTEM_NS, runner, waitFor } from './testing/lab.ts';
 
 t.test('kill -9 and restart while traffic streams: the stream continues, nothing is duplicated', async (t) => {
   const lab = await Lab.start(t);
