@@ -1,26 +1,16 @@
 // Gateway failure and maintenance under a steady request loop, with the ILB
 // probing at Azure's default interval. The outages are reported as comments.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createPod, type LabPod } from '../lab/kubelet.ts';
 import type { Lab, LabMachine } from '../lab/lab.ts';
 import { measureOutage, type Outage } from '../lab/outage.ts';
 import { cordon, gatewayLinkPrefix, killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
-import { ECHO_IP } from '../lab/plan.ts';
-import { REPO } from '../lab/processes.ts';
+import { healthyBackends, startStream } from '../lab/availability.ts';
 import { wireguardGoPids } from '../testenv/wireguard.ts';
-import type { RouterStatus } from '../lab/router/daemon.ts';
 import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
-const STREAM_PORT = 7777;
-
-function healthyBackends(lab: Lab): number {
-  const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
-  return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
-}
 
 /** Kills the gateway node the pod's flow goes through, during a request loop, and measures the outage. */
 async function killServingGateway(lab: Lab, pod: LabPod): Promise<{ outage: Outage; victim: LabMachine }> {
@@ -125,19 +115,3 @@ t.test('gateway failover', async (t) => {
     await until('both gateways back in rotation', () => healthyBackends(lab) === 2, 120_000);
   });
 });
-
-/** A long-lived TCP connection from the pod to the lab internet's line echo (gateway/testing/echo.ts), a line every 100 ms. */
-async function startStream(lab: Lab, pod: LabPod) {
-  const name = `stream-${pod.name}`;
-  if (!lab.procs.get('tcp-echo')?.running) {
-    lab.procs.startScript('tcp-echo', lab.net.internet, 'gateway/testing/echo.ts', ['server', String(STREAM_PORT)]);
-    await until('the line echo to listen', () => lab.procs.logTail('tcp-echo').includes('listening'), 30_000, 100);
-  }
-  lab.procs.start(name, ['nsenter', `--net=${pod.netns.path}`, process.execPath, join(REPO, 'gateway/testing/echo.ts'), 'client', ECHO_IP, String(STREAM_PORT)]);
-  const log = () => lab.procs.logTail(name, 1_000_000);
-  return {
-    echoed: () => log().split('\n').filter((l) => /^\d+$/.test(l)).length,
-    closed: () => /closed|error/.test(log()),
-    stop: () => lab.procs.stop(name),
-  };
-}

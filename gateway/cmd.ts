@@ -11,6 +11,9 @@ import { nodeNameFromImds } from './imds.ts';
 import { type ProbeServer, startProbeServer } from './probe.ts';
 import { removeGoDatapath } from './takeover.ts';
 
+/** At SIGTERM, how long the daemon asks the API whether its node is going away before it decides on what it saw last. */
+const NODE_CHECK_MS = 2_000;
+
 /** How long the probe waits for the first pass over every gateway (adoption) before it binds anyway. */
 const ADOPTION_MAX_MS = 30_000;
 
@@ -65,7 +68,7 @@ export async function main(args: string[]): Promise<number> {
       log.info('serving probes', { probePort: probe.port });
       await stopped;
     }
-    if (probe && daemon.nodeGoingAway) {
+    if (probe && (await daemon.nodeGoingAwayNow(NODE_CHECK_MS))) {
       probe.drain();
       log.info('node going away: failing probes before exit', { drainMs: cfg.drainMs });
       await sleep(cfg.drainMs);

@@ -162,6 +162,11 @@ export class GatewayDaemon {
     return this.node.goingAway;
   }
 
+  /** The same, read from the API now if it answers within `timeoutMs`. */
+  nodeGoingAwayNow(timeoutMs: number): Promise<boolean> {
+    return this.node.goingAwayNow(timeoutMs);
+  }
+
   /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
   async start(): Promise<void> {
     await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start(), this.node.start()]);

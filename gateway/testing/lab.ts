@@ -163,7 +163,8 @@ export class Lab {
   }
 
   /** Writes what the operator would for one SGC served by this node: SGC + status, key Secret, GatewayVMConfiguration + status. */
-  async createGateway(name: string, port: number, secondaryIp: string): Promise<GatewayFixture> {
+  /** `servedBy`: the nodes of the GatewayVMConfiguration (default: this node, with `secondaryIp`). */
+  async createGateway(name: string, port: number, secondaryIp: string, servedBy?: { nodeName: string; primaryIP: string; secondaryIP: string }[]): Promise<GatewayFixture> {
     const rest = this.kube.rest;
     const sgcType = RESOURCES.StaticGatewayConfiguration;
     const sgc = await rest.create<{ metadata: { uid: string } }>(resourcePath(sgcType, APP_NS), {
@@ -177,7 +178,7 @@ export class Lab {
     await rest.create(resourcePath(RESOURCES.GatewayVMConfiguration, APP_NS), {
       apiVersion: API_VERSION, kind: 'GatewayVMConfiguration', metadata: { name }, spec: { gatewayNodepoolName: 'gwpool' },
     });
-    await this.setVmProfiles(name, [{ nodeName: NODE.name, primaryIP: NODE.ip, secondaryIP: secondaryIp }]);
+    await this.setVmProfiles(name, servedBy ?? [{ nodeName: NODE.name, primaryIP: NODE.ip, secondaryIP: secondaryIp }]);
     await rest.patch(resourcePath(sgcType, APP_NS, name, 'status'), {
       status: {
         egressIpPrefix: `${secondaryIp}/32`,
