@@ -134,7 +134,8 @@ balancer's health probe.
   --netns-name NAME            the gateway network namespace (default keg-gw)
   --link-prefix PREFIX         WireGuard links are <prefix><port> (default wg-)
   --host-interface IFNAME      gets the load balancer frontend IPs (default eth0)
-  --drain-seconds DURATION     probes fail this long after SIGTERM before exit (default 15)
+  --drain-seconds DURATION     on a node going away (cordoned, deleted, annotated), probes fail
+                               this long after SIGTERM before exit; otherwise exit at once (default 15)
   --resync-interval DURATION   full resync period (default 60s)
   --tunnel-deny-cidrs CIDRS    tunnelled traffic to these is dropped (comma-separated; default
                                every private range: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,
