@@ -10,6 +10,8 @@ import { REPO } from './processes.ts';
 import type { RouterStatus } from './router/daemon.ts';
 
 const STREAM_PORT = 7777;
+/** Each stream logs to a file of its own: a log appended to by an earlier stream would show its lines and its end. */
+let streams = 0;
 
 /** The fewest backends in rotation over the emulated ILB's frontends. */
 export function healthyBackends(lab: Lab): number {
@@ -19,7 +21,7 @@ export function healthyBackends(lab: Lab): number {
 
 /** A long-lived TCP connection from the pod to the lab internet's line echo (gateway/testing/echo.ts), a line every 100 ms. */
 export async function startStream(lab: Lab, pod: LabPod) {
-  const name = `stream-${pod.name}`;
+  const name = `stream-${pod.name}-${++streams}`;
   if (!lab.procs.get('tcp-echo')?.running) {
     lab.procs.startScript('tcp-echo', lab.net.internet, 'gateway/testing/echo.ts', ['server', String(STREAM_PORT)]);
     await until('the line echo to listen', () => lab.procs.logTail('tcp-echo').includes('listening'), 30_000, 100);
