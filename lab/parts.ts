@@ -81,10 +81,22 @@ export async function stopGateway(lab: Lab, m: LabMachine): Promise<void> {
 export async function surgeRestartGateway(lab: Lab, m: LabMachine): Promise<void> {
   const name = `gateway-${m.computerName}`;
   const next = `${name}-next`;
-  startGateway(lab, m, { name: next });
-  await until(`${next} serving probes`, () => lab.procs.logTail(next, 1_000).includes('serving probes'), 60_000, 100);
+  await startGatewayServing(lab, m, { name: next });
   await lab.procs.stop(name, 120_000);
   lab.procs.rename(next, name);
+}
+
+/**
+ * Starts a gateway daemon and waits until it serves probes (it adopted or
+ * programmed every gateway). Log files are appended to across restarts, so
+ * only a line the new process wrote counts.
+ */
+export async function startGatewayServing(lab: Lab, m: LabMachine, opts: { name?: string } = {}): Promise<void> {
+  const name = opts.name ?? `gateway-${m.computerName}`;
+  const count = () => lab.procs.logTail(name, Number.MAX_SAFE_INTEGER).split('serving probes').length - 1;
+  const before = count();
+  startGateway(lab, m, opts);
+  await until(`${name} serving probes`, () => count() > before, 60_000, 100);
 }
 
 /** Cordons or uncordons a node (spec.unschedulable), as kubectl cordon does. */

@@ -12,7 +12,7 @@ import { createLogger } from '../../lib/log.ts';
 import { healthyBackends, startStream } from '../../lab/availability.ts';
 import { createPod, type LabPod } from '../../lab/kubelet.ts';
 import { Lab, type LabMachine } from '../../lab/lab.ts';
-import { cordon, startAgent, startGateway, startOperator, stopGateway, surgeRestartGateway } from '../../lab/parts.ts';
+import { cordon, startAgent, startGateway, startGatewayServing, startOperator, stopGateway, surgeRestartGateway } from '../../lab/parts.ts';
 import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from '../../lab/scenario.ts';
 import { until } from '../../testenv/wait.ts';
 
@@ -32,25 +32,19 @@ const eachGateway = (step: (lab: Lab, g: LabMachine) => Promise<void>): Scenario
   }
 };
 
-const serving = async (lab: Lab, g: LabMachine) => {
-  await until(`${g.computerName} serving`, () => lab.procs.logTail(`gateway-${g.computerName}`, 1_000).includes('serving probes'), 60_000, 100);
-};
-
 const SCENARIOS: Record<string, Scenario> = {
   // The control: what the machine's load alone costs over the same time.
   'nothing happens (control, 25 s)': async () => { await sleep(25_000); },
   'surge restart (chart default)': eachGateway((lab, g) => surgeRestartGateway(lab, g)),
   'plain restart (stop, then start)': eachGateway(async (lab, g) => {
     await stopGateway(lab, g);
-    startGateway(lab, g);
-    await serving(lab, g);
+    await startGatewayServing(lab, g);
   }),
   'old behaviour: drain on every restart': eachGateway(async (lab, g) => {
     await cordon(lab, g, true);
     await stopGateway(lab, g);
     await cordon(lab, g, false);
-    startGateway(lab, g);
-    await serving(lab, g);
+    await startGatewayServing(lab, g);
   }),
   'planned drain of the serving gateway (cordon, SIGTERM)': async (lab, source) => {
     const victim = gatewayForEgress(lab, source()) as LabMachine;
@@ -58,8 +52,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await stopGateway(lab, victim);
     await sleep(3_000);
     await cordon(lab, victim, false);
-    startGateway(lab, victim);
-    await serving(lab, victim);
+    await startGatewayServing(lab, victim);
   },
 };
 
