@@ -1,21 +1,16 @@
 // Gateway failure and maintenance under a steady request loop, with the ILB
 // probing at Azure's default interval. The outages are reported as comments.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createPod, type LabPod } from '../lab/kubelet.ts';
 import type { Lab, LabMachine } from '../lab/lab.ts';
 import { measureOutage, type Outage } from '../lab/outage.ts';
-import { killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway } from '../lab/parts.ts';
-import type { RouterStatus } from '../lab/router/daemon.ts';
+import { cordon, gatewayLinkPrefix, killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
+import { healthyBackends, startStream } from '../lab/availability.ts';
+import { wireguardGoPids } from '../testenv/wireguard.ts';
 import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
-function healthyBackends(lab: Lab): number {
-  const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
-  return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
-}
 
 /** Kills the gateway node the pod's flow goes through, during a request loop, and measures the outage. */
 async function killServingGateway(lab: Lab, pod: LabPod): Promise<{ outage: Outage; victim: LabMachine }> {
@@ -46,6 +41,7 @@ t.test('gateway failover', async (t) => {
   await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
   const sgc = await waitSgcReady(lab, 'default', 'ha');
   const prefix = sgc.status?.egressIpPrefix as string;
+  const port = sgc.status?.gatewayServerProfile?.port as number;
   const pod = await createPod(lab, w, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
   await waitEgress(lab, pod);
   await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
@@ -68,20 +64,54 @@ t.test('gateway failover', async (t) => {
     await until('both gateways back in rotation', () => healthyBackends(lab) === 2, 120_000);
   });
 
-  await t.test('9. rolling restart of every gateway daemon with drain', async (t) => {
+  await t.test('9. rolling restart of every gateway daemon (surge, as the chart updates the DaemonSet): nothing fails', async (t) => {
+    const stream = await startStream(lab, pod);
+    await until('the long-lived connection to flow', () => stream.echoed() >= 5, 60_000);
     const loop = startLoop(lab, pod, 100);
     await until('the loop to succeed', () => loop.samples().filter((s) => s.ok).length >= 5, 60_000);
+    const pids = lab.gateways.map((g) => wireguardGoPids(`${gatewayLinkPrefix(lab, g)}${port}`));
     for (const g of lab.gateways) {
-      await stopGateway(lab, g);
-      startGateway(lab, g);
-      await until(`${g.computerName} back in rotation`, () => healthyBackends(lab) === 2, 120_000);
+      await surgeRestartGateway(lab, g);
+      // The load balancer probes the new daemon at least once before the next node's turn.
+      await new Promise((r) => setTimeout(r, lab.probeIntervalMs + 1_000));
+      t.equal(healthyBackends(lab), 2, `${g.computerName} stayed in rotation`);
     }
-    await until('requests to succeed after the roll', () => loop.samples().slice(-10).every((s) => s.ok) && loop.samples().length > 10, 60_000);
+    const atEnd = stream.echoed();
+    await until('the long-lived connection to flow after the roll', () => stream.echoed() >= atEnd + 10, 30_000);
     await loop.stop();
     const samples = loop.samples();
     const failed = samples.filter((s) => !s.ok).length;
-    t.comment(`rolling restart: ${samples.length} requests, ${failed} failed`);
-    t.ok(samples.slice(-10).every((s) => s.ok && inPrefix(s.source ?? '', prefix)), 'after the roll, egress works from the prefix');
-    t.ok(failed < samples.length / 2, `the roll never took egress down for long (${failed} of ${samples.length} failed)`);
+    t.comment(`surge rolling restart: ${samples.length} requests, ${failed} failed`);
+    t.equal(failed, 0, `no request failed (${samples.length} made)`);
+    t.ok(samples.slice(-10).every((s) => s.ok && inPrefix(s.source ?? '', prefix)), 'egress from the prefix');
+    t.notOk(stream.closed(), 'the connection opened before the roll is still open and echoing');
+    t.same(lab.gateways.map((g) => wireguardGoPids(`${gatewayLinkPrefix(lab, g)}${port}`)), pids, 'the same wireguard-go processes: links adopted, not recreated');
+    await stream.stop();
+  });
+
+  await t.test('10. planned drain: cordon, then SIGTERM', async (t) => {
+    const stream = await startStream(lab, pod);
+    await until('the long-lived connection to flow', () => stream.echoed() >= 5, 60_000);
+    const loop = startLoop(lab, pod, 100);
+    await until('a steady flow', () => loop.samples().slice(-10).length === 10 && loop.samples().slice(-10).every((s) => s.ok), 60_000);
+    const serving = loop.samples().at(-1)?.source as string;
+    const victim = gatewayForEgress(lab, serving) as LabMachine;
+    const cordonedAt = Date.now();
+    const linesAtCordon = stream.echoed();
+    await cordon(lab, victim, true);
+    await stopGateway(lab, victim);
+    const drainedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3_000));
+    await loop.stop();
+    const samples = loop.samples().filter((s) => s.t >= cordonedAt);
+    const failed = samples.filter((s) => !s.ok).length;
+    const moved = samples.find((s) => s.ok && s.source !== serving);
+    t.ok(moved, `new requests went to another gateway (${moved?.source ?? 'none'})`);
+    t.comment(`planned drain: ${samples.length} requests from the cordon on, ${failed} failed; drain ended ${((drainedAt - cordonedAt) / 1000).toFixed(1)} s after the cordon`);
+    t.comment(`connection opened before the drain: ${stream.closed() ? 'closed' : 'open'}, ${stream.echoed() - linesAtCordon} lines echoed after the cordon (${stream.echoed()} in all)`);
+    await stream.stop();
+    await cordon(lab, victim, false);
+    startGateway(lab, victim);
+    await until('both gateways back in rotation', () => healthyBackends(lab) === 2, 120_000);
   });
 });

@@ -7,11 +7,21 @@ import { createRegistry, startOpsServer } from '../lib/metrics.ts';
 import { type GatewayConfig, gatewayCommand } from './config.ts';
 import { GatewayDaemon } from './daemon.ts';
 import { nodeNameFromImds } from './imds.ts';
-import { startProbeServer } from './probe.ts';
+import { type ProbeServer, startProbeServer } from './probe.ts';
 import { removeGoDatapath } from './takeover.ts';
 
 export function main(args: string[]): Promise<number> {
   return runCommand(gatewayCommand, args);
+}
+
+/** At SIGTERM, how long the daemon asks the API whether its node is going away before it decides on what it saw last. */
+const NODE_CHECK_MS = 2_000;
+
+/** How long the probe waits for the first pass over every gateway (adoption) before it binds anyway. */
+const ADOPTION_MAX_MS = 30_000;
+
+function adopted(daemon: GatewayDaemon): Promise<void> {
+  return Promise.race([daemon.adopted, sleep(ADOPTION_MAX_MS, undefined, { ref: false })]);
 }
 
 /**
@@ -19,10 +29,12 @@ export function main(args: string[]): Promise<number> {
  * code: 0 after a drained shutdown, 1 when it cannot start.
  *
  * At start it removes what the Go original's daemon left on the node
- * (gateway/takeover.ts). On SIGTERM the probe fails every gateway for --drain-seconds (the load
- * balancer takes the node out of rotation), then the daemon exits leaving the
- * data path in place: established tunnels keep working, and the next daemon
- * adopts links, rules and peers without interrupting them.
+ * (gateway/takeover.ts). The data path always outlives the daemon: the next
+ * daemon adopts links, rules and peers without interrupting them. The daemon
+ * drains (fails every probe, so the load balancer moves flows away) only when
+ * its node is going away (gateway/node-state.ts): from the cordon on, and for
+ * --drain-seconds after SIGTERM. A SIGTERM on a node that stays (an upgrade)
+ * exits at once, the node still serving.
  */
 export async function run(cfg: GatewayConfig): Promise<number> {
   const log = loggerFor('gateway', cfg.logLevel);
@@ -35,16 +47,29 @@ export async function run(cfg: GatewayConfig): Promise<number> {
     // Before any link of ours exists: a Go WireGuard link still holds its UDP port.
     await removeGoDatapath({ runner, log, ourNetns: cfg.netnsName });
     const daemon = new GatewayDaemon({ rest, runner, config: cfg, nodeName, registry, log: log.with({ node: nodeName }) });
-    const probe = await startProbeServer({ ...cfg.probe, ready: (uid) => daemon.reconciler.isReady(uid) });
-    const ops = await startOpsServer({ registry, ...cfg.metrics, readiness: { programmed: () => daemon.ready, 'not-draining': () => !probe.draining } });
-    log.info('gateway daemon starting', { node: nodeName, netns: cfg.netnsName, probePort: probe.port, metricsPort: ops.port });
-    if (!stop.aborted) await Promise.race([daemon.start(), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
-    if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
-    probe.drain();
-    log.info('draining: failing probes before exit', { drainMs: cfg.drainMs });
-    await sleep(cfg.drainMs);
+    let probe: ProbeServer | undefined;
+    // Both ports with SO_REUSEPORT: in a surge restart the new daemon binds them beside the old one.
+    const ops = await startOpsServer({ registry, ...cfg.metrics, reusePort: true,
+      readiness: { programmed: () => daemon.ready && probe !== undefined, 'not-draining': () => !(probe?.draining ?? false) && !daemon.nodeGoingAway } });
+    log.info('gateway daemon starting', { node: nodeName, netns: cfg.netnsName, metricsPort: ops.port });
+    const stopped = new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+    if (!stop.aborted) await Promise.race([daemon.start().then(() => adopted(daemon)), stopped]);
+    if (!stop.aborted) {
+      // Only now, with every gateway adopted or programmed: a probe answered
+      // earlier would say 503 for gateways the old daemon still serves.
+      probe = await startProbeServer({ ...cfg.probe, reusePort: true, ready: (uid) => !daemon.nodeGoingAway && daemon.reconciler.isReady(uid) });
+      log.info('serving probes', { probePort: probe.port });
+      await stopped;
+    }
+    if (probe && (await daemon.nodeGoingAwayNow(NODE_CHECK_MS))) {
+      probe.drain();
+      log.info('node going away: failing probes before exit', { drainMs: cfg.drainMs });
+      await sleep(cfg.drainMs);
+    } else {
+      log.info('node not going away: exiting without a drain; the data path keeps serving');
+    }
     await daemon.stop();
-    await Promise.all([probe.close(), ops.close()]);
+    await Promise.all([probe?.close(), ops.close()]);
     log.info('gateway daemon stopped; data path left in place');
     return 0;
   } catch (err) {

@@ -15,7 +15,7 @@ export const GATEWAY_FLAGS = {
   'netns-name': flag.string('the gateway network namespace', { arg: 'NAME', default: 'keg-gw' }),
   'link-prefix': flag.string('WireGuard links are <prefix><port>', { arg: 'PREFIX', default: 'wg-' }),
   'host-interface': flag.string('gets the load balancer frontend IPs', { arg: 'IFNAME', default: 'eth0' }),
-  'drain-seconds': flag.duration('probes fail this long after SIGTERM before exit (a bare number is seconds)', '15'),
+  'drain-seconds': flag.duration('on a node going away (cordoned, deleted, annotated), probes fail this long after SIGTERM before exit; otherwise exit at once (a bare number is seconds)', '15'),
   'resync-interval': flag.duration('full resync period', '60s'),
   'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
   'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
@@ -96,7 +96,7 @@ export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = proce
 export const gatewayCommand = defineCommand({
   name: 'gateway',
   summary: 'terminate tunnels and SNAT on a gateway node (DaemonSet, gateway nodes)',
-  description: 'Terminates the WireGuard tunnels of the StaticGatewayConfigurations served by this node,\nSNATs their traffic to the node\'s egress IP and answers the load balancer\'s health probe.\nOn SIGTERM the probe fails for --drain-seconds, then the daemon exits leaving the data path in place.\nExit codes: 0 after a drained shutdown, 1 when it cannot start, 2 on a usage error.',
+  description: 'Terminates the WireGuard tunnels of the StaticGatewayConfigurations served by this node,\nSNATs their traffic to the node\'s egress IP and answers the load balancer\'s health probe.\nOn SIGTERM on a node going away (cordoned, deleted, or annotated kubeegressgateway.azure.com/drain)\nthe probe fails for --drain-seconds before exit; otherwise the daemon exits at once. Either way\nthe data path stays in place for the next daemon to adopt.\nExit codes: 0 after a drained shutdown, 1 when it cannot start, 2 on a usage error.',
   examples: [
     `${PROGRAM} gateway --node-name=$(NODE_NAME) --namespace=$(POD_NAMESPACE)`,
     `${PROGRAM} gateway --node-name aks-gw-0 --tunnel-allow-cidrs 10.50.0.0/16 --check-node-pod-cidrs`,

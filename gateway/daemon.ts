@@ -17,6 +17,7 @@ import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
 import { PeerIndex, type RefusedEndpoint, sgcKeyOf } from './desired.ts';
+import { NodeState } from './node-state.ts';
 import { PodCheck } from './pod-check.ts';
 
 const NodeRangesSchema = z.object({
@@ -55,12 +56,18 @@ export class GatewayDaemon {
   private readonly endpoints: Informer<PodEndpoint>;
   private readonly nodes: Informer<NodeRanges> | undefined;
   private readonly podCheck: PodCheck | undefined;
+  private readonly node: NodeState;
   private readonly index = new PeerIndex();
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
   private readonly events: EventRecorder;
   private resyncTimer: NodeJS.Timeout | undefined;
   private firstPassApplied = false;
+  /** Keys of the first full pass not yet reconciled once; undefined before start. */
+  private firstPass: Set<string> | undefined;
+  private firstPassDone!: () => void;
+  /** Resolves once every gateway known at start was adopted or programmed (or failed once), and leftovers were collected. */
+  readonly adopted: Promise<void> = new Promise((resolve) => (this.firstPassDone = resolve));
 
   constructor(o: DaemonOptions) {
     this.o = o;
@@ -91,11 +98,15 @@ export class GatewayDaemon {
     this.events = new EventRecorder(rest, log, 'kube-egress-gateway-daemon');
     this.queue = new WorkQueue({
       name: 'gateway', log, reconcile: this.reconciler.reconcile, baseBackoffMs: 200, maxBackoffMs: 30_000,
+      onResult: (key) => {
+        if (this.firstPass?.delete(key) && this.firstPass.size === 0) this.firstPassDone();
+      },
     });
     this.status = new StatusPublisher({
       rest, log, namespace: o.config.namespace, nodeName: o.nodeName, summaries: () => this.reconciler.summaries(), minIntervalMs: o.statusIntervalMs ?? 1000,
     });
     this.nodes = o.config.checkNodePodCidrs ? this.watchNodeRanges() : undefined;
+    this.node = new NodeState({ rest, log, nodeName: o.nodeName });
     this.wire();
   }
 
@@ -151,11 +162,22 @@ export class GatewayDaemon {
     return this.firstPassApplied;
   }
 
+  /** The node is going away (cordoned, deleted, annotated): probes fail so the load balancer moves flows away. */
+  get nodeGoingAway(): boolean {
+    return this.node.goingAway;
+  }
+
+  /** The same, read from the API now if it answers within `timeoutMs`. */
+  nodeGoingAwayNow(timeoutMs: number): Promise<boolean> {
+    return this.node.goingAwayNow(timeoutMs);
+  }
+
   /** Starts watching; resolves once the caches are synced and a first full pass is queued. */
   async start(): Promise<void> {
-    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start()]);
+    await Promise.all([this.sgcs.start(), this.vmConfigs.start(), this.endpoints.start(), this.nodes?.start(), this.node.start()]);
+    this.firstPass = new Set([...this.sgcs.list().map((s) => objectKey(s.metadata.namespace, s.metadata.name)), GC_KEY]);
     this.resync();
-    void this.queue.idle().then(() => (this.firstPassApplied = true));
+    void this.adopted.then(() => (this.firstPassApplied = true));
     this.resyncTimer = setInterval(() => this.resync(), this.o.config.resyncMs);
     this.resyncTimer.unref();
   }
@@ -179,7 +201,7 @@ export class GatewayDaemon {
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     this.podCheck?.stop();
-    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop()]);
+    await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop(), this.node.stop()]);
     await this.queue.shutdown();
     await this.status.stop();
   }

@@ -1,7 +1,7 @@
 // Probe, status, metrics, node identity from IMDS, drain, and complete removal.
 import t from 'tap';
 import { RESOURCES } from '../lib/api/resources.ts';
-import { resourcePath } from '../lib/kube/paths.ts';
+import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { startImdsEmulator } from '../testenv/azure/imds/server.ts';
 import type { GatewayStatus } from '../lib/api/v1alpha1.ts';
 import { Lab, NODE, SYSTEM_NS, waitFor } from './testing/lab.ts';
@@ -14,18 +14,17 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   t.teardown(() => imds.close());
   await lab.forwardToNode(imds.port);
   const empty = await lab.state();
-  const daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s']);
+  let daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s']);
   t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
 
-  t.ok(await waitFor(async () => (await lab.httpStatus('/healthz', 8080)) === 200, 20_000), 'daemon up');
+  t.ok(await waitFor(async () => (await lab.httpStatus('/readyz', 8080)) === 200, 20_000), 'daemon up, probes bound after its first pass');
   t.equal(await lab.httpStatus('/gw/00000000-0000-0000-0000-000000000000'), 503, 'unknown UID: 503');
   for (const bad of ['/gw/', '/gw/not-a-uid', '/gw/../etc/passwd', '/gw/00000000-0000-0000-0000-000000000000/x']) {
     t.equal(await lab.httpStatus(bad), 400, `malformed ${bad}: 400`);
   }
 
   // The SGC exists, but the operator has not listed this node yet: not programmed.
-  const gw = await lab.createGateway('egress-a', 6000, '10.0.0.65');
-  await lab.setVmProfiles('egress-a', [{ nodeName: 'another-node', primaryIP: '10.0.0.9', secondaryIP: '10.0.0.70' }]);
+  const gw = await lab.createGateway('egress-a', 6000, '10.0.0.65', [{ nodeName: 'another-node', primaryIP: '10.0.0.9', secondaryIP: '10.0.0.70' }]);
   await new Promise((r) => setTimeout(r, 2500));
   t.equal(await lab.httpStatus(`/gw/${gw.uid}`), 503, 'before programming: 503');
   t.same(await lab.state(), empty, 'nothing programmed for a node that does not serve the SGC');
@@ -64,14 +63,51 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
     return (o.status?.gateways ?? []).length === 0;
   }), 'GatewayStatus lists no gateway');
 
-  // Drain: a gateway again, then SIGTERM: probes fail for the drain period, then exit 0.
+  // A gateway again; the node gets its Node object, which the daemon watches.
   const gw2 = await lab.createGateway('egress-b', 6001, '10.0.0.66');
   t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 10_000));
+  const nodePath = resourcePath(CORE.nodes, undefined, NODE.name);
+  await lab.kube.rest.create(resourcePath(CORE.nodes), { metadata: { name: NODE.name } });
+  const cordon = (on: boolean) => lab.kube.rest.patch(nodePath, { spec: { unschedulable: on } });
+  const linkLeft = async () => (await lab.state()).gw?.some((l) => l.includes(`${lab.linkPrefix}6001`)) === true;
+
+  // A restart on a node that stays: SIGTERM exits at once, without failing a probe first.
+  const probes: number[] = [];
+  const polling = new AbortController();
+  const poll = (async () => {
+    while (!polling.signal.aborted) {
+      probes.push(await lab.httpStatus(`/gw/${gw2.uid}`).catch(() => 0));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  daemon.proc.kill('SIGTERM');
+  t.equal(await daemon.exited, 0, 'a restart exits 0');
+  polling.abort();
+  await poll;
+  t.match(daemon.output(), /node not going away: exiting without a drain/, 'without a drain');
+  t.notOk(probes.includes(503), 'no probe answered 503: a restart is no drain');
+  t.ok(await linkLeft(), 'the data path stays');
+  daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s']);
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 20_000), 'the next daemon serves it');
+
+  // Cordoned: the probe fails while the daemon runs (the load balancer moves
+  // new flows away before the node goes), and serves again when uncordoned.
+  await cordon(true);
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 503, 5_000), 'cordoned: 503');
+  t.equal(await lab.httpStatus('/readyz', 8080), 503, 'not ready while the node is cordoned');
+  t.ok(await linkLeft(), 'still forwarding: the data path is untouched');
+  await cordon(false);
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 5_000), 'uncordoned: 200 again');
+
+  // Planned drain: cordon, then SIGTERM at once (before the watch may have
+  // delivered the cordon): probes fail for the drain period, then exit 0.
+  await cordon(true);
   const term = performance.now();
   daemon.proc.kill('SIGTERM');
-  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 503, 2000), 'draining: 503');
-  t.equal(await lab.httpStatus('/readyz', 8080), 503, 'not ready while draining');
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.equal(await lab.httpStatus(`/gw/${gw2.uid}`), 503, 'draining: 503');
   t.equal(await daemon.exited, 0, 'exits 0 after the drain');
+  t.match(daemon.output(), /node going away: failing probes before exit/, 'it drained');
   t.ok(performance.now() - term >= 2900, 'not before --drain-seconds');
-  t.ok((await lab.state()).gw?.some((l) => l.includes(`${lab.linkPrefix}6001`)), 'and leaves the data path for the next daemon');
+  t.ok(await linkLeft(), 'and leaves the data path for the next daemon');
 });

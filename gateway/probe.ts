@@ -19,7 +19,7 @@ const UID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
  * daemon is not draining; 503 otherwise, including for UIDs it does not
  * serve; 400 for a malformed path; 404 outside /gw/.
  */
-export function startProbeServer(opts: { host: string; port: number; ready: (uid: string) => boolean }): Promise<ProbeServer> {
+export function startProbeServer(opts: { host: string; port: number; ready: (uid: string) => boolean; reusePort?: boolean }): Promise<ProbeServer> {
   let draining = false;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -34,7 +34,7 @@ export function startProbeServer(opts: { host: string; port: number; ready: (uid
     const body = status === 200 ? 'ok\n' : status === 503 ? (draining ? 'draining\n' : 'not ready\n') : '';
     res.writeHead(status, { 'Content-Type': 'text/plain', Connection: 'close' }).end(body);
   });
-  return listen(server, opts.host, opts.port).then((port) => ({
+  return listen(server, opts.host, opts.port, opts.reusePort ?? false).then((port) => ({
     port,
     drain: () => {
       draining = true;
@@ -49,9 +49,9 @@ export function startProbeServer(opts: { host: string; port: number; ready: (uid
   }));
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+function listen(server: Server, host: string, port: number, reusePort: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    server.listen({ port, host, reusePort }, () => resolve((server.address() as AddressInfo).port));
   });
 }

@@ -74,6 +74,12 @@ export class GatewayReconciler {
   private readonly d: ReconcilerDeps;
   private readonly served = new Map<string, Served>();
   private readonly full = new Set<string>();
+  /**
+   * Private keys by Secret and public key: read once per gateway parameters,
+   * so a full resync needs no API call and an API outage cannot make a
+   * programmed gateway fail its probe.
+   */
+  private readonly keys = new Map<string, PrivateKey>();
   private baseReady = false;
 
   constructor(deps: ReconcilerDeps) {
@@ -130,7 +136,9 @@ export class GatewayReconciler {
     } catch (err) {
       s.ready = false;
       s.message = describeError(err);
+      // Whatever failed (peers included), the next try re-reads the link and programs it again.
       s.installed = undefined;
+      s.programmed = undefined;
       this.d.metrics.errors.inc({ operation: 'reconcile' });
       throw err;
     } finally {
@@ -188,6 +196,9 @@ export class GatewayReconciler {
 
   private async privateKey(gw: DesiredGateway): Promise<PrivateKey> {
     const { namespace, name } = gw.secretRef;
+    const id = `${namespace}/${name} ${gw.publicKey}`;
+    const cached = this.keys.get(id);
+    if (cached) return cached;
     const secret = SecretSchema.parse(await this.d.rest.get(resourcePath(CORE.secrets, namespace, name)));
     const encoded = secret.data?.[SECRET_KEY_PRIVATE];
     if (encoded === undefined) throw new KegError('GATEWAY_KEY_MISSING', `Secret ${namespace}/${name} has no ${SECRET_KEY_PRIVATE}`);
@@ -195,6 +206,8 @@ export class GatewayReconciler {
     if (key.publicKey() !== gw.publicKey) {
       throw new KegError('GATEWAY_KEY_MISMATCH', `Secret ${namespace}/${name} does not hold the private key of the published public key`);
     }
+    for (const k of this.keys.keys()) if (k.startsWith(`${namespace}/${name} `)) this.keys.delete(k);
+    this.keys.set(id, key);
     return key;
   }
 
@@ -203,6 +216,7 @@ export class GatewayReconciler {
     this.d.log.info('gateway no longer served here; removing it', { sgc: key, port: s.gateway.port, reason });
     await this.d.datapath.teardown(s.gateway.port, this.ilbIpsInUse(key));
     this.served.delete(key);
+    this.keys.delete(`${s.gateway.secretRef.namespace}/${s.gateway.secretRef.name} ${s.gateway.publicKey}`);
     this.d.metrics.peers.remove({ gateway: key });
     this.d.onChange();
     if (this.served.size === 0) this.d.requestGc();

@@ -7,6 +7,8 @@ import { KEY_SECRET_NAMESPACE, partKubeconfig } from '../testenv/helm/accounts.t
 import { ONPREM_CIDR, ROUTER_IP } from './plan.ts';
 import { pluginExecutable, prepareCni } from './kubelet.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBNET, LAB_VNET } from './world.ts';
+import { CORE, resourcePath } from '../lib/kube/paths.ts';
+import { until } from '../testenv/wait.ts';
 
 /*
  * The product's parts in the lab, started with the same CLIs and flags as in
@@ -57,9 +59,9 @@ export async function startOperator(lab: Lab, extra: string[] = []): Promise<voi
   ]);
 }
 
-export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: number } = {}): void {
+export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: number; name?: string } = {}): void {
   lab.ownNetns.add(gatewayNetnsName(lab, m));
-  lab.procs.startScript(`gateway-${m.computerName}`, m, CLI, ['gateway',
+  lab.procs.startScript(opts.name ?? `gateway-${m.computerName}`, m, CLI, ['gateway',
     '--kubeconfig', nodeKubeconfig(m), '--imds-endpoint', `http://${IMDS_IP}`,
     '--netns-name', gatewayNetnsName(lab, m), '--link-prefix', gatewayLinkPrefix(lab, m),
     '--host-interface', 'eth0', '--namespace', SYSTEM_NAMESPACE,
@@ -72,9 +74,40 @@ export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: num
   ]);
 }
 
-/** Gracefully stops a gateway daemon: it fails its probes for the drain period, then exits. */
+/** SIGTERM to a gateway daemon: on a node going away (cordoned) it fails its probes for the drain period first. */
 export async function stopGateway(lab: Lab, m: LabMachine): Promise<void> {
   await lab.procs.stop(`gateway-${m.computerName}`, 120_000);
+}
+
+/**
+ * A DaemonSet update with maxSurge 1 (the chart's): the new daemon starts
+ * beside the old one; once it serves probes (it adopted the data path), the
+ * old one gets SIGTERM and, the node staying, exits without a drain.
+ */
+export async function surgeRestartGateway(lab: Lab, m: LabMachine): Promise<void> {
+  const name = `gateway-${m.computerName}`;
+  const next = `${name}-next`;
+  await startGatewayServing(lab, m, { name: next });
+  await lab.procs.stop(name, 120_000);
+  lab.procs.rename(next, name);
+}
+
+/**
+ * Starts a gateway daemon and waits until it serves probes (it adopted or
+ * programmed every gateway). Log files are appended to across restarts, so
+ * only a line the new process wrote counts.
+ */
+export async function startGatewayServing(lab: Lab, m: LabMachine, opts: { name?: string } = {}): Promise<void> {
+  const name = opts.name ?? `gateway-${m.computerName}`;
+  const count = () => lab.procs.logTail(name, Number.MAX_SAFE_INTEGER).split('serving probes').length - 1;
+  const before = count();
+  startGateway(lab, m, opts);
+  await until(`${name} serving probes`, () => count() > before, 60_000, 100);
+}
+
+/** Cordons or uncordons a node (spec.unschedulable), as kubectl cordon does. */
+export async function cordon(lab: Lab, m: LabMachine, on: boolean): Promise<void> {
+  await lab.kube.rest.patch(resourcePath(CORE.nodes, undefined, m.computerName), { spec: { unschedulable: on } });
 }
 
 /**

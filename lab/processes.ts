@@ -38,6 +38,15 @@ export class Processes {
     return proc;
   }
 
+  /** The process `from` is known as `to` from now on (its log file stays); `to` must not be running. */
+  rename(from: string, to: string): void {
+    const proc = this.procs.get(from);
+    if (!proc) throw new Error(`no lab process ${from}`);
+    if (this.procs.get(to)?.running) throw new Error(`lab process ${to} is still running`);
+    this.procs.delete(from);
+    this.procs.set(to, proc);
+  }
+
   get(name: string): ManagedProcess | undefined {
     return this.procs.get(name);
   }

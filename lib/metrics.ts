@@ -26,6 +26,8 @@ export interface OpsServerOptions {
   readiness?: Checks;
   /** /healthz answers 200 only while every check passes (and the event loop answers at all). */
   liveness?: Checks;
+  /** SO_REUSEPORT: a new process may bind the port while the old one still serves it (a surge restart). */
+  reusePort?: boolean;
 }
 
 /**
@@ -78,7 +80,7 @@ export function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+    server.listen({ port: opts.port, host: opts.host ?? '0.0.0.0', reusePort: opts.reusePort ?? false }, () => {
       resolve({
         server,
         port: (server.address() as AddressInfo).port,

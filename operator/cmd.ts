@@ -45,7 +45,7 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
   const signal = shutdownSignal(log);
   const registry = createRegistry('operator');
   const azure = new Azure({ config, registry, log, signal, pollIntervalMs });
-  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort });
+  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
   let elector: LeaderElector | undefined;

@@ -5,6 +5,7 @@
  *   SGC change             -> SGC queue
  *   GatewayLBConfiguration -> LB queue, SGC queue, VM queue (its pool may now exist)
  *   GatewayVMConfiguration -> VM queue, SGC queue, LB queue (LB deletion waits for it)
+ *   gateway Node added or deleted -> VM queue of the gateways of its pool (operator/nodes.ts)
  */
 import { GATEWAY_PROBE_PORT, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
@@ -19,6 +20,7 @@ import { EventRecorder } from './events.ts';
 import { LbReconciler } from './lb.ts';
 import { SgcReconciler, parseSgcItem, type SgcItem } from './sgc.ts';
 import { VmReconciler } from './vm.ts';
+import { GatewayNodes } from './nodes.ts';
 import { NicSync } from './nic-sync.ts';
 import { VmssSync } from './vmss-sync.ts';
 
@@ -38,12 +40,15 @@ export interface ControllerOptions {
   probePort?: number;
   /** Keys reconciled in parallel per kind; parallel keys are what batching merges, and most of a reconcile is waiting on ARM. Default 64. */
   concurrency?: number;
+  /** The gateway daemons' namespace: a deleted gateway node's GatewayStatus is removed there. Undefined: left alone. */
+  statusNamespace?: string;
 }
 
 type Key = (ns: string | undefined, name: string) => void;
 
 export class Controller {
   private readonly informers: { sgc: Informer<SgcItem>; lb: Informer<GatewayLBConfiguration>; vm: Informer<GatewayVMConfiguration> };
+  private readonly nodes: GatewayNodes;
   private readonly queues: WorkQueue[] = [];
   private synced = false;
   private markSynced!: () => void;
@@ -98,11 +103,16 @@ export class Controller {
     fanOut(sgc, [toSgc]);
     fanOut(lb, [toLb, toSgc, toVm], [toSgc]);
     fanOut(vm, [toVm, toSgc], [toSgc, toLb]);
+    this.nodes = new GatewayNodes({ rest: o.rest, log, vmConfigs: () => vm.list(), enqueue: toVm, statusNamespace: o.statusNamespace });
+  }
+
+  private allInformers(): Informer<{ metadata: { name: string } }>[] {
+    return [...Object.values(this.informers), ...this.nodes.informers] as Informer<{ metadata: { name: string } }>[];
   }
 
   /** Lists and watches everything; resolves once the caches are synced and reconciling has begun. */
   async start(): Promise<void> {
-    await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    await Promise.all(this.allInformers().map((i) => i.start()));
     this.synced = true;
     this.markSynced();
   }
@@ -112,7 +122,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await Promise.all(this.allInformers().map((i) => i.stop()));
     await Promise.all(this.queues.map((q) => q.shutdown()));
   }
 }

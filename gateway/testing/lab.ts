@@ -163,7 +163,8 @@ export class Lab {
   }
 
   /** Writes what the operator would for one SGC served by this node: SGC + status, key Secret, GatewayVMConfiguration + status. */
-  async createGateway(name: string, port: number, secondaryIp: string): Promise<GatewayFixture> {
+  /** `servedBy`: the nodes of the GatewayVMConfiguration (default: this node, with `secondaryIp`). */
+  async createGateway(name: string, port: number, secondaryIp: string, servedBy?: { nodeName: string; primaryIP: string; secondaryIP: string }[]): Promise<GatewayFixture> {
     const rest = this.kube.rest;
     const sgcType = RESOURCES.StaticGatewayConfiguration;
     const sgc = await rest.create<{ metadata: { uid: string } }>(resourcePath(sgcType, APP_NS), {
@@ -177,7 +178,7 @@ export class Lab {
     await rest.create(resourcePath(RESOURCES.GatewayVMConfiguration, APP_NS), {
       apiVersion: API_VERSION, kind: 'GatewayVMConfiguration', metadata: { name }, spec: { gatewayNodepoolName: 'gwpool' },
     });
-    await this.setVmProfiles(name, [{ nodeName: NODE.name, primaryIP: NODE.ip, secondaryIP: secondaryIp }]);
+    await this.setVmProfiles(name, servedBy ?? [{ nodeName: NODE.name, primaryIP: NODE.ip, secondaryIP: secondaryIp }]);
     await rest.patch(resourcePath(sgcType, APP_NS, name, 'status'), {
       status: {
         egressIpPrefix: `${secondaryIp}/32`,
@@ -237,6 +238,19 @@ export class Lab {
 
   async deleteEndpoint(name: string): Promise<void> {
     await this.kube.rest.delete(resourcePath(RESOURCES.PodEndpoint, APP_NS, name));
+  }
+
+  /**
+   * One TCP connection from the pod to the server, a numbered line every
+   * 100 ms, echoed back; resolves once it flows with source `src`.
+   * `echoed()` lists the complete lines received (the greeting and maybe
+   * line 1 go to the readiness check), `raw()` everything.
+   */
+  async stream(pod: Pod, src: string): Promise<{ echoed: () => number[]; raw: () => string }> {
+    const client = await this.spawnIn(pod.ns, [here('./echo.ts'), 'client', SERVER_IP, String(SERVER_PORT)], `src ${src}`);
+    let received = '';
+    client.stdout?.on('data', (c: string) => (received += c));
+    return { echoed: () => received.split('\n').slice(0, -1).filter((l) => /^\d+$/.test(l)).map(Number), raw: () => received };
   }
 
   /** The server's view of the pod's source address, or undefined when nothing came back. */

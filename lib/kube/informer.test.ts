@@ -1,9 +1,10 @@
-import t from 'tap';
-import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import t, { type Test } from 'tap';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import { createLogger, silentLogger } from '../log.ts';
+import { BOOKMARK_INTERVAL_MS, Informer } from './informer.ts';
 import { KubeRest } from './rest.ts';
-import { Informer } from './informer.ts';
 import { CORE, resourcePath, type ResourceType } from './paths.ts';
 
 interface ConfigMap {
@@ -168,4 +169,71 @@ t.test('an API server unreachable for several attempts is logged as an error, se
   void informer.start().catch(() => {});
   for (let i = 0; i < 200 && errors.length === 0; i++) await sleep(10);
   t.match(errors[0], { level: 50, msg: 'list/watch failed; restarting', attempt: 5, err: { code: 'KUBE_UNREACHABLE', cause: { code: 'ECONNREFUSED' } } });
+});
+
+/**
+ * A loopback TCP relay to the apiserver whose open connections can be made
+ * silent (bytes swallowed both ways, sockets kept open): a watch dropped by a
+ * middlebox or a dead peer, which neither end is told about.
+ */
+async function silenceableRelay(t: Test, target: URL): Promise<{ url: string; silence: () => void }> {
+  const open = new Set<Socket>();
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    open.add(client);
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on('data', (d) => { if (open.has(client)) b.write(d); });
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    for (const s of sockets) s.destroy();
+  }));
+  server.on('connection', (s) => sockets.push(s));
+  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, silence: () => open.clear() };
+}
+
+t.test('a silently dropped watch is noticed by its idle timeout and the change is delivered', async (t) => {
+  const kube = await startTestKube(t, { crds: false });
+  await kube.rest.create(resourcePath(CORE.namespaces), { metadata: { name: NS } });
+  const relay = await silenceableRelay(t, new URL(kube.server));
+  const kc = new KubeConfig();
+  kc.loadFromString(kube.kubeConfig.exportConfig());
+  const cluster = kc.getCurrentCluster();
+  kc.clusters = kc.clusters.map((c) => (c.name === cluster?.name ? { ...c, server: relay.url } : c));
+  const warnings: string[] = [];
+  const rec = recorder();
+  const informer = new Informer<ConfigMap>({
+    rest: new KubeRest(kc), type: configMaps, namespace: NS, resyncMs: 0, idleTimeoutMs: 1_500, backoffBaseMs: 100,
+    log: createLogger({ level: 'warn', write: (l) => warnings.push(l) }), parse: (o) => o as ConfigMap,
+  }).on(rec.handler);
+  t.teardown(() => informer.stop());
+  await informer.start();
+  // Let the watch connect through the relay, then make it silent.
+  await sleep(500);
+  relay.silence();
+  await kube.rest.create(resourcePath(configMaps, NS), { metadata: { name: 'late' }, data: { v: '1' } });
+  await rec.waitFor('add late=1');
+  t.ok(warnings.some((w) => w.includes('no data for 1500 ms')), 'the dead watch was noticed by the idle timeout, then relisted');
+});
+
+t.test('the default idle timeout is twice the bookmark interval', async (t) => {
+  t.equal(BOOKMARK_INTERVAL_MS, 60_000);
+  const kube = await startTestKube(t, { crds: false });
+  const seen: number[] = [];
+  const rest = kube.rest;
+  const watch = rest.watch.bind(rest);
+  rest.watch = (path, query, onEvent, signal, idleMs) => {
+    seen.push(idleMs);
+    return watch(path, query, onEvent, signal, idleMs);
+  };
+  const informer = new Informer<ConfigMap>({ rest, type: configMaps, namespace: NS, log: silentLogger, parse: (o) => o as ConfigMap, resyncMs: 0 });
+  t.teardown(() => informer.stop());
+  await informer.start();
+  await sleep(300);
+  t.same(seen, [120_000]);
 });

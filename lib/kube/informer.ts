@@ -36,7 +36,19 @@ export interface InformerOptions<T> {
   backoffMaxMs?: number;
   /** Server-side watch timeout; the watch is then resumed from the last version. */
   watchTimeoutSeconds?: number;
+  /**
+   * A watch that delivers no byte (event or bookmark) for this long is taken
+   * for dead and restarted. Default: twice the apiserver's bookmark interval.
+   */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * The apiserver's watch cache sends a bookmark to every watcher that asked
+ * for them about once a minute (defaultBookmarkFrequency in the cacher), so
+ * a healthy watch is never silent for longer.
+ */
+export const BOOKMARK_INTERVAL_MS = 60_000;
 
 interface ListResponse {
   metadata: { resourceVersion: string };
@@ -152,7 +164,7 @@ export class Informer<T extends { metadata: ObjectMeta }> {
         return;
       }
       this.apply(event);
-    }, this.abort.signal, (timeoutSeconds + 30) * 1000).catch((err: unknown) => {
+    }, this.abort.signal, this.opts.idleTimeoutMs ?? 2 * BOOKMARK_INTERVAL_MS).catch((err: unknown) => {
       if (!gone) throw err;
     });
     if (gone) throw new WatchGone();

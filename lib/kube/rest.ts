@@ -49,6 +49,8 @@ export interface RequestOpts {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** First TCP keepalive probe on a silent watch connection. */
+const WATCH_KEEPALIVE_MS = 15_000;
 
 /**
  * A small REST client over a client-node KubeConfig (which supplies the server,
@@ -119,6 +121,8 @@ export class KubeRest {
     await new Promise<void>((resolve, reject) => {
       let buffer = '';
       res.setEncoding('utf8');
+      // Keepalive makes the kernel notice a peer that vanished (a reset NAT entry, a dead node) even while the idle timer runs.
+      res.socket.setKeepAlive(true, WATCH_KEEPALIVE_MS);
       res.socket.setTimeout(idleMs, () => res.destroy(new KegError('KUBE_WATCH_IDLE', `watch ${path}: no data for ${idleMs} ms`)));
       res.on('data', (chunk: string) => {
         buffer += chunk;

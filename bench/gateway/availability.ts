@@ -1,0 +1,101 @@
+// Gateway daemon upgrades and planned drains in the lab, under a steady
+// request loop (a new HTTP request every 100 ms, 1 s timeout) and with one
+// long-lived TCP connection opened before each scenario; the emulated ILB
+// probes every 5 s as Azure's does. Per scenario: failed requests and whether
+// the connection survived, medians over the runs. The baselines, measured in
+// the same run: a plain restart (stop, then start: what a maxUnavailable
+// update does) and the old behaviour (every restart drained: flows move away
+// and back).
+// Needs root. Usage: npx node bench/gateway/availability.ts [--runs 5]
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../lib/log.ts';
+import { healthyBackends, startStream } from '../../lab/availability.ts';
+import { createPod, type LabPod } from '../../lab/kubelet.ts';
+import { Lab, type LabMachine } from '../../lab/lab.ts';
+import { cordon, startAgent, startGateway, startGatewayServing, startOperator, stopGateway, surgeRestartGateway } from '../../lab/parts.ts';
+import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from '../../lab/scenario.ts';
+import { until } from '../../testenv/wait.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const runs = Number(values.runs);
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A scenario gets the lab and the source address the pod egresses from right now. */
+type Scenario = (lab: Lab, source: () => string) => Promise<void>;
+
+/** Every gateway in turn, then a probe interval so the ILB has seen it before the next. */
+const eachGateway = (step: (lab: Lab, g: LabMachine) => Promise<void>): Scenario => async (lab) => {
+  for (const g of lab.gateways) {
+    await step(lab, g);
+    await sleep(lab.probeIntervalMs + 1_000);
+  }
+};
+
+const SCENARIOS: Record<string, Scenario> = {
+  // The control: what the machine's load alone costs over the same time.
+  'nothing happens (control, 25 s)': async () => { await sleep(25_000); },
+  'surge restart (chart default)': eachGateway((lab, g) => surgeRestartGateway(lab, g)),
+  'plain restart (stop, then start)': eachGateway(async (lab, g) => {
+    await stopGateway(lab, g);
+    await startGatewayServing(lab, g);
+  }),
+  'old behaviour: drain on every restart': eachGateway(async (lab, g) => {
+    await cordon(lab, g, true);
+    await stopGateway(lab, g);
+    await cordon(lab, g, false);
+    await startGatewayServing(lab, g);
+  }),
+  'planned drain of the serving gateway (cordon, SIGTERM)': async (lab, source) => {
+    const victim = gatewayForEgress(lab, source()) as LabMachine;
+    await cordon(lab, victim, true);
+    await stopGateway(lab, victim);
+    await sleep(3_000);
+    await cordon(lab, victim, false);
+    await startGatewayServing(lab, victim);
+  },
+};
+
+async function measure(lab: Lab, pod: LabPod, scenario: Scenario): Promise<{ failed: number; total: number; survived: boolean }> {
+  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 120_000);
+  const stream = await startStream(lab, pod);
+  await until('the connection to flow', () => stream.echoed() >= 5, 60_000);
+  const loop = startLoop(lab, pod, 100);
+  await until('the loop to succeed', () => loop.samples().slice(-5).length === 5 && loop.samples().slice(-5).every((s) => s.ok), 60_000);
+  const from = Date.now();
+  await scenario(lab, () => loop.samples().findLast((s) => s.ok)?.source ?? '');
+  await sleep(2_000);
+  await loop.stop();
+  const samples = loop.samples().filter((s) => s.t >= from);
+  const survived = !stream.closed();
+  await stream.stop();
+  return { failed: samples.filter((s) => !s.ok).length, total: samples.length, survived };
+}
+
+const lab = await Lab.start({ log: createLogger({ level: 'warn' }), workers: 1, probeIntervalMs: 5_000 });
+// Interrupted: the lab is torn down all the same (processes, namespaces, links).
+process.once('SIGINT', () => void lab.stop().then(() => process.exit(130)));
+try {
+  await startOperator(lab);
+  for (const g of lab.gateways) startGateway(lab, g);
+  for (const w of lab.workers) await startAgent(lab, w);
+  await applySgc(lab, 'default', 'bench', { gatewayNodepoolName: 'gwpool' });
+  await waitSgcReady(lab, 'default', 'bench');
+  const pod = await createPod(lab, lab.workers[0] as LabMachine, { namespace: 'default', name: 'bench-client', sgc: 'bench' });
+  await waitEgress(lab, pod);
+  const results = new Map<string, { failed: number; total: number; survived: boolean }[]>();
+  for (let run = 0; run < runs; run++) {
+    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      const r = await measure(lab, pod, scenario);
+      results.set(name, [...(results.get(name) ?? []), r]);
+      process.stderr.write(`run ${run + 1} ${name}: ${r.failed} of ${r.total} failed, connection ${r.survived ? 'survived' : 'broke'}\n`);
+    }
+  }
+  console.log(`| scenario | failed requests, median of ${runs} (each run) | long-lived connection survived |`);
+  console.log('| --- | --- | --- |');
+  for (const [name, rs] of results) {
+    console.log(`| ${name} | ${median(rs.map((r) => r.failed))} of ${median(rs.map((r) => r.total))} (${rs.map((r) => r.failed).join(', ')}) | ${rs.filter((r) => r.survived).length} of ${rs.length} |`);
+  }
+} finally {
+  await lab.stop();
+}
