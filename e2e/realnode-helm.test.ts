@@ -95,7 +95,10 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   const [gwAfter, workerAfter] = await Promise.all([survivor, node].map(nodeState));
   // The executable stays on purpose: containerd still calls DEL for pods wired before the uninstall (docs/cni.md).
   t.same(workerAfter?.filter((x) => !before.get(node)?.includes(x)), ['cni-bin/kube-egress-cni', 'lib-keg/cni-manager'], 'on the worker only the plugin executable and the agent\'s (empty) state directory are left');
-  t.same(readdirSync(join(node.dir, 'lib-keg', 'cni-manager')), [], 'no pod records left');
+  const state = join(node.dir, 'lib-keg', 'cni-manager');
+  t.same(readdirSync(state).filter((x) => x !== 'spares'), [], 'no pod records left');
+  const ledger = join(state, 'spares');
+  t.same(existsSync(ledger) ? readdirSync(ledger) : [], [], 'no spare WireGuard link left in the agent\'s ledger (cni/podnet/pool.ts)');
   const gwLeft = gwAfter?.filter((x) => !before.get(survivor)?.includes(x)) ?? [];
   t.same(gwLeft, [], `nothing of the gateway daemon left on the gateway node (left: ${gwLeft.join(', ')})`, {
     todo: 'the daemon keeps its namespace, WireGuard state and nftables across restarts by design, and no uninstall path removes them',

@@ -40,7 +40,7 @@ t.test('the CLI runs as uid 65532 by default and answers --version and --help', 
   t.same(version, { code: 0, stdout: `kube-egress-gateway ${VERSION}\n`, stderr: '' });
   const usage = await image.run(t);
   t.equal(usage.code, 0, 'the default CMD is --help');
-  t.match(usage.stderr, /commands:\n {2}operator .*\n {2}gateway .*\n {2}cni-manager /);
+  t.match(usage.stdout, /Commands:\n {2}operator .*\n {2}gateway .*\n {2}cni-manager /);
 });
 
 t.test('each part starts and answers --help under its pod\'s user', async (t) => {
@@ -48,10 +48,11 @@ t.test('each part starts and answers --help under its pod\'s user', async (t) =>
   for (const [part, uid] of [['operator', undefined], ['gateway', 0], ['cni-manager', 0]] as const) {
     const out = await image.run(t, { args: ['kube-egress-gateway', part, '--help'], ...(uid !== undefined && { uid }) });
     t.equal(out.code, 0, `${part} --help exits 0`);
-    t.match(out.stdout, `Usage: kube-egress-gateway ${part} [flags]`);
+    t.match(out.stdout, `Usage: kube-egress-gateway ${part} [options]`);
   }
   const bad = await image.run(t, { args: ['kube-egress-gateway', 'gateway', '--no-such-flag'], uid: 0 });
   t.equal(bad.code, 2, 'a bad flag is a usage error');
+  t.match(bad.stderr, /unknown option '--no-such-flag'/, 'naming the flag');
 });
 
 t.test('the tools the parts run are present and work in a node\'s network namespace', async (t) => {
