@@ -8,6 +8,8 @@ import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
+import { GatewayDirectory } from './gateways.ts';
+import type { ProbeAddress } from './health.ts';
 import { type Flags, OPTIONS, parseManagerFlags, USAGE } from './flags.ts';
 import { uninstall } from './install.ts';
 import { agentMetrics } from './metrics.ts';
@@ -48,6 +50,12 @@ export interface AgentDeps {
    * that enters its stand-in node's namespace.
    */
   runner?: CommandRunner;
+  /**
+   * Where gateway probes go. Default: the gateway node's IP. The test bed's
+   * gateways live in namespaces this process cannot reach, so it maps their
+   * IPs to probe servers on loopback.
+   */
+  probeAddress?: (ip: string) => ProbeAddress;
 }
 
 /** Runs the agent until `signal` fires; every part is stopped on the way out. */
@@ -72,18 +80,24 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   refresher.start();
   const socket = await serveSocket(flags.socket, service, metrics, log);
   const ops = await startOpsServer({ registry, host: flags['metrics-bind-address'].host, port: flags['metrics-bind-address'].port });
+  const gateways = new GatewayDirectory({ rest, log, stateDir: flags['state-dir'] });
   const recovery = new Recovery({
-    rest, pods, links, metrics, log,
+    pods, gateways, links, metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
-    lbProbeIntervalMs: flags['lb-probe-interval'],
+    lbProbeIntervalMs: flags['lb-probe-interval'], probeAddress: deps.probeAddress,
   });
-  if (flags['fast-recovery']) recovery.start();
-  else log.info('fast recovery is off: pods re-handshake on WireGuard\'s own timers after a gateway failure');
+  if (flags['fast-recovery']) {
+    gateways.start();
+    recovery.start();
+  } else {
+    log.info('gateway failover is off: pods follow the load balancer and re-handshake on WireGuard\'s own timers');
+  }
   const chaining = flags['skip-install'] ? undefined : await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   chaining?.stop();
-  recovery.stop();
+  await recovery.stop();
+  if (flags['fast-recovery']) await gateways.stop();
   await socket.close();
   await reconciler.stop();
   await refresher.stop();

@@ -30,9 +30,9 @@ export const OPTIONS = {
   'imds-endpoint': { type: 'string', default: 'http://169.254.169.254' },
   'reconcile-interval': { type: 'string', default: '30s' },
   'conflist-check-interval': { type: 'string', default: '30s' },
-  'probe-interval': { type: 'string', default: '2s' },
-  'probe-timeout': { type: 'string', default: '1s' },
-  'probe-failures': { type: 'string', default: '2' },
+  'probe-interval': { type: 'string', default: '200ms' },
+  'probe-timeout': { type: 'string', default: '250ms' },
+  'probe-failures': { type: 'string', default: '1' },
   'probe-port': { type: 'string', default: '8082' },
   'fast-recovery': { type: 'string', default: 'true' },
   'lb-probe-interval': { type: 'string', default: '5s' },
@@ -100,6 +100,6 @@ export const USAGE = `Usage: kube-egress-gateway cni-manager [flags]
 
 The node agent: installs and chains kube-egress-cni, serves it on a unix
 socket, wires annotated pods' network namespaces, keeps their PodEndpoints,
-and resets pod tunnels when a gateway dies.
+and fails pod tunnels over to a live gateway when theirs dies.
 Flags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(' ')}
 See docs/cni.md.`;
