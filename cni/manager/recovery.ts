@@ -93,12 +93,7 @@ export class Recovery {
       const first = pods[0] as AgentPod;
       const known = this.track(key, this.o.gateways.ips(first.pod.namespace, first.staticGatewayConfiguration));
       for (const [ip, gw] of known) {
-        if (gw.busy) continue;
-        gw.busy = true;
-        void this.prober.probe(ip, first.sgcUid ?? '').then((answer) => {
-          gw.busy = false;
-          this.answered(key, ip, gw, answer);
-        });
+        if (!gw.busy) void this.probe(key, ip, gw, first.sgcUid ?? '');
       }
       // Rounds that find the SGC busy are skipped, not queued.
       if ((this.watchUntil.get(key) ?? 0) > Date.now()) {
@@ -120,6 +115,13 @@ export class Recovery {
     }
     for (const ip of ips) if (!known.has(ip)) known.set(ip, { state: 'up', silent: 0, refused: 0, since: Date.now(), busy: false, evacuated: false });
     return known;
+  }
+
+  private async probe(key: string, ip: string, gw: Gateway, sgcUid: string): Promise<void> {
+    gw.busy = true;
+    const answer = await this.prober.probe(ip, sgcUid);
+    gw.busy = false;
+    this.answered(key, ip, gw, answer);
   }
 
   private answered(key: string, ip: string, gw: Gateway, answer: Answer): void {
