@@ -1,44 +1,13 @@
 // Gateway failure and maintenance under a steady request loop, with the ILB
 // probing at Azure's default interval. The outages are reported as comments.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createPod, type LabPod } from '../lab/kubelet.ts';
-import type { Lab, LabMachine } from '../lab/lab.ts';
-import { measureOutage, type Outage } from '../lab/outage.ts';
-import { killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway } from '../lab/parts.ts';
-import type { RouterStatus } from '../lab/router/daemon.ts';
-import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { createPod } from '../lab/kubelet.ts';
+import type { LabMachine } from '../lab/lab.ts';
+import { healthyBackends, killServingGateway } from '../lab/failover.ts';
+import { reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway } from '../lab/parts.ts';
+import { applySgc, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
-
-function healthyBackends(lab: Lab): number {
-  const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
-  return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
-}
-
-/** Kills the gateway node the pod's flow goes through, during a request loop, and measures the outage. */
-async function killServingGateway(lab: Lab, pod: LabPod): Promise<{ outage: Outage; victim: LabMachine }> {
-  const loop = startLoop(lab, pod, 100);
-  // A steady flow first: right after a gateway comes back, the load balancer
-  // may still be handing it its flows back.
-  const steady = () => {
-    const last = loop.samples().slice(-20);
-    return last.length === 20 && last.every((s) => s.ok && s.source === last[0]?.source);
-  };
-  await until('a steady flow through one gateway', steady, 60_000);
-  const serving = loop.samples().at(-1)?.source as string;
-  const victim = gatewayForEgress(lab, serving);
-  if (!victim) throw new Error(`no gateway node owns the egress address ${serving}`);
-  const killedAt = Date.now();
-  await killGatewayNode(lab, victim);
-  // Recovered means served by another gateway: a request that started just
-  // before the link went down may still have succeeded through the victim.
-  await until('egress to recover', () => loop.samples().some((s) => s.t > killedAt && s.ok && s.source !== serving), 120_000, 250);
-  await new Promise((r) => setTimeout(r, 500));
-  await loop.stop();
-  return { outage: measureOutage(loop.samples(), killedAt), victim };
-}
 
 t.test('gateway failover', async (t) => {
   const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });

@@ -103,8 +103,8 @@ export async function startAgent(lab: Lab, m: LabMachine, extra: string[] = []):
     '--kubeconfig', nodeKubeconfig(m), '--node-name', m.computerName,
     '--socket', join(m.dir, 'cni.sock'), '--state-dir', join(m.dir, 'agent-state'),
     '--plugin-binary', pluginExecutable(lab), '--cni-bin-dir', binDir, '--cni-conf-dir', confDir,
-    // Probe faster than the load balancer, and tell the agent how slow the load balancer is.
-    '--probe-interval', '1s', '--lb-probe-interval', `${lab.probeIntervalMs}ms`, ...extra,
+    // Tell the agent how slow the load balancer is.
+    '--lb-probe-interval', `${lab.probeIntervalMs}ms`, ...extra,
   ]);
 }
 
