@@ -72,13 +72,15 @@ export async function stopGateway(lab: Lab, m: LabMachine): Promise<void> {
 }
 
 /**
- * A gateway node dies: every process of the node is killed and its link to
- * the VNet goes down. The gateway namespace and its links stay, as they
- * would on a powered-off VM that comes back.
+ * A gateway node dies: its link to the VNet goes down and every process of
+ * the node is killed. The gateway namespace and its links stay, as they
+ * would on a powered-off VM that comes back. The link goes first: a dead
+ * node falls silent at once, where a node whose processes die first still
+ * answers with resets for a moment.
  */
 export async function killGatewayNode(lab: Lab, m: LabMachine): Promise<void> {
-  await lab.procs.kill(`gateway-${m.computerName}`);
   await lab.runner.run(['ip', '-n', m.name, 'link', 'set', 'eth0', 'down']);
+  await lab.procs.kill(`gateway-${m.computerName}`);
 }
 
 /** The node comes back: its link up with the routes the kernel dropped, and its gateway daemon restarted. */

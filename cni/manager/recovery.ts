@@ -65,6 +65,8 @@ export class Recovery {
   /** One change at a time per SGC. */
   private readonly queues = new Map<string, Promise<void>>();
   private readonly linkCache = new Map<string, WgLink>();
+  /** Each pod's tunnel endpoint as last read or set (the agent is its only writer after ADD). */
+  private readonly endpoints = new Map<string, string | null>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(opts: RecoveryOptions) {
@@ -88,7 +90,9 @@ export class Recovery {
     this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
     for (const key of this.gateways.keys()) if (!bySgc.has(key)) this.gateways.delete(key);
     const live = new Set([...bySgc.values()].flat().map((p) => p.containerId));
-    for (const cache of [this.linkCache, this.transfer]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
+    for (const cache of [this.linkCache, this.transfer, this.endpoints]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
+    // Found ahead, so that a failover spends no time looking for links.
+    for (const pods of bySgc.values()) for (const pod of pods) if (!this.linkCache.has(pod.containerId)) void this.link(pod);
     for (const [key, pods] of bySgc) {
       const first = pods[0] as AgentPod;
       const known = this.track(key, this.o.gateways.ips(first.pod.namespace, first.staticGatewayConfiguration));
@@ -178,10 +182,9 @@ export class Recovery {
     const balanced: AgentPod[] = [];
     let moved = 0;
     await eachLimited(this.podsOf(key), async (pod) => {
-      const peer = await this.peer(pod);
-      if (peer === undefined) return;
-      if (peer.state.endpoint === pod.gatewayEndpoint) balanced.push(pod);
-      else if (hostOf(peer.state.endpoint) === ip && await this.pin(key, pod, targets)) moved++;
+      const endpoint = await this.endpointOf(pod);
+      if (endpoint === pod.gatewayEndpoint) balanced.push(pod);
+      else if (hostOf(endpoint) === ip && await this.pin(key, pod, targets)) moved++;
     });
     moved += await this.checkBalanced(key, balanced, targets);
     this.o.log.info('failover done', { sgc: key, gateway: ip, podsMoved: moved, liveGateways: targets.length });
@@ -197,7 +200,7 @@ export class Recovery {
       const peer = await this.peer(pod);
       if (peer === undefined) return;
       if (peer.state.latestHandshake === null && await this.pin(key, pod, targets)) moved++;
-      else await peer.wg.setPeer(peer.link.wgName, { publicKey: pod.gatewayPublicKey, allowedIps: ['0.0.0.0/0'], persistentKeepalive: 0 });
+      else await peer.wg.setPeer(peer.link.wgName, { publicKey: pod.gatewayPublicKey, allowedIps: ['0.0.0.0/0'], persistentKeepalive: 0 }).catch(() => undefined);
     });
     return moved;
   }
@@ -218,8 +221,7 @@ export class Recovery {
   /** After a change the load balancer acts on: each pod entering through it starts a new session. */
   private async resetBalanced(key: string): Promise<void> {
     await eachLimited(this.podsOf(key), async (pod) => {
-      const peer = await this.peer(pod);
-      if (peer?.state.endpoint === pod.gatewayEndpoint) await this.setPeer(key, pod, pod.gatewayEndpoint, 0);
+      if (await this.endpointOf(pod) === pod.gatewayEndpoint) await this.setPeer(key, pod, pod.gatewayEndpoint, 0);
     });
   }
 
@@ -245,16 +247,26 @@ export class Recovery {
     await this.checkBalanced(key, stalled, this.serving(key, ''));
   }
 
-  private async peer(pod: AgentPod): Promise<{ link: WgLink; wg: ReturnType<WgLinks['wg']>; state: WgPeerState } | undefined> {
+  private async link(pod: AgentPod): Promise<WgLink | undefined> {
+    const cached = this.linkCache.get(pod.containerId);
+    if (cached !== undefined) return cached;
     try {
-      let link = this.linkCache.get(pod.containerId);
-      if (link === undefined) {
-        link = await this.o.links.find(POD_IFNAME, pod.netns);
-        if (link === undefined) return undefined;
-        this.linkCache.set(pod.containerId, link);
-      }
+      const link = await this.o.links.find(POD_IFNAME, pod.netns);
+      if (link !== undefined) this.linkCache.set(pod.containerId, link);
+      return link;
+    } catch (err) {
+      this.o.log.warn('cannot find a pod tunnel', { pod: `${pod.pod.namespace}/${pod.pod.name}`, reason: describeError(err) });
+      return undefined;
+    }
+  }
+
+  private async peer(pod: AgentPod): Promise<{ link: WgLink; wg: ReturnType<WgLinks['wg']>; state: WgPeerState } | undefined> {
+    const link = await this.link(pod);
+    if (link === undefined) return undefined;
+    try {
       const wg = this.o.links.wg(link);
       const state = (await wg.show(link.wgName)).peers.find((p) => p.publicKey === pod.gatewayPublicKey);
+      if (state) this.endpoints.set(pod.containerId, state.endpoint);
       return state && { link, wg, state };
     } catch (err) {
       this.linkCache.delete(pod.containerId);
@@ -263,15 +275,21 @@ export class Recovery {
     }
   }
 
+  private async endpointOf(pod: AgentPod): Promise<string | null | undefined> {
+    return this.endpoints.has(pod.containerId) ? this.endpoints.get(pod.containerId) : (await this.peer(pod))?.state.endpoint;
+  }
+
   /** Re-adds the pod's gateway peer with `endpoint`: WireGuard forgets the session, so the next packet (or keepalive) handshakes at once. */
   private async setPeer(key: string, pod: AgentPod, endpoint: string, keepalive: number): Promise<void> {
-    const peer = await this.peer(pod);
-    if (peer === undefined) return;
+    const link = await this.link(pod);
+    if (link === undefined) return;
     try {
-      await peer.wg.resetPeer(peer.link.wgName, { publicKey: pod.gatewayPublicKey, endpoint, allowedIps: ['0.0.0.0/0'], persistentKeepalive: keepalive });
+      await this.o.links.wg(link).resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint, allowedIps: ['0.0.0.0/0'], persistentKeepalive: keepalive });
+      this.endpoints.set(pod.containerId, endpoint);
       this.o.metrics.sessionResets.inc({ sgc: key });
     } catch (err) {
       this.linkCache.delete(pod.containerId);
+      this.endpoints.delete(pod.containerId);
       this.o.log.warn('cannot reset a pod session', { pod: `${pod.pod.namespace}/${pod.pod.name}`, reason: describeError(err) });
     }
   }
@@ -285,7 +303,7 @@ async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<vo
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }
 
-function hostOf(endpoint: string | null): string | undefined {
+function hostOf(endpoint: string | null | undefined): string | undefined {
   return endpoint?.slice(0, endpoint.lastIndexOf(':'));
 }
 
