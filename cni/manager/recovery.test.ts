@@ -59,12 +59,16 @@ t.test('a pod whose gateway falls silent is pointed at a live gateway node, also
   const sgc = await createSgc(kube.rest, 'team-c', 'egress');
   await setSgcStatus(kube.rest, 'team-c', 'egress', sgc.generation, { ip: frontend, port: 6000, publicKey: key.publicKey() });
   await createVmConfig(kube.rest, 'team-c', 'egress', [a.ip, b.ip]);
-  const [pa, pb] = [await probeServer(t), await probeServer(t)];
+  const [pa, pb, pc] = [await probeServer(t), await probeServer(t), await probeServer(t)];
+  const probePorts = new Map([[a.ip, pa.port], [b.ip, pb.port]]);
   const paths: string[] = [];
-  await startAgent(t, lab, kube, 'node-r', ['--probe-interval=200ms', '--probe-timeout=250ms', '--probe-failures=1', '--lb-probe-interval=60s'], false, {
+  await startAgent(t, lab, kube, 'node-r', [
+    // A generous timeout: a probe answered late on this busy machine would look like a dead node.
+    '--probe-interval=200ms', '--probe-timeout=1s', '--probe-failures=1', '--lb-probe-interval=60s',
+  ], false, {
     probeAddress: (ip) => {
       paths.push(ip);
-      return { host: '127.0.0.1', port: ip === a.ip ? pa.port : pb.port };
+      return { host: '127.0.0.1', port: probePorts.get(ip) ?? pc.port };
     },
   });
 
@@ -91,7 +95,7 @@ t.test('a pod whose gateway falls silent is pointed at a live gateway node, also
   await t.test('a gateway the pod does not use falls silent: the pod stays', async (t) => {
     pb.set('silent');
     // Longer than detection plus the handshake check.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await new Promise((r) => setTimeout(r, 2_500));
     const peer = await podPeer();
     t.equal(peer.endpoint, `${frontend}:6000`, 'still through the load balancer');
     t.not(peer.latestHandshake, null, 'with a live session (checked with a handshake)');
@@ -118,14 +122,17 @@ t.test('a pod whose gateway falls silent is pointed at a live gateway node, also
     t.not((await podPeer()).latestHandshake, null, 'and handshook with it');
   });
 
-  await t.test('when the API returns, changes reach the agent without a restart', async (t) => {
+  await t.test('when the API returns, a gateway it tells of serves without an agent restart', async (t) => {
     await kube.startApiServer();
-    pb.set('ok');
-    await b.addPod(podKey, ep.spec.podIpAddress);
-    // Gateway A leaves the pool: its pods go to B.
+    // The pool is now a new node C only; A and B are gone.
+    const c = await gatewayStandIn(t, lab.node.path, '192.168.202.10', 6000, key);
+    await c.addPod(podKey, ep.spec.podIpAddress);
     const type = RESOURCES[KINDS.GatewayVMConfiguration];
     await until('the API to answer', () => kube.rest.get(resourcePath(type, 'team-c', 'egress')).then(() => true, () => false), 60_000);
-    await kube.rest.patch(resourcePath(type, 'team-c', 'egress', 'status'), { status: { gatewayVMProfiles: [{ nodeName: 'gw-1', primaryIP: b.ip }] } });
-    t.ok(await until('the tunnel to follow the pool', endpointIs(`${b.ip}:6000`), 60_000, 100), 'pointed at B after A left the pool');
+    await kube.rest.patch(resourcePath(type, 'team-c', 'egress', 'status'), { status: { gatewayVMProfiles: [{ nodeName: 'gw-2', primaryIP: c.ip }] } });
+    await kill(a, pa, podKey);
+    t.ok(await until('the tunnel to follow the pool', endpointIs(`${c.ip}:6000`), 60_000, 100), 'pointed at C, known only from the API');
+    await ping(pod.path, '172.31.255.1', 1);
+    t.not(await handshakeWith(c), null, 'and handshook with it');
   });
 });

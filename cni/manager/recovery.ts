@@ -115,7 +115,7 @@ export class Recovery {
       if (ips.includes(ip)) continue;
       known.delete(ip);
       this.o.log.info('gateway left the pool; moving pods that went to it', { sgc: key, gateway: ip });
-      this.enqueue(key, () => this.failover(key, ip));
+      this.enqueue(key, () => this.failover(key, ip, false));
     }
     for (const ip of ips) if (!known.has(ip)) known.set(ip, { state: 'up', silent: 0, refused: 0, since: Date.now(), busy: false, evacuated: false });
     return known;
@@ -138,7 +138,7 @@ export class Recovery {
       // Pods pinned to a gateway that keeps refusing follow the load balancer, which has given up on it by now.
       if (next === 'refusing' && !gw.evacuated && Date.now() - gw.since >= 2 * this.o.lbProbeIntervalMs) {
         gw.evacuated = true;
-        this.enqueue(key, () => this.failover(key, ip));
+        this.enqueue(key, () => this.failover(key, ip, false));
       }
       return;
     }
@@ -146,7 +146,7 @@ export class Recovery {
     Object.assign(gw, { state: next, since: Date.now(), evacuated: false });
     if (next === 'dead') {
       this.o.log.warn('gateway node fell silent; failing its pods over', { sgc: key, gateway: ip });
-      this.enqueue(key, () => this.failover(key, ip));
+      this.enqueue(key, () => this.failover(key, ip, true));
     } else if (!(was === 'dead' && next === 'refusing')) {
       // The load balancer moves flows on its own schedule when a gateway stops
       // or starts serving, to gateways with no session for them.
@@ -173,30 +173,33 @@ export class Recovery {
   }
 
   /**
-   * The gateway at `ip` is gone: pods pinned to it move to a live one; pods
-   * entering through the load balancer are checked with a handshake, and
-   * those without an answer (the load balancer still sends them to `ip`) move too.
+   * The gateway at `ip` is gone. Pods entering through the load balancer are
+   * checked with a handshake, and those without an answer (the load
+   * balancer still sends them to `ip`) move to a live gateway. So do pods
+   * pinned to `ip`: after a check when it fell silent (a late probe answer
+   * on a busy node looks the same), at once when it left the pool or says
+   * it does not serve.
    */
-  private async failover(key: string, ip: string): Promise<void> {
+  private async failover(key: string, ip: string, check: boolean): Promise<void> {
     const targets = this.serving(key, ip);
-    const balanced: AgentPod[] = [];
+    const suspects: { pod: AgentPod; endpoint: string }[] = [];
     let moved = 0;
     await eachLimited(this.podsOf(key), async (pod) => {
       const endpoint = await this.endpointOf(pod);
-      if (endpoint === pod.gatewayEndpoint) balanced.push(pod);
+      if (endpoint === pod.gatewayEndpoint || (check && hostOf(endpoint) === ip)) suspects.push({ pod, endpoint: endpoint as string });
       else if (hostOf(endpoint) === ip && await this.pin(key, pod, targets)) moved++;
     });
-    moved += await this.checkBalanced(key, balanced, targets);
+    moved += await this.check(key, suspects, targets);
     this.o.log.info('failover done', { sgc: key, gateway: ip, podsMoved: moved, liveGateways: targets.length });
   }
 
-  /** Resets each pod's session through the load balancer with an immediate handshake; those not answered in time are pinned to a live gateway. */
-  private async checkBalanced(key: string, pods: AgentPod[], targets: string[]): Promise<number> {
+  /** Resets each pod's session where it goes now, with an immediate handshake; those not answered in time are pinned to a live gateway. */
+  private async check(key: string, pods: { pod: AgentPod; endpoint: string }[], targets: string[]): Promise<number> {
     // A keepalive on a peer without a session is a handshake, sent at once.
-    await eachLimited(pods, (pod) => this.setPeer(key, pod, pod.gatewayEndpoint, 1));
+    await eachLimited(pods, ({ pod, endpoint }) => this.setPeer(key, pod, endpoint, 1));
     await new Promise((r) => setTimeout(r, this.o.timeoutMs));
     let moved = 0;
-    await eachLimited(pods, async (pod) => {
+    await eachLimited(pods, async ({ pod }) => {
       const peer = await this.peer(pod);
       if (peer === undefined) return;
       if (peer.state.latestHandshake === null && await this.pin(key, pod, targets)) moved++;
@@ -244,7 +247,7 @@ export class Recovery {
       if (stalled.length === 0) return;
       this.o.log.info('pod tunnels send but receive nothing; checking them', { sgc: key, pods: stalled.length });
       for (const pod of stalled) this.transfer.delete(pod.containerId);
-    await this.checkBalanced(key, stalled, this.serving(key, ''));
+    await this.check(key, stalled.map((pod) => ({ pod, endpoint: pod.gatewayEndpoint })), this.serving(key, ''));
   }
 
   private async link(pod: AgentPod): Promise<WgLink | undefined> {
