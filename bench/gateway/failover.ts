@@ -6,7 +6,9 @@
 // the load balancer) that requests the echo service every 100 ms, each
 // request given up after --timeout-ms. Needs root.
 // Usage: npx node bench/gateway/failover.ts [--runs 5] [--timeout-ms 300] [--lb-probe-ms 5000]
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.ts';
 import { healthyBackends, killServingGateway } from '../../lab/failover.ts';
@@ -39,6 +41,7 @@ try {
       if (agentMode !== mode) {
         if (agentMode) await stopAgent(lab, w);
         await startAgent(lab, w, [...MODES[mode]]);
+        await until('the agent\'s socket', () => existsSync(join(w.dir, 'cni.sock')), 60_000, 100);
         agentMode = mode;
       }
       await until('both gateways in rotation', () => healthyBackends(lab) === 2, 120_000);

@@ -74,7 +74,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const links = new WgLinks(runner);
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
   const service = new CniService({ rest, exclusions, pods, net: { runner, links, observe }, log });
-  const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
+  const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'], nodeName: flags['node-name'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
   refresher.start();
