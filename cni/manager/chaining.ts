@@ -9,7 +9,7 @@ import { removeNotReadyTaint } from './taint.ts';
 import { UninstallSwitch } from './uninstall-switch.ts';
 
 export interface Chaining {
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /**
@@ -19,7 +19,8 @@ export interface Chaining {
  */
 export async function startChaining(flags: Flags, rest: KubeRest, metrics: AgentMetrics, log: Logger): Promise<Chaining> {
   const uninstallSwitch = new UninstallSwitch(rest, flags.namespace, flags['cni-uninstall-configmap-name'], log);
-  await uninstallSwitch.refresh();
+  // Decided before the first install, so a node being uninstalled is not chained for a moment.
+  await uninstallSwitch.start(10_000);
   const taint = new TaintRemover(rest, flags['node-name'], log);
   const installer = new Installer({
     source: flags['plugin-binary'], binDir: flags['cni-bin-dir'], confDir: flags['cni-conf-dir'], confFile: flags['cni-conf-file'], log,
@@ -38,13 +39,11 @@ export async function startChaining(flags: Flags, rest: KubeRest, metrics: Agent
     },
   });
   installer.start(flags['conflist-check-interval']);
-  const poll = setInterval(() => {
-    void uninstallSwitch.refresh().then((changed) => changed && installer.sync());
-  }, flags['conflist-check-interval']);
+  uninstallSwitch.subscribe(() => installer.sync());
   return {
-    stop: () => {
-      clearInterval(poll);
+    stop: async () => {
       installer.stop();
+      await uninstallSwitch.stop();
     },
   };
 }

@@ -95,7 +95,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const chaining = flags['skip-install'] ? undefined : await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-  chaining?.stop();
+  await chaining?.stop();
   await recovery.stop();
   if (flags['fast-recovery']) await gateways.stop();
   await socket.close();
