@@ -67,6 +67,7 @@ export class Recovery {
   private readonly linkCache = new Map<string, WgLink>();
   /** Each pod's tunnel endpoint as last read or set (the agent is its only writer after ADD). */
   private readonly endpoints = new Map<string, string | null>();
+  private readonly reading = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(opts: RecoveryOptions) {
@@ -91,8 +92,8 @@ export class Recovery {
     for (const key of this.gateways.keys()) if (!bySgc.has(key)) this.gateways.delete(key);
     const live = new Set([...bySgc.values()].flat().map((p) => p.containerId));
     for (const cache of [this.linkCache, this.transfer, this.endpoints]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
-    // Found ahead, so that a failover spends no time looking for links.
-    for (const pods of bySgc.values()) for (const pod of pods) if (!this.linkCache.has(pod.containerId)) void this.link(pod);
+    // Read ahead, so that a failover spends no time finding links and endpoints.
+    for (const pods of bySgc.values()) for (const pod of pods) if (!this.endpoints.has(pod.containerId)) void this.readAhead(pod);
     for (const [key, pods] of bySgc) {
       const first = pods[0] as AgentPod;
       const known = this.track(key, this.o.gateways.ips(first.pod.namespace, first.staticGatewayConfiguration));
@@ -276,6 +277,13 @@ export class Recovery {
       this.o.log.warn('cannot read a pod tunnel', { pod: `${pod.pod.namespace}/${pod.pod.name}`, reason: describeError(err) });
       return undefined;
     }
+  }
+
+  private async readAhead(pod: AgentPod): Promise<void> {
+    if (this.reading.has(pod.containerId)) return;
+    this.reading.add(pod.containerId);
+    await this.peer(pod);
+    this.reading.delete(pod.containerId);
   }
 
   private async endpointOf(pod: AgentPod): Promise<string | null | undefined> {
