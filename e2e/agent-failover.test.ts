@@ -5,11 +5,11 @@
 // returns, the agent follows again without a restart. The outages are
 // reported as comments; bench/gateway/failover.ts measures them.
 import t from 'tap';
-import { healthyBackends, killServingGateway, tunnelEndpoint } from '../lab/failover.ts';
+import { haClient, healthyBackends, killServingGateway, tunnelEndpoint } from '../lab/failover.ts';
 import { createPod } from '../lab/kubelet.ts';
 import type { LabMachine } from '../lab/lab.ts';
 import { reviveGatewayNode } from '../lab/parts.ts';
-import { applySgc, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { inPrefix, waitEgress } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
@@ -22,13 +22,7 @@ function hostOf(endpoint: string | null): string | undefined {
 
 t.test('agent failover', async (t) => {
   const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });
-  const w = lab.workers[0] as LabMachine;
-  await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
-  const sgc = await waitSgcReady(lab, 'default', 'ha');
-  const prefix = sgc.status?.egressIpPrefix as string;
-  const pod = await createPod(lab, w, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
-  await waitEgress(lab, pod);
-  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
+  const { worker: w, pod, prefix } = await haClient(lab);
   const frontend = await tunnelEndpoint(lab, pod);
   const survivorOf = (victim: LabMachine) => lab.gateways.find((g) => g !== victim) as LabMachine;
   const bothInRotation = () => until('both gateways back in rotation', () => healthyBackends(lab) === 2, 120_000);

@@ -1,23 +1,15 @@
 // Gateway failure and maintenance under a steady request loop, with the ILB
 // probing at Azure's default interval. The outages are reported as comments.
 import t from 'tap';
-import { createPod } from '../lab/kubelet.ts';
-import type { LabMachine } from '../lab/lab.ts';
-import { healthyBackends, killServingGateway } from '../lab/failover.ts';
+import { haClient, healthyBackends, killServingGateway } from '../lab/failover.ts';
 import { reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway } from '../lab/parts.ts';
-import { applySgc, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { inPrefix, startLoop } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
 t.test('gateway failover', async (t) => {
   const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });
-  const w = lab.workers[0] as LabMachine;
-  await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
-  const sgc = await waitSgcReady(lab, 'default', 'ha');
-  const prefix = sgc.status?.egressIpPrefix as string;
-  const pod = await createPod(lab, w, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
-  await waitEgress(lab, pod);
-  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
+  const { worker: w, pod, prefix } = await haClient(lab);
 
   await t.test('8. a gateway node dies during a request loop: egress recovers (fast recovery on, then off)', async (t) => {
     const on = await killServingGateway(lab, pod);

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { until } from '../testenv/wait.ts';
-import type { LabPod } from './kubelet.ts';
+import { createPod, type LabPod } from './kubelet.ts';
 import type { Lab, LabMachine } from './lab.ts';
 import { measureOutage, type Outage } from './outage.ts';
 import { killGatewayNode } from './parts.ts';
 import type { RouterStatus } from './router/daemon.ts';
-import { gatewayForEgress, startLoop } from './scenario.ts';
+import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from './scenario.ts';
 
 /*
  * Gateway failures under a steady request loop, as the failover e2e tests
@@ -18,6 +18,21 @@ import { gatewayForEgress, startLoop } from './scenario.ts';
 export function healthyBackends(lab: Lab): number {
   const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
   return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
+}
+
+/**
+ * The failover tests' setting: SGC `default/ha` on the gateway pool, its pod
+ * `ha-client` on the first worker egressing, both gateways in the load
+ * balancer's rotation.
+ */
+export async function haClient(lab: Lab): Promise<{ worker: LabMachine; pod: LabPod; prefix: string }> {
+  const worker = lab.workers[0] as LabMachine;
+  await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
+  const sgc = await waitSgcReady(lab, 'default', 'ha');
+  const pod = await createPod(lab, worker, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
+  await waitEgress(lab, pod);
+  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
+  return { worker, pod, prefix: sgc.status?.egressIpPrefix as string };
 }
 
 export interface Kill {
