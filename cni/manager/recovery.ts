@@ -139,7 +139,8 @@ export class Recovery {
       // Pods pinned to a gateway that keeps refusing follow the load balancer, which has given up on it by now.
       if (next === 'refusing' && !gw.evacuated && Date.now() - gw.since >= 2 * this.o.lbProbeIntervalMs) {
         gw.evacuated = true;
-        this.enqueue(key, () => this.failover(key, ip, false));
+        // Only to a gateway that serves: moving between refusing ones would gain nothing.
+        if ([...(this.gateways.get(key) ?? [])].some(([other, g]) => other !== ip && g.state === 'up')) this.enqueue(key, () => this.failover(key, ip, false));
       }
       return;
     }
@@ -169,8 +170,15 @@ export class Recovery {
     return this.o.pods.list().filter((p) => !p.unwired && `${p.pod.namespace}/${p.staticGatewayConfiguration}` === key);
   }
 
+  /**
+   * Where pods may go: the gateways that serve. When none does, those that at
+   * least answer: a daemon restarting or cut off from the API most likely still
+   * forwards, and the load balancer has no healthy backend left either.
+   */
   private serving(key: string, except: string): string[] {
-    return [...(this.gateways.get(key) ?? [])].filter(([ip, gw]) => ip !== except && gw.state === 'up').map(([ip]) => ip);
+    const others = [...(this.gateways.get(key) ?? [])].filter(([ip]) => ip !== except);
+    const up = others.filter(([, gw]) => gw.state === 'up');
+    return (up.length > 0 ? up : others.filter(([, gw]) => gw.state === 'refusing')).map(([ip]) => ip);
   }
 
   /**
