@@ -1,50 +1,18 @@
 // Gateway failure and maintenance under a steady request loop, with the ILB
 // probing at Azure's default interval. The outages are reported as comments.
 import t from 'tap';
-import { createPod, type LabPod } from '../lab/kubelet.ts';
-import type { Lab, LabMachine } from '../lab/lab.ts';
-import { measureOutage, type Outage } from '../lab/outage.ts';
-import { cordon, gatewayLinkPrefix, killGatewayNode, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
-import { healthyBackends, startStream } from '../lab/availability.ts';
-import { wireguardGoPids } from '../testenv/wireguard.ts';
-import { applySgc, gatewayForEgress, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { startStream } from '../lab/availability.ts';
+import { haClient, healthyBackends, killServingGateway } from '../lab/failover.ts';
+import type { LabMachine } from '../lab/lab.ts';
+import { cordon, gatewayLinkPrefix, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
+import { gatewayForEgress, inPrefix, startLoop } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
+import { wireguardGoPids } from '../testenv/wireguard.ts';
 import { startE2eLab } from './fixture.ts';
-
-
-/** Kills the gateway node the pod's flow goes through, during a request loop, and measures the outage. */
-async function killServingGateway(lab: Lab, pod: LabPod): Promise<{ outage: Outage; victim: LabMachine }> {
-  const loop = startLoop(lab, pod, 100);
-  // A steady flow first: right after a gateway comes back, the load balancer
-  // may still be handing it its flows back.
-  const steady = () => {
-    const last = loop.samples().slice(-20);
-    return last.length === 20 && last.every((s) => s.ok && s.source === last[0]?.source);
-  };
-  await until('a steady flow through one gateway', steady, 60_000);
-  const serving = loop.samples().at(-1)?.source as string;
-  const victim = gatewayForEgress(lab, serving);
-  if (!victim) throw new Error(`no gateway node owns the egress address ${serving}`);
-  const killedAt = Date.now();
-  await killGatewayNode(lab, victim);
-  // Recovered means served by another gateway: a request that started just
-  // before the link went down may still have succeeded through the victim.
-  await until('egress to recover', () => loop.samples().some((s) => s.t > killedAt && s.ok && s.source !== serving), 120_000, 250);
-  await new Promise((r) => setTimeout(r, 500));
-  await loop.stop();
-  return { outage: measureOutage(loop.samples(), killedAt), victim };
-}
 
 t.test('gateway failover', async (t) => {
   const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });
-  const w = lab.workers[0] as LabMachine;
-  await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
-  const sgc = await waitSgcReady(lab, 'default', 'ha');
-  const prefix = sgc.status?.egressIpPrefix as string;
-  const port = sgc.status?.gatewayServerProfile?.port as number;
-  const pod = await createPod(lab, w, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
-  await waitEgress(lab, pod);
-  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
+  const { worker: w, pod, prefix, port } = await haClient(lab);
 
   await t.test('8. a gateway node dies during a request loop: egress recovers (fast recovery on, then off)', async (t) => {
     const on = await killServingGateway(lab, pod);

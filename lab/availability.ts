@@ -1,23 +1,15 @@
 // Gateway availability scenarios shared by the e2e tests and bench/gateway:
 // the load balancer's view of its backends, and a long-lived TCP connection.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from '../testenv/wait.ts';
 import type { LabPod } from './kubelet.ts';
 import type { Lab } from './lab.ts';
 import { ECHO_IP } from './plan.ts';
 import { REPO } from './processes.ts';
-import type { RouterStatus } from './router/daemon.ts';
 
 const STREAM_PORT = 7777;
 /** Each stream logs to a file of its own: a log appended to by an earlier stream would show its lines and its end. */
 let streams = 0;
-
-/** The fewest backends in rotation over the emulated ILB's frontends. */
-export function healthyBackends(lab: Lab): number {
-  const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
-  return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
-}
 
 /** A long-lived TCP connection from the pod to the lab internet's line echo (gateway/testing/echo.ts), a line every 100 ms. */
 export async function startStream(lab: Lab, pod: LabPod) {

@@ -111,13 +111,15 @@ export async function cordon(lab: Lab, m: LabMachine, on: boolean): Promise<void
 }
 
 /**
- * A gateway node dies: every process of the node is killed and its link to
- * the VNet goes down. The gateway namespace and its links stay, as they
- * would on a powered-off VM that comes back.
+ * A gateway node dies: its link to the VNet goes down and every process of
+ * the node is killed. The gateway namespace and its links stay, as they
+ * would on a powered-off VM that comes back. The link goes first: a dead
+ * node falls silent at once, where a node whose processes die first still
+ * answers with resets for a moment.
  */
 export async function killGatewayNode(lab: Lab, m: LabMachine): Promise<void> {
-  await lab.procs.kill(`gateway-${m.computerName}`);
   await lab.runner.run(['ip', '-n', m.name, 'link', 'set', 'eth0', 'down']);
+  await lab.procs.kill(`gateway-${m.computerName}`);
 }
 
 /** The node comes back: its link up with the routes the kernel dropped, and its gateway daemon restarted. */
@@ -142,8 +144,8 @@ export async function startAgent(lab: Lab, m: LabMachine, extra: string[] = []):
     '--kubeconfig', nodeKubeconfig(m), '--node-name', m.computerName,
     '--socket', join(m.dir, 'cni.sock'), '--state-dir', join(m.dir, 'agent-state'),
     '--plugin-binary', pluginExecutable(lab), '--cni-bin-dir', binDir, '--cni-conf-dir', confDir,
-    // Probe faster than the load balancer, and tell the agent how slow the load balancer is.
-    '--probe-interval', '1s', '--lb-probe-interval', `${lab.probeIntervalMs}ms`, ...extra,
+    // Tell the agent how slow the load balancer is.
+    '--lb-probe-interval', `${lab.probeIntervalMs}ms`, ...extra,
   ]);
 }
 

@@ -68,9 +68,13 @@ export interface RequestLoop {
   stop(): Promise<void>;
 }
 
-export function startLoop(lab: Lab, pod: LabPod, intervalMs = 100): RequestLoop {
+/**
+ * `timeoutMs` bounds each request: a request lost to a dead gateway costs
+ * that much on its own, so sub-second outages are measured with a short one.
+ */
+export function startLoop(lab: Lab, pod: LabPod, intervalMs = 100, timeoutMs = 1_000): RequestLoop {
   const name = `loop-${pod.name}`;
-  const proc = lab.procs.start(name, ['nsenter', `--net=${pod.netns.path}`, process.execPath, join(REPO, 'lab/loop.ts'), ECHO_URL, '--interval-ms', String(intervalMs), '--timeout-ms', '1000']);
+  const proc = lab.procs.start(name, ['nsenter', `--net=${pod.netns.path}`, process.execPath, join(REPO, 'lab/loop.ts'), ECHO_URL, '--interval-ms', String(intervalMs), '--timeout-ms', String(timeoutMs)]);
   return {
     proc,
     samples: () => parseSamples(lab.procs.logTail(name, 1_000_000)),

@@ -9,7 +9,8 @@
 // Needs root. Usage: npx node bench/gateway/availability.ts [--runs 5]
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.ts';
-import { healthyBackends, startStream } from '../../lab/availability.ts';
+import { startStream } from '../../lab/availability.ts';
+import { healthyBackends } from '../../lab/failover.ts';
 import { createPod, type LabPod } from '../../lab/kubelet.ts';
 import { Lab, type LabMachine } from '../../lab/lab.ts';
 import { cordon, startAgent, startGateway, startGatewayServing, startOperator, stopGateway, surgeRestartGateway } from '../../lab/parts.ts';

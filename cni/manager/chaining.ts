@@ -10,7 +10,7 @@ import { UninstallSwitch } from './uninstall-switch.ts';
 export interface Chaining {
   /** Our conflist chains the plugin into the primary network (readiness). */
   readonly chained: boolean;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /**
@@ -21,7 +21,8 @@ export interface Chaining {
 export async function startChaining(flags: Flags, rest: KubeRest, metrics: AgentMetrics, log: Logger): Promise<Chaining> {
   let chained = false;
   const uninstallSwitch = new UninstallSwitch(rest, flags.namespace, flags['cni-uninstall-configmap-name'], log);
-  await uninstallSwitch.refresh();
+  // Decided before the first install, so a node being uninstalled is not chained for a moment.
+  await uninstallSwitch.start(10_000);
   const taint = new TaintRemover(rest, flags['node-name'], log);
   const installer = new Installer({
     source: flags['plugin-binary'], binDir: flags['cni-bin-dir'], confDir: flags['cni-conf-dir'], confFile: flags['cni-conf-file'], log,
@@ -42,16 +43,14 @@ export async function startChaining(flags: Flags, rest: KubeRest, metrics: Agent
     },
   });
   installer.start(flags['conflist-check-interval']);
-  const poll = setInterval(() => {
-    void uninstallSwitch.refresh().then((changed) => changed && installer.sync());
-  }, flags['conflist-check-interval']);
+  uninstallSwitch.subscribe(() => installer.sync());
   return {
     get chained() {
       return chained;
     },
-    stop: () => {
-      clearInterval(poll);
+    stop: async () => {
       installer.stop();
+      await uninstallSwitch.stop();
     },
   };
 }

@@ -10,6 +10,8 @@ import { LinkPool } from '../podnet/pool.ts';
 import { type Chaining, startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
 import { type Flags, type InstallFlags, cniManagerCommand } from './flags.ts';
+import { GatewayDirectory } from './gateways.ts';
+import type { ProbeAddress } from './health.ts';
 import { Installer, uninstall } from './install.ts';
 import { pluginEntry } from './conflist.ts';
 import { agentMetrics } from './metrics.ts';
@@ -67,6 +69,12 @@ export interface AgentDeps {
    * that enters its stand-in node's namespace.
    */
   runner?: CommandRunner;
+  /**
+   * Where gateway probes go. Default: the gateway node's IP. The test bed's
+   * gateways live in namespaces this process cannot reach, so it maps their
+   * IPs to probe servers on loopback.
+   */
+  probeAddress?: (ip: string) => ProbeAddress;
 }
 
 /** Runs the agent until `signal` fires; every part is stopped on the way out. */
@@ -90,7 +98,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const cache = new AddCache({ rest, log, nodeName: flags['node-name'] });
   void cache.start();
   const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events });
-  const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'] });
+  const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'], nodeName: flags['node-name'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
   refresher.start();
@@ -102,18 +110,24 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
     liveness: { 'socket-serving': () => socket.serving() },
     readiness: { 'socket-serving': () => socket.serving(), 'cni-chained': () => flags['skip-install'] || install.chaining?.chained === true },
   });
+  const gateways = new GatewayDirectory({ rest, log, stateDir: flags['state-dir'] });
   const recovery = new Recovery({
-    rest, pods, links, metrics, log,
+    pods, gateways, links, metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
-    lbProbeIntervalMs: flags['lb-probe-interval'],
+    lbProbeIntervalMs: flags['lb-probe-interval'], probeAddress: deps.probeAddress,
   });
-  if (flags['fast-recovery']) recovery.start();
-  else log.info('fast recovery is off: pods re-handshake on WireGuard\'s own timers after a gateway failure');
+  if (flags['fast-recovery']) {
+    gateways.start();
+    recovery.start();
+  } else {
+    log.info('gateway failover is off: pods follow the load balancer and re-handshake on WireGuard\'s own timers');
+  }
   if (!flags['skip-install']) install.chaining = await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-  install.chaining?.stop();
-  recovery.stop();
+  await install.chaining?.stop();
+  await recovery.stop();
+  if (flags['fast-recovery']) await gateways.stop();
   await socket.close();
   await pool.stop();
   await reconciler.stop();

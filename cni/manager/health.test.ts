@@ -1,40 +1,36 @@
-// The agent's /healthz and /readyz (the chart's probes): live while the
-// plugin's socket is served, ready once the plugin is also chained. Needs root.
+// The agent's gateway probe tells a gateway that serves, one that answers
+// without serving (the node is up), and one that does not answer at all.
 import t from 'tap';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startAgent } from '../../testenv/cni/agent.ts';
-import { createNode } from '../../testenv/cni/cluster.ts';
-import { CniLab } from '../../testenv/cni/lab.ts';
-import { startTestKube } from '../../testenv/kubeapi/index.ts';
-import { freePorts } from '../../testenv/kubeapi/ports.ts';
-import { until } from '../../testenv/wait.ts';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GatewayProber } from './health.ts';
 
-async function probe(port: number, path: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: res.status, text: await res.text() };
-}
+t.test('probe answers', async (t) => {
+  const held: ServerResponse[] = [];
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    if (req.url === '/gw/hang') held.push(res);
+    else res.writeHead(req.url === '/gw/uid-1' ? 200 : 503).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => {
+    server.closeAllConnections();
+    server.close(() => r());
+  }));
+  const port = (server.address() as AddressInfo).port;
+  // A port nothing listens on: the host answers with a reset.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const closedPort = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
 
-t.test('ready only once chained; live only while the socket is served', async (t) => {
-  const kube = await startTestKube(t);
-  const lab = await CniLab.create(t, { subnetOctet: 84, chained: false });
-  await createNode(kube.rest, 'node-h', lab.subnet);
-  const [port] = (await freePorts(1)) as [number];
-  await startAgent(t, lab, kube, 'node-h', [`--metrics-bind-address=127.0.0.1:${port}`], true);
-
-  // The socket comes up first; the ops server right after it.
-  const unready = await until('the ops server', () => probe(port, '/readyz').catch(() => undefined), 10_000, 50);
-  t.equal(unready.status, 503, 'no primary network yet: nothing to chain into');
-  t.match(unready.text, /\[\+\]socket-serving ok\n\[-\]cni-chained failed\n/);
-  t.equal((await probe(port, '/healthz')).status, 200, 'but alive');
-
-  const primary = lab.primaryFile('kubenet', '1.0.0');
-  writeFileSync(join(lab.confDir, primary.name), JSON.stringify(primary.content));
-  await until('ready once chained', async () => (await probe(port, '/readyz')).status === 200, 15_000, 100);
-
-  rmSync(lab.socket);
-  const dead = await probe(port, '/healthz');
-  t.equal(dead.status, 503, 'a deleted socket strands every plugin call: restart');
-  t.match(dead.text, /\[-\]socket-serving failed/);
-  t.equal((await probe(port, '/readyz')).status, 503);
+  const prober = new GatewayProber(200, (ip) => ({ host: '127.0.0.1', port: ip === 'closed' ? closedPort : port }));
+  t.teardown(() => prober.close());
+  t.equal(await prober.probe('gw', 'uid-1'), 'ok', '200: serving');
+  t.equal(paths[0], '/gw/uid-1', 'asks for /gw/<SGC uid>');
+  t.equal(await prober.probe('gw', 'uid-2'), 'refusing', '503: up but not serving');
+  t.equal(await prober.probe('closed', 'uid-1'), 'refusing', 'connection refused: the node is up');
+  t.equal(await prober.probe('gw', 'hang'), 'silent', 'no answer within the timeout: dead');
+  t.equal(await prober.probe('gw', 'uid-1'), 'ok', 'and serving again on a new connection');
 });

@@ -175,7 +175,7 @@ t.test('cni-manager flags', async (t) => {
   t.throws(() => parseManagerFlags(['--bogus'], {}), { code: 'USAGE' });
   const f = parseManagerFlags(['--probe-interval=500ms', '--exclude-cidrs='], { NODE_NAME: 'n' });
   t.match(f, {
-    'node-name': 'n', 'probe-interval': 500, 'probe-timeout': 1000, 'fast-recovery': true, 'lb-probe-interval': 5_000, 'exclude-cidrs': [], socket: '/var/run/kube-egress-gateway/cni.sock',
+    'node-name': 'n', 'probe-interval': 500, 'probe-timeout': 250, 'probe-failures': 1, 'fast-recovery': true, 'lb-probe-interval': 5_000, 'exclude-cidrs': [], socket: '/var/run/kube-egress-gateway/cni.sock',
     'cni-conf-file': '01-egressgateway.conflist', 'cni-uninstall-configmap-name': 'cni-uninstall', namespace: 'kube-egress-gateway-system',
   });
   t.equal(parseManagerFlags([], { NODE_NAME: 'n', POD_NAMESPACE: 'egress' }).namespace, 'egress', 'namespace from the downward API');

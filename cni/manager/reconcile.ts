@@ -1,7 +1,9 @@
 import { netnsState } from '../../lib/net/netns.ts';
 import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
+import { Informer } from '../../lib/kube/informer.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
+import { parseObject, PodEndpointSchema, type PodEndpoint } from '../../lib/api/v1alpha1.ts';
 import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { PodRecord } from '../podnet/record.ts';
@@ -16,7 +18,11 @@ export interface ReconcilerOptions {
   service: CniService;
   log: Logger;
   intervalMs: number;
+  nodeName: string;
 }
+
+/** Stamped on each PodEndpoint by the chart's admission policy: the node of the agent that made it. */
+const ENDPOINT_NODE_LABEL = 'kubeegressgateway.azure.com/node';
 
 /**
  * Brings the agent's records, the pods' namespaces and the PodEndpoints back
@@ -33,18 +39,31 @@ export class Reconciler {
   private readonly o: ReconcilerOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /**
+   * This node's PodEndpoints, watched, so that a pass asks the API only
+   * about endpoints it does not see (none in steady state). Without the
+   * label (no admission policy), every check is a GET as before.
+   */
+  private readonly endpoints: Informer<PodEndpoint>;
+  private synced = false;
 
   constructor(opts: ReconcilerOptions) {
     this.o = opts;
+    this.endpoints = new Informer({
+      rest: opts.rest, log: opts.log, type: RESOURCES[KINDS.PodEndpoint], labelSelector: `${ENDPOINT_NODE_LABEL}=${opts.nodeName}`,
+      parse: (o) => parseObject(PodEndpointSchema, o), resyncMs: 0,
+    });
   }
 
   start(): void {
+    void this.endpoints.start().then(() => (this.synced = true));
     void this.pass();
     this.timer = setInterval(() => void this.pass(), this.o.intervalMs);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.endpoints.stop();
     await this.running;
   }
 
@@ -75,6 +94,7 @@ export class Reconciler {
   }
 
   private async ensureEndpoint(record: PodRecord): Promise<void> {
+    if (this.synced && this.endpoints.get(record.pod.namespace, record.pod.name) !== undefined) return;
     const path = resourcePath(RESOURCES[KINDS.PodEndpoint], record.pod.namespace, record.pod.name);
     try {
       await this.o.rest.get(path);

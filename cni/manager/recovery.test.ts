@@ -1,41 +1,76 @@
-// Fast recovery: when a gateway stops answering its probe, the agent resets
-// the WireGuard session of each of its pods on that SGC.
+// Gateway failover: the agent probes the gateway nodes of its pods' SGCs and
+// points the tunnel of a pod whose gateway fell silent at a live gateway
+// node, with or without the API; a pod whose path is alive stays where it is.
 import t from 'tap';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
-import { ExecRunner } from '../../lib/exec/runner.ts';
+import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
+import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
+import { WgLinks } from '../../lib/wireguard/link.ts';
 import { startAgent } from '../../testenv/cni/agent.ts';
 import { createNode, createPod, createSgc, createVmConfig, ensureNamespace, setSgcStatus } from '../../testenv/cni/cluster.ts';
-import { gatewayStandIn } from '../../testenv/cni/gateway.ts';
+import { gatewayStandIn, type GatewayStandIn } from '../../testenv/cni/gateway.ts';
 import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import type { Teardown } from '../../testenv/netns.ts';
 import { tempNetns } from '../../testenv/netns.ts';
+import { until } from '../../testenv/wait.ts';
 import { ping } from '../../testenv/wireguard.ts';
-import { WgLinks } from '../../lib/wireguard/link.ts';
 
-t.test('a gateway that stops answering its probe makes the agent reset its pods\' sessions', async (t) => {
+type Mode = 'ok' | 'refusing' | 'silent';
+
+/** A gateway node's probe on loopback: answers 200, 503, or nothing at all (a dead node). */
+async function probeServer(t: Teardown): Promise<{ port: number; set(mode: Mode): void }> {
+  let mode: Mode = 'ok';
+  const held: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    if (mode === 'silent') held.push(res);
+    else res.writeHead(mode === 'ok' ? 200 : 503).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => {
+    server.closeAllConnections();
+    server.close(() => r());
+  }));
+  return { port: (server.address() as AddressInfo).port, set: (m) => void (mode = m) };
+}
+
+/** The gateway node dies for this pod: no probe answer, no WireGuard answer. */
+async function kill(gw: GatewayStandIn, probe: { set(mode: Mode): void }, podKey: string): Promise<void> {
+  probe.set('silent');
+  await gw.links.wg(gw.link).removePeer(gw.link.wgName, podKey);
+}
+
+t.test('a pod whose gateway falls silent is pointed at a live gateway node, also while the API is down', async (t) => {
   const kube = await startTestKube(t);
   const lab = await CniLab.create(t, { subnetOctet: 79 });
   await ensureNamespace(kube.rest, 'team-c');
   await createNode(kube.rest, 'node-r', lab.subnet);
-  const gw = await gatewayStandIn(t, lab.node.path);
+  // Two gateway nodes of one SGC (one key); the load balancer's frontend is a
+  // second address of gateway A, as if the load balancer sent this pod's flow there.
+  const key = generatePrivateKey();
+  const a = await gatewayStandIn(t, lab.node.path, '192.168.200.10', 6000, key);
+  const b = await gatewayStandIn(t, lab.node.path, '192.168.201.10', 6000, key);
+  const frontend = '192.168.200.20';
+  await inNetns(new ExecRunner(), a.ns.path).run(['ip', 'addr', 'add', `${frontend}/32`, 'dev', 'lo']);
   const sgc = await createSgc(kube.rest, 'team-c', 'egress');
-  await setSgcStatus(kube.rest, 'team-c', 'egress', sgc.generation, { ip: gw.ip, port: gw.port, publicKey: gw.key.publicKey() });
-
-  // The gateway node's health probe, on loopback where the agent (in this process's namespace) reaches it.
-  let healthy = true;
+  await setSgcStatus(kube.rest, 'team-c', 'egress', sgc.generation, { ip: frontend, port: 6000, publicKey: key.publicKey() });
+  await createVmConfig(kube.rest, 'team-c', 'egress', [a.ip, b.ip]);
+  const [pa, pb, pc] = [await probeServer(t), await probeServer(t), await probeServer(t)];
+  const probePorts = new Map([[a.ip, pa.port], [b.ip, pb.port]]);
   const paths: string[] = [];
-  const probe = createServer((req, res) => {
-    paths.push(req.url ?? '');
-    res.writeHead(healthy ? 200 : 503).end();
+  await startAgent(t, lab, kube, 'node-r', [
+    // A generous timeout: a probe answered late on this busy machine would look like a dead node.
+    '--probe-interval=200ms', '--probe-timeout=1s', '--probe-failures=1', '--lb-probe-interval=60s',
+  ], false, {
+    probeAddress: (ip) => {
+      paths.push(ip);
+      return { host: '127.0.0.1', port: probePorts.get(ip) ?? pc.port };
+    },
   });
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => new Promise<void>((r) => probe.close(() => r())));
-  await createVmConfig(kube.rest, 'team-c', 'egress', ['127.0.0.1']);
-  await startAgent(t, lab, kube, 'node-r', ['--probe-interval=200ms', '--probe-timeout=500ms', '--probe-failures=2', '--lb-probe-interval=60s', `--probe-port=${(probe.address() as AddressInfo).port}`]);
 
   await createPod(kube.rest, 'team-c', 'app', 'egress');
   const pod = await tempNetns(t, 'pod');
@@ -43,34 +78,61 @@ t.test('a gateway that stops answering its probe makes the agent reset its pods\
   t.ok((await lab.cnitool('add', pod.path, call)).ok);
   t.teardown(() => lab.cnitool('del', pod.path, call));
   const ep = await kube.rest.get<{ spec: { podPublicKey: string; podIpAddress: string } }>(resourcePath(RESOURCES[KINDS.PodEndpoint], 'team-c', 'app'));
-  await gw.addPod(ep.spec.podPublicKey, ep.spec.podIpAddress);
-  await gw.links.wg(gw.link).show(gw.link.wgName);
-  // Any destination goes into the tunnel; the gateway's own answer is not needed, only the handshake.
+  const podKey = ep.spec.podPublicKey;
+  for (const gw of [a, b]) await gw.addPod(podKey, ep.spec.podIpAddress);
+  // Any destination goes into the tunnel; only the handshake is needed.
   await ping(pod.path, '172.31.255.1', 1);
 
   const links = new WgLinks(new ExecRunner());
   const wg0 = (await links.find('wg0', pod.path))!;
   const podPeer = async () => (await links.wg(wg0).show(wg0.wgName)).peers[0]!;
-  t.not((await podPeer()).latestHandshake, null, 'the pod has a session with the gateway');
-  t.match(paths[0], `/gw/${sgc.uid}`, 'probes ask for /gw/<SGC uid>');
+  const handshakeWith = async (gw: GatewayStandIn) => (await gw.links.wg(gw.link).show(gw.link.wgName)).peers.find((p) => p.publicKey === podKey)?.latestHandshake ?? null;
+  const endpointIs = (want: string) => async () => (await podPeer()).endpoint === want;
+  t.equal((await podPeer()).endpoint, `${frontend}:6000`, 'the pod enters through the load balancer');
+  t.not(await handshakeWith(a), null, 'which sent it to gateway A');
+  await until('both gateways probed', () => paths.includes(a.ip) && paths.includes(b.ip), 10_000);
 
-  healthy = false;
-  let peer = await podPeer();
-  for (let i = 0; i < 100 && peer.latestHandshake !== null; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    peer = await podPeer();
-  }
-  t.equal(peer.latestHandshake, null, 'session reset: the next packet handshakes at once');
-  t.same([peer.endpoint, peer.allowedIps], [`${gw.ip}:${gw.port}`, ['0.0.0.0/0']], 'the peer configuration is unchanged');
-  await ping(pod.path, '172.31.255.1', 1);
-  t.not((await podPeer()).latestHandshake, null, 'and handshakes again on the next packet');
+  await t.test('a gateway the pod does not use falls silent: the pod stays', async (t) => {
+    pb.set('silent');
+    // Longer than detection plus the handshake check.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const peer = await podPeer();
+    t.equal(peer.endpoint, `${frontend}:6000`, 'still through the load balancer');
+    t.not(peer.latestHandshake, null, 'with a live session (checked with a handshake)');
+    t.equal(peer.persistentKeepalive, null, 'the keepalive that forced the handshake is off again');
+    pb.set('ok');
+    await new Promise((r) => setTimeout(r, 600));
+  });
 
-  // The load balancer hands a recovered gateway its flows back; it has no session for them.
-  healthy = true;
-  peer = await podPeer();
-  for (let i = 0; i < 100 && peer.latestHandshake !== null; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    peer = await podPeer();
-  }
-  t.equal(peer.latestHandshake, null, 'a gateway that answers again also resets the sessions');
+  await t.test('the pod\'s gateway falls silent: its tunnel goes to the live one', async (t) => {
+    await kill(a, pa, podKey);
+    t.ok(await until('the tunnel to point at gateway B', endpointIs(`${b.ip}:6000`), 10_000, 50), 'pointed at B');
+    await ping(pod.path, '172.31.255.1', 1);
+    t.not(await handshakeWith(b), null, 'the pod\'s next packet handshook with B');
+  });
+
+  await t.test('with the API down, the last known gateways still serve', async (t) => {
+    await kube.stopApiServer();
+    pa.set('ok');
+    await a.addPod(podKey, ep.spec.podIpAddress);
+    await new Promise((r) => setTimeout(r, 600));
+    await kill(b, pb, podKey);
+    t.ok(await until('the tunnel to point at gateway A', endpointIs(`${a.ip}:6000`), 10_000, 50), 'pointed at A, straight (not through the frontend)');
+    await ping(pod.path, '172.31.255.1', 1);
+    t.not((await podPeer()).latestHandshake, null, 'and handshook with it');
+  });
+
+  await t.test('when the API returns, a gateway it tells of serves without an agent restart', async (t) => {
+    await kube.startApiServer();
+    // The pool is now a new node C only; A and B are gone.
+    const c = await gatewayStandIn(t, lab.node.path, '192.168.202.10', 6000, key);
+    await c.addPod(podKey, ep.spec.podIpAddress);
+    const type = RESOURCES[KINDS.GatewayVMConfiguration];
+    await until('the API to answer', () => kube.rest.get(resourcePath(type, 'team-c', 'egress')).then(() => true, () => false), 60_000);
+    await kube.rest.patch(resourcePath(type, 'team-c', 'egress', 'status'), { status: { gatewayVMProfiles: [{ nodeName: 'gw-2', primaryIP: c.ip }] } });
+    await kill(a, pa, podKey);
+    t.ok(await until('the tunnel to follow the pool', endpointIs(`${c.ip}:6000`), 60_000, 100), 'pointed at C, known only from the API');
+    await ping(pod.path, '172.31.255.1', 1);
+    t.not(await handshakeWith(c), null, 'and handshook with it');
+  });
 });

@@ -1,181 +1,345 @@
-import { request } from 'node:http';
-import { GATEWAY_PROBE_PORT, gatewayProbePath, KINDS } from '../../lib/api/constants.ts';
-import { RESOURCES } from '../../lib/api/resources.ts';
 import { parseSgcRef } from '../../lib/api/sharing.ts';
-import { GatewayVMConfigurationSchema, parseObject } from '../../lib/api/v1alpha1.ts';
-import { resourcePath } from '../../lib/kube/paths.ts';
-import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { WgLinks } from '../../lib/wireguard/link.ts';
+import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
+import type { WgPeerState } from '../../lib/wireguard/dump.ts';
 import { POD_IFNAME } from '../podnet/names.ts';
 import type { PodRecord as AgentPod } from '../podnet/record.ts';
+import type { GatewayDirectory } from './gateways.ts';
+import { type Answer, GatewayProber, type ProbeAddress } from './health.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { podFields, type PodStore } from './pods.ts';
 
 export interface RecoveryOptions {
-  rest: KubeRest;
   pods: PodStore;
+  gateways: GatewayDirectory;
   links: WgLinks;
   metrics: AgentMetrics;
   log: Logger;
   intervalMs: number;
   timeoutMs: number;
-  /** Consecutive failures before a gateway counts as down. */
+  /** Consecutive silent probes before a gateway node counts as dead. */
   failureThreshold: number;
-  /**
-   * How long the load balancer may take to move flows after a gateway changes
-   * state: for about twice that, pods' tunnels are watched for stalls, because
-   * at the first reset the flow may still be going to the old gateway.
-   */
-  lbProbeIntervalMs?: number;
-  port?: number;
+  /** The load balancer's probe interval: how long it may take to move a flow after a gateway changes state. */
+  lbProbeIntervalMs: number;
+  port: number;
+  /** Where the probe of a gateway IP goes; default the IP and `port` (a seam for the test bed). */
+  probeAddress?: ((ip: string) => ProbeAddress) | undefined;
+}
+
+/** Consecutive refusals before a live gateway counts as not serving: one reset of a kept-alive connection is no news. */
+const SOFT_THRESHOLD = 2;
+/** Pod tunnels read or changed at once (each is a `wg` or `ip` process). */
+const CONCURRENCY = 8;
+
+type GatewayState = 'up' | 'refusing' | 'dead';
+interface Gateway {
+  state: GatewayState;
+  silent: number;
+  refused: number;
+  since: number;
+  /** A probe is under way. */
+  busy: boolean;
+  /** Pods were already moved off this refusing gateway. */
+  evacuated: boolean;
 }
 
 /**
- * Fast recovery. The ILB moves a dead gateway's flows to a live one, but the
- * pod's WireGuard keeps its session with the dead one (whose keys the new
- * gateway lacks) until WireGuard's own timers give up, ~15 s or more. So the
- * agent probes every gateway node of the pools its pods use, like the ILB
- * does, and when one goes down it removes and re-adds the gateway peer of
- * each of this node's pods on that SGC: the next packet handshakes at once.
+ * Gateway failover (docs/cni.md, docs/design.md). Pods' tunnels enter through
+ * the load balancer, which takes 5 s or more to notice a dead gateway. So the
+ * agent probes the gateway nodes of its pods' SGCs itself, and when one falls
+ * silent it moves the pods whose tunnel went to it straight to a live gateway
+ * (the peer's endpoint becomes that node's IP; every gateway holds every
+ * peer). Which pods went to it through the load balancer is unknown: their
+ * sessions are reset with an immediate handshake, and those that get no
+ * answer within the probe timeout are the dead gateway's.
  */
 export class Recovery {
   private readonly o: RecoveryOptions;
-  /** Consecutive failures per `<sgc ns/name>|<gateway ip>`. */
-  private readonly failures = new Map<string, number>();
-  /** Gateways currently considered down, by `<sgc ns/name>|<gateway ip>`. */
-  private readonly down = new Set<string>();
+  private readonly prober: GatewayProber;
+  /** By `<sgc ns/name>` then gateway IP. */
+  private readonly gateways = new Map<string, Map<string, Gateway>>();
   /** SGCs in a transition window, until when: their pods' tunnels are watched for stalls. */
   private readonly watchUntil = new Map<string, number>();
   /** Last seen transfer counters of each watched pod's gateway peer. */
   private readonly transfer = new Map<string, { rx: number; tx: number }>();
+  /** One change at a time per SGC. */
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly linkCache = new Map<string, WgLink>();
+  /** Each pod's tunnel endpoint as last read or set (the agent is its only writer after ADD). */
+  private readonly endpoints = new Map<string, string | null>();
+  private readonly reading = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
 
   constructor(opts: RecoveryOptions) {
     this.o = opts;
+    this.prober = new GatewayProber(opts.timeoutMs, opts.probeAddress ?? ((host) => ({ host, port: opts.port })));
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.o.intervalMs);
+    this.timer = setInterval(() => this.tick(), this.o.intervalMs);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.prober.close();
+    await Promise.all(this.queues.values());
   }
 
-  /** One probe round over every SGC in use; overlapping rounds are skipped. */
-  async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const bySgc = Map.groupBy(this.o.pods.list().filter((p) => !p.unwired), (p) => {
-        const ref = parseSgcRef(p.staticGatewayConfiguration, p.pod.namespace);
-        return `${ref.namespace}/${ref.name}`;
-      });
-      this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
-      await Promise.all([...bySgc.entries()].map(([key, pods]) => this.probeSgc(key, pods)));
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async probeSgc(key: string, pods: AgentPod[]): Promise<void> {
-    const first = pods[0] as AgentPod;
-    try {
+  /** Starts a probe of every gateway of every SGC in use that has none under way; answers are handled as they come. */
+  tick(): void {
+    const bySgc = Map.groupBy(this.o.pods.list().filter((p) => !p.unwired), sgcKey);
+    this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
+    for (const key of this.gateways.keys()) if (!bySgc.has(key)) this.gateways.delete(key);
+    const live = new Set([...bySgc.values()].flat().map((p) => p.containerId));
+    for (const cache of [this.linkCache, this.transfer, this.endpoints]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
+    // Read ahead, so that a failover spends no time finding links and endpoints.
+    for (const pods of bySgc.values()) for (const pod of pods) if (!this.endpoints.has(pod.containerId)) void this.readAhead(pod);
+    for (const [key, pods] of bySgc) {
+      const first = pods[0] as AgentPod;
       const ref = parseSgcRef(first.staticGatewayConfiguration, first.pod.namespace);
-      const ips = await this.gatewayIps(ref.namespace, ref.name);
-      const results = await Promise.all(ips.map(async (ip) => [ip, await this.probe(ip, first.sgcUid ?? '')] as const));
-      let changed = false;
-      for (const [ip, ok] of results) {
-        const id = `${key}|${ip}`;
-        const n = ok ? 0 : (this.failures.get(id) ?? 0) + 1;
-        this.failures.set(id, n);
-        if (!ok) this.o.metrics.probeFailures.inc({ sgc: key });
-        if (n === this.o.failureThreshold && !this.down.has(id)) {
-          this.down.add(id);
-          this.o.log.warn('gateway stopped answering its probe; resetting pod sessions', { sgc: key, gateway: ip });
-          changed = true;
-        } else if (ok && this.down.delete(id)) {
-          // The load balancer gives a recovered gateway its flows back, and it has no sessions for them.
-          this.o.log.info('gateway answers again; resetting pod sessions', { sgc: key, gateway: ip });
-          changed = true;
-        }
+      const known = this.track(key, this.o.gateways.ips(ref.namespace, ref.name));
+      for (const [ip, gw] of known) {
+        if (!gw.busy) void this.probe(key, ip, gw, first.sgcUid ?? '');
       }
-      if (changed) {
-        await this.resetSessions(key, pods);
-        this.watchUntil.set(key, Date.now() + 2 * (this.o.lbProbeIntervalMs ?? 0) + 2 * this.o.intervalMs);
+      // Rounds that find the SGC busy are skipped, not queued.
+      if ((this.watchUntil.get(key) ?? 0) > Date.now()) {
+        if (!this.queues.has(key)) this.enqueue(key, () => this.resetStalled(key));
       }
-      if ((this.watchUntil.get(key) ?? 0) > Date.now()) await this.resetStalled(key, pods);
       else this.watchUntil.delete(key);
-    } catch (err) {
-      this.o.log.warn('gateway probe round failed', { sgc: key, err });
     }
+  }
+
+  /** The SGC's gateways, following the directory: a gateway that left it is handled as dead. */
+  private track(key: string, ips: readonly string[]): Map<string, Gateway> {
+    let known = this.gateways.get(key);
+    if (!known) this.gateways.set(key, (known = new Map()));
+    for (const ip of known.keys()) {
+      if (ips.includes(ip)) continue;
+      known.delete(ip);
+      this.o.log.info('gateway left the pool; moving pods that went to it', { sgc: key, gateway: ip });
+      this.enqueue(key, () => this.failover(key, ip, false));
+    }
+    for (const ip of ips) if (!known.has(ip)) known.set(ip, { state: 'up', silent: 0, refused: 0, since: Date.now(), busy: false, evacuated: false });
+    return known;
+  }
+
+  private async probe(key: string, ip: string, gw: Gateway, sgcUid: string): Promise<void> {
+    gw.busy = true;
+    const answer = await this.prober.probe(ip, sgcUid);
+    gw.busy = false;
+    this.answered(key, ip, gw, answer);
+  }
+
+  private answered(key: string, ip: string, gw: Gateway, answer: Answer): void {
+    if (this.gateways.get(key)?.get(ip) !== gw) return;
+    if (answer !== 'ok') this.o.metrics.probeFailures.inc({ sgc: key });
+    gw.silent = answer === 'silent' ? gw.silent + 1 : 0;
+    gw.refused = answer === 'refusing' ? gw.refused + 1 : 0;
+    const next: GatewayState = answer === 'ok' ? 'up' : gw.silent >= this.o.failureThreshold ? 'dead' : gw.refused >= SOFT_THRESHOLD ? 'refusing' : gw.state;
+    if (next === gw.state) {
+      // Pods pinned to a gateway that keeps refusing follow the load balancer, which has given up on it by now.
+      if (next === 'refusing' && !gw.evacuated && Date.now() - gw.since >= 2 * this.o.lbProbeIntervalMs) {
+        gw.evacuated = true;
+        // Only to a gateway that serves: moving between refusing ones would gain nothing.
+        if ([...(this.gateways.get(key) ?? [])].some(([other, g]) => other !== ip && g.state === 'up')) this.enqueue(key, () => this.failover(key, ip, false));
+      }
+      return;
+    }
+    const was = gw.state;
+    Object.assign(gw, { state: next, since: Date.now(), evacuated: false });
+    if (next === 'dead') {
+      this.o.log.warn('gateway node fell silent; failing its pods over', { sgc: key, gateway: ip });
+      this.enqueue(key, () => this.failover(key, ip, true));
+    } else if (!(was === 'dead' && next === 'refusing')) {
+      // The load balancer moves flows on its own schedule when a gateway stops
+      // or starts serving, to gateways with no session for them.
+      this.o.log.info(next === 'up' ? 'gateway serves again; resetting pod sessions' : 'gateway stopped serving; resetting pod sessions', { sgc: key, gateway: ip });
+      this.enqueue(key, () => this.resetBalanced(key));
+    }
+    this.watchUntil.set(key, Date.now() + 2 * this.o.lbProbeIntervalMs + 2 * this.o.intervalMs);
+  }
+
+  private enqueue(key: string, work: () => Promise<void>): void {
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(work).catch((err: unknown) => {
+      this.o.log.warn('gateway failover step failed', { sgc: key, err });
+    });
+    this.queues.set(key, run);
+    void run.finally(() => this.queues.get(key) === run && this.queues.delete(key));
+  }
+
+  private podsOf(key: string): AgentPod[] {
+    return this.o.pods.list().filter((p) => !p.unwired && sgcKey(p) === key);
   }
 
   /**
-   * After a gateway changes state the load balancer moves flows on its own
-   * schedule, and a moved flow lands on a gateway without its session; a
-   * handshake sent before the move is lost, and WireGuard waits 5 s
-   * (REKEY_TIMEOUT) before it tries again. So for the rest of the transition
-   * window, each round resets the session of any pod whose gateway peer
-   * received nothing since the last round: its next packet handshakes at once,
-   * and the first one after the move succeeds.
+   * Where pods may go: the gateways that serve. When none does, those that at
+   * least answer: a daemon restarting or cut off from the API most likely still
+   * forwards, and the load balancer has no healthy backend left either.
    */
-  private async resetStalled(key: string, pods: AgentPod[]): Promise<void> {
-    const stalled: AgentPod[] = [];
-    for (const pod of pods) {
-      const link = await this.o.links.find(POD_IFNAME, pod.netns).catch(() => undefined);
-      if (link === undefined) continue;
-      const state = await this.o.links.wg(link).show(link.wgName).catch(() => undefined);
-      const peer = state?.peers.find((p) => p.publicKey === pod.gatewayPublicKey);
-      if (!peer) continue;
-      const id = `${pod.pod.namespace}/${pod.pod.name}`;
-      const prev = this.transfer.get(id);
-      this.transfer.set(id, { rx: peer.rxBytes, tx: peer.txBytes });
-      if (prev && peer.rxBytes === prev.rx) stalled.push(pod);
-    }
-    if (stalled.length === 0) return;
-    this.o.log.info('pod tunnels receive nothing; resetting their sessions', { sgc: key, pods: stalled.length });
-    for (const pod of stalled) this.transfer.delete(`${pod.pod.namespace}/${pod.pod.name}`);
-    await this.resetSessions(key, stalled);
+  private serving(key: string, except: string): string[] {
+    const others = [...(this.gateways.get(key) ?? [])].filter(([ip]) => ip !== except);
+    const up = others.filter(([, gw]) => gw.state === 'up');
+    return (up.length > 0 ? up : others.filter(([, gw]) => gw.state === 'refusing')).map(([ip]) => ip);
   }
 
-  /** Primary IPs of the SGC's gateway nodes, from its GatewayVMConfiguration status. */
-  private async gatewayIps(namespace: string, name: string): Promise<string[]> {
-    try {
-      const vmc = parseObject(GatewayVMConfigurationSchema, await this.o.rest.get(resourcePath(RESOURCES[KINDS.GatewayVMConfiguration], namespace, name)));
-      return (vmc.status?.gatewayVMProfiles ?? []).map((p) => p.primaryIP).filter((ip): ip is string => !!ip);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+  /**
+   * The gateway at `ip` is gone. Pods entering through the load balancer are
+   * checked with a handshake, and those without an answer (the load
+   * balancer still sends them to `ip`) move to a live gateway. So do pods
+   * pinned to `ip`: after a check when it fell silent (a late probe answer
+   * on a busy node looks the same), at once when it left the pool or says
+   * it does not serve.
+   */
+  private async failover(key: string, ip: string, check: boolean): Promise<void> {
+    const targets = this.serving(key, ip);
+    const suspects: { pod: AgentPod; endpoint: string }[] = [];
+    let moved = 0;
+    await eachLimited(this.podsOf(key), async (pod) => {
+      const endpoint = await this.endpointOf(pod);
+      if (endpoint === pod.gatewayEndpoint || (check && hostOf(endpoint) === ip)) suspects.push({ pod, endpoint: endpoint as string });
+      else if (hostOf(endpoint) === ip && await this.pin(key, pod, targets)) moved++;
+    });
+    moved += await this.check(key, suspects, targets);
+    this.o.log.info('failover done', { sgc: key, gateway: ip, podsMoved: moved, liveGateways: targets.length });
   }
 
-  private probe(ip: string, sgcUid: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      const req = request({ host: ip, port: this.o.port ?? GATEWAY_PROBE_PORT, path: gatewayProbePath(sgcUid), timeout: this.o.timeoutMs }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
+  /** Resets each pod's session where it goes now, with an immediate handshake; those not answered in time are pinned to a live gateway. */
+  private async check(key: string, pods: { pod: AgentPod; endpoint: string }[], targets: string[]): Promise<number> {
+    // A keepalive on a peer without a session is a handshake, sent at once.
+    await eachLimited(pods, ({ pod, endpoint }) => this.setPeer(key, pod, endpoint, 1));
+    await new Promise((r) => setTimeout(r, this.o.timeoutMs));
+    let moved = 0;
+    await eachLimited(pods, async ({ pod }) => {
+      const peer = await this.peer(pod);
+      if (peer === undefined) return;
+      if (peer.state.latestHandshake === null && await this.pin(key, pod, targets)) moved++;
+      else await peer.wg.setPeer(peer.link.wgName, { publicKey: pod.gatewayPublicKey, allowedIps: ['0.0.0.0/0'], persistentKeepalive: 0 }).catch(() => undefined);
+    });
+    return moved;
+  }
+
+  /** Points the pod's tunnel at one of `targets` (the same one for the same pod while the set holds). */
+  private async pin(key: string, pod: AgentPod, targets: string[]): Promise<boolean> {
+    if (targets.length === 0) {
+      this.o.log.warn('no live gateway to fail over to; the pod stays with the load balancer', { sgc: key, ...podFields(pod) });
+      await this.setPeer(key, pod, pod.gatewayEndpoint, 0);
+      return false;
+    }
+    const ip = targets[hash(pod.podPublicKey) % targets.length] as string;
+    await this.setPeer(key, pod, `${ip}:${portOf(pod.gatewayEndpoint)}`, 0);
+    this.o.metrics.failovers.inc({ sgc: key });
+    return true;
+  }
+
+  /** After a change the load balancer acts on: each pod entering through it starts a new session. */
+  private async resetBalanced(key: string): Promise<void> {
+    await eachLimited(this.podsOf(key), async (pod) => {
+      if (await this.endpointOf(pod) === pod.gatewayEndpoint) await this.setPeer(key, pod, pod.gatewayEndpoint, 0);
     });
   }
 
-  /** Resets the gateway peer of each pod: WireGuard forgets the session, not the configuration. */
-  async resetSessions(key: string, pods: AgentPod[]): Promise<void> {
-    for (const pod of pods) {
-      try {
-        const link = await this.o.links.find(POD_IFNAME, pod.netns);
-        if (link === undefined) continue;
-        const wg = this.o.links.wg(link);
-        await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
-        this.o.metrics.sessionResets.inc({ sgc: key });
-      } catch (err) {
-        this.o.log.warn('cannot reset a pod session', { ...podFields(pod), err });
-      }
+  /**
+   * In a transition window the load balancer may move a flow to a gateway
+   * without its session, or drop a handshake sent before the move (WireGuard
+   * retries only after 5 s). So each round, a balanced pod that sent but
+   * received nothing since the last round is checked like in a failover.
+   */
+  private async resetStalled(key: string): Promise<void> {
+    const stalled: AgentPod[] = [];
+      await eachLimited(this.podsOf(key), async (pod) => {
+        const peer = await this.peer(pod);
+        if (peer?.state.endpoint !== pod.gatewayEndpoint) return;
+        const id = pod.containerId;
+        const prev = this.transfer.get(id);
+        this.transfer.set(id, { rx: peer.state.rxBytes, tx: peer.state.txBytes });
+        if (prev && peer.state.rxBytes === prev.rx && peer.state.txBytes !== prev.tx) stalled.push(pod);
+      });
+      if (stalled.length === 0) return;
+      this.o.log.info('pod tunnels send but receive nothing; checking them', { sgc: key, pods: stalled.length });
+      for (const pod of stalled) this.transfer.delete(pod.containerId);
+    await this.check(key, stalled.map((pod) => ({ pod, endpoint: pod.gatewayEndpoint })), this.serving(key, ''));
+  }
+
+  private async link(pod: AgentPod): Promise<WgLink | undefined> {
+    const cached = this.linkCache.get(pod.containerId);
+    if (cached !== undefined) return cached;
+    try {
+      const link = await this.o.links.find(POD_IFNAME, pod.netns);
+      if (link !== undefined) this.linkCache.set(pod.containerId, link);
+      return link;
+    } catch (err) {
+      this.o.log.warn('cannot find a pod tunnel', { ...podFields(pod), err });
+      return undefined;
     }
   }
+
+  private async peer(pod: AgentPod): Promise<{ link: WgLink; wg: ReturnType<WgLinks['wg']>; state: WgPeerState } | undefined> {
+    const link = await this.link(pod);
+    if (link === undefined) return undefined;
+    try {
+      const wg = this.o.links.wg(link);
+      const state = (await wg.show(link.wgName)).peers.find((p) => p.publicKey === pod.gatewayPublicKey);
+      if (state) this.endpoints.set(pod.containerId, state.endpoint);
+      return state && { link, wg, state };
+    } catch (err) {
+      this.linkCache.delete(pod.containerId);
+      this.o.log.warn('cannot read a pod tunnel', { ...podFields(pod), err });
+      return undefined;
+    }
+  }
+
+  private async readAhead(pod: AgentPod): Promise<void> {
+    if (this.reading.has(pod.containerId)) return;
+    this.reading.add(pod.containerId);
+    await this.peer(pod);
+    this.reading.delete(pod.containerId);
+  }
+
+  private async endpointOf(pod: AgentPod): Promise<string | null | undefined> {
+    return this.endpoints.has(pod.containerId) ? this.endpoints.get(pod.containerId) : (await this.peer(pod))?.state.endpoint;
+  }
+
+  /** Re-adds the pod's gateway peer with `endpoint`: WireGuard forgets the session, so the next packet (or keepalive) handshakes at once. */
+  private async setPeer(key: string, pod: AgentPod, endpoint: string, keepalive: number): Promise<void> {
+    const link = await this.link(pod);
+    if (link === undefined) return;
+    try {
+      await this.o.links.wg(link).resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint, allowedIps: ['0.0.0.0/0'], persistentKeepalive: keepalive });
+      this.endpoints.set(pod.containerId, endpoint);
+      this.o.metrics.sessionResets.inc({ sgc: key });
+    } catch (err) {
+      this.linkCache.delete(pod.containerId);
+      this.endpoints.delete(pod.containerId);
+      this.o.log.warn('cannot reset a pod session', { ...podFields(pod), err });
+    }
+  }
+}
+
+async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+}
+
+function hostOf(endpoint: string | null | undefined): string | undefined {
+  return endpoint?.slice(0, endpoint.lastIndexOf(':'));
+}
+
+function portOf(endpoint: string): string {
+  return endpoint.slice(endpoint.lastIndexOf(':') + 1);
+}
+
+/** A stable small hash, to spread pods over the live gateways. */
+function hash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+  return h;
+}
+
+/** The SGC a pod uses, as `<namespace>/<name>` (a shared SGC is named so in the record; docs/api.md). */
+function sgcKey(pod: AgentPod): string {
+  const ref = parseSgcRef(pod.staticGatewayConfiguration, pod.pod.namespace);
+  return `${ref.namespace}/${ref.name}`;
 }

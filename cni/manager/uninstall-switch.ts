@@ -1,55 +1,71 @@
-import { describeError } from '../../lib/errors.ts';
+import { z } from 'zod';
+import { Informer } from '../../lib/kube/informer.ts';
+import { CORE } from '../../lib/kube/paths.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
-import { CORE, resourcePath } from '../../lib/kube/paths.ts';
-import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
 
 /** The Go chart's ConfigMap (`gatewayCNIManager.cniUninstallConfigMapName`). */
 export const DEFAULT_UNINSTALL_CONFIGMAP = 'cni-uninstall';
+
+const ConfigMapSchema = z.object({
+  metadata: z.object({ name: z.string(), namespace: z.string().optional(), resourceVersion: z.string().optional() }),
+  data: z.record(z.string(), z.string()).optional(),
+});
 
 /**
  * The Go original's uninstall switch: `data.uninstall: "true"` in a ConfigMap
  * of the agent's namespace makes every agent take its conflist out (the chart
  * sets it before the DaemonSet goes, since a deleted DaemonSet cannot clean
- * its nodes). A missing ConfigMap means installed; an unreadable one keeps
- * the last answer, so an API outage never flips a node.
+ * its nodes). A missing ConfigMap means installed. Watched (that one name
+ * only), so it costs no request in steady state; while the API is away the
+ * last answer holds, so an outage never flips a node.
  */
 export class UninstallSwitch {
-  private readonly rest: KubeRest;
-  private readonly path: string;
+  private readonly informer: Informer<z.output<typeof ConfigMapSchema>>;
+  private readonly namespace: string;
+  private readonly name: string;
   private readonly log: Logger;
+  private onChange: () => void = () => {};
   private state = false;
-  /** The last read error, so a lasting one (say, RBAC missing) is logged once. */
-  private lastError = '';
 
   constructor(rest: KubeRest, namespace: string, name: string, log: Logger) {
-    this.rest = rest;
-    this.path = resourcePath(CORE.configMaps, namespace, name);
+    this.namespace = namespace;
+    this.name = name;
     this.log = log;
+    this.informer = new Informer({
+      rest, log, type: CORE.configMaps, namespace, fieldSelector: `metadata.name=${name}`, resyncMs: 0,
+      parse: (o) => ConfigMapSchema.parse(o),
+    });
+    const update = () => this.update();
+    this.informer.on({ add: update, update, delete: update });
   }
 
   get on(): boolean {
     return this.state;
   }
 
-  /** Reads the ConfigMap; true when the answer changed. */
-  async refresh(): Promise<boolean> {
-    let next: boolean;
-    try {
-      const cm = await this.rest.get<{ data?: Record<string, string> }>(this.path);
-      next = cm.data?.uninstall?.trim().toLowerCase() === 'true';
-    } catch (err) {
-      if (!isNotFound(err)) {
-        const reason = describeError(err);
-        if (reason !== this.lastError) this.log.warn('cannot read the uninstall ConfigMap; keeping the last answer', { path: this.path, err });
-        this.lastError = reason;
-        return false;
-      }
-      next = false;
-    }
-    this.lastError = '';
-    if (next === this.state) return false;
+  /** Starts the watch and waits up to `waitMs` for the first answer; without one (API down) the node counts as installed. */
+  async start(waitMs: number): Promise<void> {
+    const started = this.informer.start();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([started, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Called on each change of the answer from now on. */
+  subscribe(onChange: () => void): void {
+    this.onChange = onChange;
+  }
+
+  stop(): Promise<void> {
+    return this.informer.stop();
+  }
+
+  private update(): void {
+    const next = this.informer.get(this.namespace, this.name)?.data?.uninstall?.trim().toLowerCase() === 'true';
+    if (next === this.state) return;
     this.state = next;
-    this.log.info(next ? 'uninstall requested through the ConfigMap' : 'uninstall switch cleared', { path: this.path });
-    return true;
+    this.log.info(next ? 'uninstall requested through the ConfigMap' : 'uninstall switch cleared', { configMap: `${this.namespace}/${this.name}` });
+    this.onChange();
   }
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import type { TestKube } from '../kubeapi/index.ts';
 import type { Teardown } from '../netns.ts';
-import { runAgent } from '../../cni/manager/cmd.ts';
+import { type AgentDeps, runAgent } from '../../cni/manager/cmd.ts';
 import { parseManagerFlags } from '../../cni/manager/flags.ts';
 import type { CniLab } from './lab.ts';
 
@@ -17,13 +17,13 @@ export interface RunningAgent {
  * installs and chains the plugin into the lab's dirs (a lab made with
  * chained: false).
  */
-export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = [], install = false): Promise<RunningAgent> {
+export async function startAgent(t: Teardown, lab: CniLab, kube: TestKube, nodeName: string, extra: string[] = [], install = false, deps: Omit<AgentDeps, 'runner'> = {}): Promise<RunningAgent> {
   const flags = parseManagerFlags([
     `--kubeconfig=${kube.kubeconfigPath}`, `--node-name=${nodeName}`, `--socket=${lab.socket}`, `--state-dir=${lab.agentStateDir}`,
     '--metrics-bind-address=127.0.0.1:0', '--log-level=warn', '--probe-interval=3600s', '--imds-endpoint=', ...(install ? lab.installFlags() : ['--skip-install']), ...extra,
   ]);
   const ctl = new AbortController();
-  const done = runAgent(flags, ctl.signal, { runner: inNetns(new ExecRunner(), lab.node.path) });
+  const done = runAgent(flags, ctl.signal, { ...deps, runner: inNetns(new ExecRunner(), lab.node.path) });
   const stop = async (): Promise<void> => {
     ctl.abort();
     await done;

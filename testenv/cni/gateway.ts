@@ -33,7 +33,8 @@ export interface GatewayStandIn {
   addPod(publicKey: string, podIpAddress: string): Promise<void>;
 }
 
-export async function gatewayStandIn(t: Teardown, nodeNetns: string, ip = '192.168.200.10', port = 6000): Promise<GatewayStandIn> {
+/** `key`: another gateway's, as the gateway nodes of one SGC share it. */
+export async function gatewayStandIn(t: Teardown, nodeNetns: string, ip = '192.168.200.10', port = 6000, key: PrivateKey = generatePrivateKey()): Promise<GatewayStandIn> {
   const ns = await tempNetns(t, 'gw');
   await wireNamespaces(nodeNetns, `${ip.replace(/\.\d+$/, '.1')}/24`, ns.path, `${ip}/24`);
   await inNetns(runner, ns.path).run(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
@@ -42,7 +43,6 @@ export async function gatewayStandIn(t: Teardown, nodeNetns: string, ip = '192.1
   cleanupLink(t, name);
   const link = await links.create(name, { netnsPath: ns.path });
   t.teardown(() => links.delete(link));
-  const key = generatePrivateKey();
   await links.wg(link).configureDevice(link.wgName, { privateKey: key, listenPort: port });
   await links.setUp(link);
   const addPod = async (publicKey: string, podIpAddress: string): Promise<void> => {

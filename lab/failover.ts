@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WgLinks } from '../lib/wireguard/link.ts';
+import { until } from '../testenv/wait.ts';
+import { createPod, type LabPod } from './kubelet.ts';
+import type { Lab, LabMachine } from './lab.ts';
+import { measureOutage, type Outage } from './outage.ts';
+import { killGatewayNode } from './parts.ts';
+import type { RouterStatus } from './router/daemon.ts';
+import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from './scenario.ts';
+
+/*
+ * Gateway failures under a steady request loop, as the failover e2e tests
+ * and bench/gateway/failover.ts stage them.
+ */
+
+/** Fewest healthy backends of any load-balancer frontend, as the router last probed them. */
+export function healthyBackends(lab: Lab): number {
+  const status = JSON.parse(readFileSync(join(lab.dir, 'router-status.json'), 'utf8')) as RouterStatus;
+  return Math.min(...Object.values(status.frontends).map((f) => f.healthy.length));
+}
+
+/**
+ * The failover tests' setting: SGC `default/ha` on the gateway pool, its pod
+ * `ha-client` on the first worker egressing, both gateways in the load
+ * balancer's rotation.
+ */
+export async function haClient(lab: Lab): Promise<{ worker: LabMachine; pod: LabPod; prefix: string; port: number }> {
+  const worker = lab.workers[0] as LabMachine;
+  await applySgc(lab, 'default', 'ha', { gatewayNodepoolName: 'gwpool' });
+  const sgc = await waitSgcReady(lab, 'default', 'ha');
+  const pod = await createPod(lab, worker, { namespace: 'default', name: 'ha-client', sgc: 'ha' });
+  await waitEgress(lab, pod);
+  await until('both gateways in rotation', () => healthyBackends(lab) === 2, 60_000);
+  return { worker, pod, prefix: sgc.status?.egressIpPrefix as string, port: sgc.status?.gatewayServerProfile?.port as number };
+}
+
+export interface Kill {
+  outage: Outage;
+  victim: LabMachine;
+  /** The egress source before the kill. */
+  serving: string;
+}
+
+/**
+ * Kills the gateway node the pod's flow goes through, during a request loop
+ * (one request every `intervalMs`, each given up after `timeoutMs`), and
+ * measures the outage.
+ */
+export async function killServingGateway(lab: Lab, pod: LabPod, opts: { intervalMs?: number; timeoutMs?: number } = {}): Promise<Kill> {
+  const loop = startLoop(lab, pod, opts.intervalMs ?? 100, opts.timeoutMs ?? 1_000);
+  // A steady flow first: right after a gateway comes back, the load balancer
+  // may still be handing it its flows back.
+  const steady = () => {
+    const last = loop.samples().slice(-20);
+    return last.length === 20 && last.every((s) => s.ok && s.source === last[0]?.source);
+  };
+  await until('a steady flow through one gateway', steady, 60_000);
+  const serving = loop.samples().at(-1)?.source as string;
+  const victim = gatewayForEgress(lab, serving);
+  if (!victim) throw new Error(`no gateway node owns the egress address ${serving}`);
+  const killedAt = Date.now();
+  await killGatewayNode(lab, victim);
+  // Recovered means served by another gateway: a request that started just
+  // before the link went down may still have succeeded through the victim.
+  await until('egress to recover', () => loop.samples().some((s) => s.t > killedAt && s.ok && s.source !== serving), 120_000, 250);
+  await new Promise((r) => setTimeout(r, 500));
+  await loop.stop();
+  return { outage: measureOutage(loop.samples(), killedAt), victim, serving };
+}
+
+/** Where the pod's tunnel sends: the load balancer's frontend, or a gateway node's IP after a failover. */
+export async function tunnelEndpoint(lab: Lab, pod: LabPod): Promise<string | null> {
+  const links = new WgLinks(lab.runner);
+  const wg0 = await links.find('wg0', pod.netns.path);
+  if (!wg0) throw new Error(`pod ${pod.name} has no wg0`);
+  return (await links.wg(wg0).show(wg0.wgName)).peers[0]?.endpoint ?? null;
+}
