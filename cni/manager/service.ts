@@ -1,6 +1,5 @@
 import { netnsState } from '../../lib/net/netns.ts';
 import { POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
-import { describeError } from '../../lib/errors.ts';
 import { formatSgcRef, type SgcRef } from '../../lib/api/sharing.ts';
 import type { StaticGatewayConfiguration } from '../../lib/api/v1alpha1.ts';
 import type { EventRecorder } from '../../lib/kube/events.ts';
@@ -171,9 +170,9 @@ export class CniService {
     const ms = this.o.deadlineMs ?? AGENT_DEADLINE_MS;
     const end = performance.now() + ms;
     const run = (this.last.get(containerId) ?? Promise.resolve()).then(() => work(() => performance.now() >= end));
-    const settled = run.then(() => undefined, () => undefined);
-    this.last.set(containerId, settled);
-    void settled.then(() => this.last.get(containerId) === settled && this.last.delete(containerId));
+    const done = run.then(() => undefined, () => undefined);
+    this.last.set(containerId, done);
+    void done.then(() => this.last.get(containerId) === done && this.last.delete(containerId));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new AgentFailure(CNI_CODES.tryAgainLater, `${op} of container ${containerId} did not finish within ${ms} ms (slow API or node); it finishes or undoes itself in the background; try again`)), ms);
