@@ -43,19 +43,24 @@ export interface Kill {
 }
 
 /**
+ * The last `n` requests all succeeded through one gateway. Right after a
+ * gateway comes back, the load balancer hands it its flows back and the
+ * agent resets sessions, so a scenario measured from then on would count
+ * that move as its own.
+ */
+export function steadyFlow(samples: readonly { ok: boolean; source?: string | undefined }[], n: number): boolean {
+  const last = samples.slice(-n);
+  return last.length === n && last.every((s) => s.ok && s.source === last[0]?.source);
+}
+
+/**
  * Kills the gateway node the pod's flow goes through, during a request loop
  * (one request every `intervalMs`, each given up after `timeoutMs`), and
  * measures the outage.
  */
 export async function killServingGateway(lab: Lab, pod: LabPod, opts: { intervalMs?: number; timeoutMs?: number } = {}): Promise<Kill> {
   const loop = startLoop(lab, pod, opts.intervalMs ?? 100, opts.timeoutMs ?? 1_000);
-  // A steady flow first: right after a gateway comes back, the load balancer
-  // may still be handing it its flows back.
-  const steady = () => {
-    const last = loop.samples().slice(-20);
-    return last.length === 20 && last.every((s) => s.ok && s.source === last[0]?.source);
-  };
-  await until('a steady flow through one gateway', steady, 60_000);
+  await until('a steady flow through one gateway', () => steadyFlow(loop.samples(), 20), 60_000);
   const serving = loop.samples().at(-1)?.source as string;
   const victim = gatewayForEgress(lab, serving);
   if (!victim) throw new Error(`no gateway node owns the egress address ${serving}`);
