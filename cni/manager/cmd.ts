@@ -18,7 +18,7 @@ import { agentMetrics } from './metrics.ts';
 import { AddCache } from './cache.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
-import { Recovery } from './recovery.ts';
+import { Recovery, returnPinnedToBalancer } from './recovery.ts';
 import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
@@ -121,6 +121,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
     recovery.start();
   } else {
     log.info('gateway failover is off: pods follow the load balancer and re-handshake on WireGuard\'s own timers');
+    await returnPinnedToBalancer({ pods, links, log });
   }
   if (!flags['skip-install']) install.chaining = await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });

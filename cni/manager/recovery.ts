@@ -315,6 +315,31 @@ export class Recovery {
   }
 }
 
+/**
+ * With failover off, no agent will ever move a pinned pod again: a pod left
+ * pinned to a gateway node (by an earlier run with failover on) would stay
+ * there even once that node dies. So each such pod goes back to the load
+ * balancer, its default entry and the only fallback left.
+ */
+export async function returnPinnedToBalancer(o: { pods: PodStore; links: WgLinks; log: Logger }): Promise<number> {
+  let returned = 0;
+  await eachLimited(o.pods.list().filter((p) => !p.unwired), async (pod) => {
+    try {
+      const link = await o.links.find(POD_IFNAME, pod.netns);
+      if (link === undefined) return;
+      const wg = o.links.wg(link);
+      const peer = (await wg.show(link.wgName)).peers.find((p) => p.publicKey === pod.gatewayPublicKey);
+      if (peer === undefined || peer.endpoint === null || peer.endpoint === pod.gatewayEndpoint) return;
+      await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
+      returned++;
+    } catch (err) {
+      o.log.warn('cannot return a pinned pod to the load balancer', { ...podFields(pod), err });
+    }
+  });
+  if (returned > 0) o.log.info('failover is off: pinned pods returned to the load balancer', { pods: returned });
+  return returned;
+}
+
 async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
