@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { Informer } from '../lib/kube/informer.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../lib/kube/rest.ts';
-import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 
 /** Node annotation that tells the gateway daemon to drain (any value but "false"), e.g. before a planned removal. */
@@ -71,7 +70,7 @@ export class NodeState {
     } catch (err) {
       // Gone after we saw it: deleted. Never seen (no Node object at all): nothing to go by.
       if (isNotFound(err)) return this.seen;
-      this.log.warn('cannot read this node; deciding on the state seen last', { goingAway: this.goingAway, error: describeError(err) });
+      this.log.warn('cannot read this node; deciding on the state seen last', { goingAway: this.goingAway, err });
       return this.goingAway;
     }
   }

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { PodEndpoint } from '../lib/api/v1alpha1.ts';
-import { describeError } from '../lib/errors.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../lib/kube/rest.ts';
 import { objectKey } from '../lib/kube/workqueue.ts';
@@ -105,7 +104,7 @@ export class PodCheck {
       pod = PodSchema.parse(await this.o.rest.get(resourcePath(CORE.pods, namespace, name)));
     } catch (err) {
       if (isNotFound(err)) return { genuine: false, why: `no Pod ${namespace}/${name}` };
-      this.o.log.debug('cannot check a PodEndpoint against its Pod yet', { endpoint: `${namespace}/${name}`, reason: describeError(err) });
+      this.o.log.debug('cannot check a PodEndpoint against its Pod yet', { endpoint: `${namespace}/${name}`, err });
       return undefined;
     }
     const node = pe.metadata.labels?.[ENDPOINT_NODE_LABEL];

@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { GATEWAY_NODE_LABEL, GATEWAY_NODE_LABEL_VALUE } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import type { GatewayVMConfiguration } from '../lib/api/v1alpha1.ts';
-import { describeError } from '../lib/errors.ts';
 import { Informer } from '../lib/kube/informer.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { isNotFound, type KubeRest } from '../lib/kube/rest.ts';
@@ -72,7 +71,7 @@ export class GatewayNodes {
       await this.o.rest.delete(resourcePath(RESOURCES.GatewayStatus, ns, node));
       this.o.log.info('deleted the GatewayStatus of a removed gateway node', { node });
     } catch (err) {
-      if (!isNotFound(err)) this.o.log.warn('cannot delete the GatewayStatus of a removed gateway node', { node, error: describeError(err) });
+      if (!isNotFound(err)) this.o.log.warn('cannot delete the GatewayStatus of a removed gateway node', { node, err });
     }
   }
 }
