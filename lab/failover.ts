@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GUARD_TABLE } from '../cni/manager/tunnel-guard.ts';
+import { inNetns } from '../lib/exec/runner.ts';
+import { Nft } from '../lib/net/nft.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { until } from '../testenv/wait.ts';
 import { createPod, type LabPod } from './kubelet.ts';
@@ -74,10 +77,23 @@ export async function killServingGateway(lab: Lab, pod: LabPod, opts: { interval
   return { outage: measureOutage(loop.samples(), killedAt), victim, serving };
 }
 
-/** Where the pod's tunnel sends: the load balancer's frontend, or a gateway node's IP after a failover. */
-export async function tunnelEndpoint(lab: Lab, pod: LabPod): Promise<string | null> {
+/** The pod's tunnel (wg0) and its state. */
+async function podTunnel(lab: Lab, pod: LabPod) {
   const links = new WgLinks(lab.runner);
   const wg0 = await links.find('wg0', pod.netns.path);
   if (!wg0) throw new Error(`pod ${pod.name} has no wg0`);
-  return (await links.wg(wg0).show(wg0.wgName)).peers[0]?.endpoint ?? null;
+  return links.wg(wg0).show(wg0.wgName);
+}
+
+/** Where the pod's tunnel sends: the load balancer's frontend, or a gateway node's IP after a failover. */
+export async function tunnelEndpoint(lab: Lab, pod: LabPod): Promise<string | null> {
+  return (await podTunnel(lab, pod)).peers[0]?.endpoint ?? null;
+}
+
+/** The one endpoint the agent's tunnel guard lets the pod's tunnel hear a gateway from (docs/cni.md#tunnel-guard); undefined without an entry. */
+export async function guardedEndpoint(lab: Lab, worker: LabMachine, pod: LabPod): Promise<string | undefined> {
+  const port = (await podTunnel(lab, pod)).listenPort;
+  const text = (await new Nft(inNetns(lab.runner, worker.path)).listText('inet', GUARD_TABLE)) ?? '';
+  const m = new RegExp(`\\b${port} \\. ([\\d.]+) \\. (\\d+)\\b`).exec(text);
+  return m ? `${m[1]}:${m[2]}` : undefined;
 }

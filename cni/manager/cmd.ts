@@ -19,6 +19,7 @@ import { AddCache } from './cache.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
 import { Recovery, returnPinnedToBalancer } from './recovery.ts';
+import { guardPods, TunnelGuard } from './tunnel-guard.ts';
 import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
 import { CniService } from './service.ts';
@@ -97,7 +98,9 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   await pool.start(new Set(pods.list().map((r) => r.hostLink)));
   const cache = new AddCache({ rest, log, nodeName: flags['node-name'] });
   void cache.start();
-  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events });
+  const guard = new TunnelGuard({ runner, log });
+  await guardPods({ pods, links, guard, log });
+  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events, guard });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'], nodeName: flags['node-name'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });
@@ -114,14 +117,14 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const recovery = new Recovery({
     pods, gateways, links, metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
-    lbProbeIntervalMs: flags['lb-probe-interval'], probeAddress: deps.probeAddress,
+    lbProbeIntervalMs: flags['lb-probe-interval'], probeAddress: deps.probeAddress, guard,
   });
   if (flags['fast-recovery']) {
     gateways.start();
     recovery.start();
   } else {
     log.info('gateway failover is off: pods follow the load balancer and re-handshake on WireGuard\'s own timers');
-    await returnPinnedToBalancer({ pods, links, log });
+    await returnPinnedToBalancer({ pods, links, log, guard });
   }
   if (!flags['skip-install']) install.chaining = await startChaining(flags, rest, metrics, log);
   log.info('cni-manager started', { socket: flags.socket, node: flags['node-name'], metricsPort: ops.port });

@@ -8,6 +8,7 @@ import type { GatewayDirectory } from './gateways.ts';
 import { type Answer, GatewayProber, type ProbeAddress } from './health.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { podFields, type PodStore } from './pods.ts';
+import type { TunnelGuard } from './tunnel-guard.ts';
 
 export interface RecoveryOptions {
   pods: PodStore;
@@ -24,6 +25,8 @@ export interface RecoveryOptions {
   port: number;
   /** Where the probe of a gateway IP goes; default the IP and `port` (a seam for the test bed). */
   probeAddress?: ((ip: string) => ProbeAddress) | undefined;
+  /** Told each endpoint a pod's tunnel is set to, before it is set. */
+  guard?: TunnelGuard | undefined;
 }
 
 /** Consecutive refusals before a live gateway counts as not serving: one reset of a kept-alive connection is no news. */
@@ -67,6 +70,8 @@ export class Recovery {
   private readonly linkCache = new Map<string, WgLink>();
   /** Each pod's tunnel endpoint as last read or set (the agent is its only writer after ADD). */
   private readonly endpoints = new Map<string, string | null>();
+  /** Each pod tunnel's UDP port on the node. */
+  private readonly ports = new Map<string, number>();
   private readonly reading = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -91,7 +96,7 @@ export class Recovery {
     this.o.metrics.pods.set([...bySgc.values()].reduce((n, l) => n + l.length, 0));
     for (const key of this.gateways.keys()) if (!bySgc.has(key)) this.gateways.delete(key);
     const live = new Set([...bySgc.values()].flat().map((p) => p.containerId));
-    for (const cache of [this.linkCache, this.transfer, this.endpoints]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
+    for (const cache of [this.linkCache, this.transfer, this.endpoints, this.ports]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
     // Read ahead, so that a failover spends no time finding links and endpoints.
     for (const pods of bySgc.values()) for (const pod of pods) if (!this.endpoints.has(pod.containerId)) void this.readAhead(pod);
     for (const [key, pods] of bySgc) {
@@ -278,7 +283,9 @@ export class Recovery {
     if (link === undefined) return undefined;
     try {
       const wg = this.o.links.wg(link);
-      const state = (await wg.show(link.wgName)).peers.find((p) => p.publicKey === pod.gatewayPublicKey);
+      const device = await wg.show(link.wgName);
+      this.ports.set(pod.containerId, device.listenPort);
+      const state = device.peers.find((p) => p.publicKey === pod.gatewayPublicKey);
       if (state) this.endpoints.set(pod.containerId, state.endpoint);
       return state && { link, wg, state };
     } catch (err) {
@@ -304,6 +311,10 @@ export class Recovery {
     const link = await this.link(pod);
     if (link === undefined) return;
     try {
+      if (this.o.guard !== undefined) {
+        const port = this.ports.get(pod.containerId) ?? (await this.peer(pod), this.ports.get(pod.containerId));
+        if (port !== undefined) await this.o.guard.set(pod.containerId, { port, endpoint });
+      }
       await this.o.links.wg(link).resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint, allowedIps: ['0.0.0.0/0'], persistentKeepalive: keepalive });
       this.endpoints.set(pod.containerId, endpoint);
       this.o.metrics.sessionResets.inc({ sgc: key });
@@ -321,15 +332,17 @@ export class Recovery {
  * there even once that node dies. So each such pod goes back to the load
  * balancer, its default entry and the only fallback left.
  */
-export async function returnPinnedToBalancer(o: { pods: PodStore; links: WgLinks; log: Logger }): Promise<number> {
+export async function returnPinnedToBalancer(o: { pods: PodStore; links: WgLinks; log: Logger; guard?: TunnelGuard }): Promise<number> {
   let returned = 0;
   await eachLimited(o.pods.list().filter((p) => !p.unwired), async (pod) => {
     try {
       const link = await o.links.find(POD_IFNAME, pod.netns);
       if (link === undefined) return;
       const wg = o.links.wg(link);
-      const peer = (await wg.show(link.wgName)).peers.find((p) => p.publicKey === pod.gatewayPublicKey);
+      const device = await wg.show(link.wgName);
+      const peer = device.peers.find((p) => p.publicKey === pod.gatewayPublicKey);
       if (peer === undefined || peer.endpoint === null || peer.endpoint === pod.gatewayEndpoint) return;
+      await o.guard?.set(pod.containerId, { port: device.listenPort, endpoint: pod.gatewayEndpoint });
       await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
       returned++;
     } catch (err) {

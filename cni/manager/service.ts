@@ -17,6 +17,7 @@ import { AgentFailure } from './failure.ts';
 import { annotatedSgc, checkNamespace, gatewayConfig, NamespaceNotAllowed } from './gateway.ts';
 import type { AddCache } from './cache.ts';
 import { podFields, type PodStore } from './pods.ts';
+import { readTunnel, type TunnelGuard } from './tunnel-guard.ts';
 
 export interface CniServiceOptions {
   rest: KubeRest;
@@ -32,6 +33,8 @@ export interface CniServiceOptions {
   deadlineMs?: number;
   /** Events on Pods the agent refuses (a namespace an SGC is not shared with). */
   events?: EventRecorder;
+  /** Keeps each pod's tunnel from roaming to a gateway it left. */
+  guard?: TunnelGuard;
 }
 
 /** The agent's answers to the plugin; the socket server only routes and validates. */
@@ -105,6 +108,8 @@ export class CniService {
         };
         await settled([endpoint(), wire(this.o.net, record, link, key, cfg, (r) => this.o.pods.write(r.containerId, r))]);
         if (expired()) throw pastDeadline();
+        // Off the answer's path: no gateway the pod could roam to has a session with it yet.
+        void this.guard(record);
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
         await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));
@@ -116,6 +121,19 @@ export class CniService {
     }
     this.o.log.info('pod wired to gateway', { ...podFields(req), sgc: name, podIp: req.podIpAddress, mode: cfg.defaultRoute });
     return { staticGatewayConfiguration: name, defaultRoute: cfg.defaultRoute, interface: POD_IFNAME };
+  }
+
+  private async guard(record: PodRecord): Promise<void> {
+    if (this.o.guard === undefined) return;
+    try {
+      const tunnel = await readTunnel(this.o.net.links, record);
+      if (tunnel !== undefined) await this.o.guard.adopt(record.containerId, { port: tunnel.port, endpoint: record.gatewayEndpoint });
+      // A DEL that came meanwhile removed the entry before this one was made.
+      const now = this.o.pods.read(record.containerId);
+      if (now === undefined || now.unwired) await this.o.guard.delete(record.containerId);
+    } catch (err) {
+      this.o.log.warn('cannot read the pod tunnel to guard it', { ...podFields(record), err });
+    }
   }
 
   private async fetchAnnotated(podNamespace: string, annotation: string): Promise<{ ref: SgcRef; sgc: StaticGatewayConfiguration }> {
@@ -190,6 +208,7 @@ export class CniService {
       await unwire(this.o.net, record);
       record.unwired = true;
       this.o.pods.write(record.containerId, record);
+      await this.o.guard?.delete(record.containerId);
     }
     try {
       await deleteEndpoint(this.o.rest, record.pod, record.podPublicKey);
