@@ -4,10 +4,10 @@
 // are refused with a CNI error and an event, and narrowing the allow list
 // refuses new pods while wired ones stay wired.
 import t from 'tap';
-import { API_VERSION, KINDS } from '../../lib/api/constants.ts';
+import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
 import { CORE, resourcePath } from '../../lib/kube/paths.ts';
-import { isConflict, isNotFound, KubeRest } from '../../lib/kube/rest.ts';
+import { isNotFound } from '../../lib/kube/rest.ts';
 import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
 import { startAgent } from '../../testenv/cni/agent.ts';
 import { createApiServerSlice, createNode, createPod, createSgc, ensureNamespace, setSgcStatus } from '../../testenv/cni/cluster.ts';
@@ -34,20 +34,10 @@ t.test('an SGC shared with other namespaces', async (t) => {
   await ensureNamespace(kube.rest, 'team-c');
   await createNode(kube.rest, 'node-share', lab.subnet);
   const kubeconfig = `${lab.dir}/agent.kubeconfig`;
-  const asAgent = new KubeRest(await partKubeconfig(kube, 'agent', kubeconfig, undefined, 'node-share'));
+  await partKubeconfig(kube, 'agent', kubeconfig, undefined, 'node-share');
   await createApiServerSlice(kube.rest, ['192.168.150.5']);
   const sgc = await createSgc(kube.rest, OWNER, 'shared', { allowedNamespaces: { names: ['team-a'], selector: { matchLabels: { 'egress.example.com/shared': 'true' } } } });
   await setSgcStatus(kube.rest, OWNER, 'shared', sgc.generation, { ip: '192.168.250.1', port: 6000, publicKey: generatePrivateKey().publicKey() });
-  // The chart's mutating policy on the agent's writes needs the kind's schema,
-  // which the apiserver has a moment after the CRD is Established (until then
-  // it answers 503 "Resource kind ... not found"; a dry run is admitted
-  // earlier than a real write). A write as the agent waits it out.
-  const probe = resourcePath(RESOURCES[KINDS.PodEndpoint], OWNER);
-  await until('the agent\'s PodEndpoint writes to be admitted', () => asAgent.create(probe, {
-    apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: { name: 'probe' },
-    spec: { staticGatewayConfiguration: 'shared', podIpAddress: '10.244.9.9/32', podPublicKey: generatePrivateKey().publicKey() },
-  }).then(() => true, (err: unknown) => isConflict(err) || Promise.reject(err)), 30_000, 500);
-  await kube.rest.delete(resourcePath(RESOURCES[KINDS.PodEndpoint], OWNER, 'probe'));
   await startAgent(t, lab, kube, 'node-share', [`--kubeconfig=${kubeconfig}`]);
 
   const add = async (ns: string, name: string, sgcRef = REF) => {

@@ -1,8 +1,12 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { applyObjects, serviceAccountToken, writeTokenKubeconfig } from '../kubeapi/apply.ts';
+import { applyObjects, serviceAccountToken, tokenKubeconfig, writeTokenKubeconfig } from '../kubeapi/apply.ts';
 import type { TestKube } from '../kubeapi/server.ts';
+import { until } from '../wait.ts';
+import { API_VERSION, KINDS } from '../../lib/api/constants.ts';
+import { RESOURCES } from '../../lib/api/resources.ts';
 import { CORE, resourcePath } from '../../lib/kube/paths.ts';
-import { isConflict } from '../../lib/kube/rest.ts';
+import { isConflict, KubeApiError, KubeRest } from '../../lib/kube/rest.ts';
+import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
 import { renderChart } from './chart.ts';
 
 /** The namespace the harnesses install into, and the chart's default key Secret namespace. */
@@ -43,7 +47,30 @@ export async function installChartIdentities(kube: TestKube, values: object = {}
 export async function partKubeconfig(kube: TestKube, part: Part, file: string, server?: string, nodeName?: string): Promise<KubeConfig> {
   const pod = nodeName === undefined ? undefined : await partPod(kube, part, nodeName);
   const token = await serviceAccountToken(kube.rest, RELEASE_NAMESPACE, SERVICE_ACCOUNTS[part], undefined, pod);
+  if (part === 'agent' && pod !== undefined) await agentWritesAdmitted(kube, token, pod.name);
   return writeTokenKubeconfig(kube.kubeConfig, token, file, { user: SERVICE_ACCOUNTS[part], ...(server ? { server } : {}) });
+}
+
+/**
+ * Waits until the PodEndpoint admission policies take a write by a node's
+ * agent. The mutating one needs the kind's schema, which the apiserver has
+ * a moment after the CRD is Established: until then a real write is
+ * answered 503 ("Resource kind ... not found"), though a dry run passes. So
+ * a probe write, as the agent, until any other answer (a refusal by the
+ * validating policy counts: the write got that far).
+ */
+async function agentWritesAdmitted(kube: TestKube, token: string, name: string): Promise<void> {
+  const asAgent = new KubeRest(tokenKubeconfig(kube.kubeConfig, token, { user: SERVICE_ACCOUNTS.agent }));
+  const path = resourcePath(RESOURCES[KINDS.PodEndpoint], RELEASE_NAMESPACE);
+  const probe = {
+    apiVersion: API_VERSION, kind: KINDS.PodEndpoint, metadata: { name: `admission-probe-${name}` },
+    spec: { staticGatewayConfiguration: 'admission-probe', podIpAddress: '10.255.255.254/32', podPublicKey: generatePrivateKey().publicKey() },
+  };
+  const created = await until('the agent\'s PodEndpoint writes to be admitted', () => asAgent.create(path, probe).then(
+    () => 'created' as const,
+    (err: unknown) => (err instanceof KubeApiError && err.status === 503 ? undefined : 'refused' as const),
+  ), 30_000, 250);
+  if (created === 'created') await kube.rest.delete(resourcePath(RESOURCES[KINDS.PodEndpoint], RELEASE_NAMESPACE, probe.metadata.name));
 }
 
 /**

@@ -76,6 +76,13 @@ export async function serviceAccountToken(
  * (optionally at another server URL), written owner-only to `file`.
  */
 export function writeTokenKubeconfig(admin: KubeConfig, token: string, file: string, opts: { user: string; server?: string }): KubeConfig {
+  const kc = tokenKubeconfig(admin, token, opts);
+  writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  return kc;
+}
+
+/** A kubeconfig, in memory, that authenticates with `token` at the admin kubeconfig's cluster (or at `server`). */
+export function tokenKubeconfig(admin: KubeConfig, token: string, opts: { user: string; server?: string }): KubeConfig {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the admin kubeconfig');
   const kc = new KubeConfig();
@@ -85,6 +92,5 @@ export function writeTokenKubeconfig(admin: KubeConfig, token: string, file: str
     contexts: [{ name: opts.user, cluster: 'keg', user: opts.user }],
     currentContext: opts.user,
   });
-  writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
   return kc;
 }
