@@ -1,8 +1,12 @@
 // A steady request loop for measuring outages, run inside a pod's namespace:
 //   node lab/loop.ts http://203.0.113.10/ --interval-ms 100 --timeout-ms 1000
-// Prints one JSON line per request: {"t": <ms since epoch>, "ok": true, "source": "20.0.0.1"}
+// Prints one JSON line per request: {"t": <start, ms since epoch>, "e": <end>, "ok": true, "source": "20.0.0.1"}
 // and runs until SIGTERM. Each request uses a new connection, so a failover
-// shows up as it would for new connections of a real workload.
+// shows up as it would for new connections of a real workload. A request
+// starts every interval whatever the ones before are doing: waiting for a
+// lost one would hide the path's return for up to the timeout, so no outage
+// could measure shorter than it. Lines come in the order requests finish;
+// `t` is when each started.
 import { get } from 'node:http';
 import { parseFlags } from '../lib/cli.ts';
 
@@ -27,7 +31,6 @@ function once(): Promise<{ ok: boolean; source?: string }> {
 
 for (;;) {
   const t = Date.now();
-  const r = await once();
-  process.stdout.write(`${JSON.stringify({ t, ...r })}\n`);
+  void once().then((r) => process.stdout.write(`${JSON.stringify({ t, e: Date.now(), ...r })}\n`));
   await new Promise((res) => setTimeout(res, Math.max(0, interval - (Date.now() - t))));
 }
