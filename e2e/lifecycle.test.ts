@@ -1,7 +1,7 @@
 // Deleting an SGC in use, and killing the control plane during traffic.
 import t from 'tap';
 import { azureView } from '../lab/azure-view.ts';
-import { createPod, deletePod } from '../lab/kubelet.ts';
+import { createPod, deletePod, podNetnsName } from '../lab/kubelet.ts';
 import { gatewayNetnsName, startAgent, startOperator } from '../lab/parts.ts';
 import { applySgc, getSgc, inPrefix, startLoop, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { podLinksIn } from '../testenv/cni/lab.ts';
@@ -76,7 +76,8 @@ t.test('lifecycle', async (t) => {
     t.ok(samples.every((s) => !s.ok || inPrefix(s.source ?? '', prefix)), 'always from the prefix');
 
     for (const name of ['steady-0', 'after-operator', 'after-agent', 'after-apiserver']) {
-      await deletePod(lab, { namespace: 'default', name, node: w, netns: { name: `keg-${lab.id}-p-${name}`, path: `/var/run/netns/keg-${lab.id}-p-${name}` }, ip: '' });
+      const netns = podNetnsName(lab, 'default', name);
+      await deletePod(lab, { namespace: 'default', name, node: w, netns: { name: netns, path: `/var/run/netns/${netns}` }, ip: '' });
     }
     await lab.kube.rest.delete(`${SGC_PATH}/steady`);
     await until('the SGC to be gone', () => lab.kube.rest.get(`${SGC_PATH}/steady`).then(() => false, () => true), 120_000);

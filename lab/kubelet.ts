@@ -54,6 +54,11 @@ export async function prepareCni(m: LabMachine): Promise<{ binDir: string; confD
   return { binDir, confDir };
 }
 
+/** The network namespace of a lab pod: per Kubernetes namespace, as pods of one name may live in several. */
+export function podNetnsName(lab: Lab, namespace: string, name: string): string {
+  return `keg-${lab.id}-p-${namespace}-${name}`;
+}
+
 /** The plugin the node agent installs: the single executable when built, else Node on its source. */
 export function pluginExecutable(lab: Lab): string {
   const built = join(REPO, 'dist', 'kube-egress-cni');
@@ -84,7 +89,7 @@ export async function createPod(lab: Lab, m: LabMachine, p: { namespace: string;
   }).catch((err: unknown) => {
     if (!isConflict(err)) throw err;
   });
-  const netnsName = `keg-${lab.id}-p-${p.name}`;
+  const netnsName = podNetnsName(lab, p.namespace, p.name);
   lab.ownNetns.add(netnsName);
   const netnsPath = await ensureNetns(lab.runner, netnsName);
   try {
