@@ -13,7 +13,7 @@ export function gatewayChecks(f: DoctorFacts, sgc: StaticGatewayConfiguration): 
   const checks: Check[] = [];
   const ready = f.gateways.filter((g) => g.ready);
   for (const g of f.gateways) {
-    const peers = `${g.peerCount ?? 0} peers, last programmed ${g.lastProgrammed ?? 'never'}`;
+    const peers = `${g.peerCount ?? 0} peer${g.peerCount === 1 ? '' : 's'}, last programmed ${g.lastProgrammed ?? 'never'}`;
     if (g.refused !== undefined) {
       checks.push(fail('gateways', 'EndpointRefused', `gateway node ${g.node} refuses this pod's PodEndpoint: ${g.refused}`, `the Warning event on the PodEndpoint says why (docs/security.md); a stale or forged endpoint holding the IP goes with kubectl delete podendpoint, then ${RESTART}`));
     } else if (g.ready) {

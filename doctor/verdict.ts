@@ -28,9 +28,11 @@ export function diagnose(f: DoctorFacts): Report {
   if (f.found === undefined) return report([fail('pod', 'PodNotFound', `no pod ${id}`, 'check the namespace, the name and the kubeconfig context')]);
   const checks = [...sgcChecks(f)];
   if (checks.some((c) => c.status === 'fail' && c.name !== 'sgc')) return report(checks);
-  if (checks.some((c) => c.code === 'SgcNotFound' || c.code === 'SgcDeletedWhileInUse')) return report([...checks, ...agentChecks(f)]);
-  checks.push(...agentChecks(f), ...endpointChecks(f));
-  if (f.sgc) checks.push(...gatewayChecks(f, f.sgc), routeMode(f.sgc));
+  // A failed SGC explains a pod without a sandbox, and has no gateways to look at.
+  const sgcFailed = checks.some((c) => c.name === 'sgc' && c.status === 'fail');
+  checks.push(...agentChecks(f, sgcFailed));
+  if (!f.sgc || sgcFailed) return report(checks);
+  checks.push(...endpointChecks(f), ...gatewayChecks(f, f.sgc), routeMode(f.sgc));
   const probe = probeCheck(f);
   if (probe) checks.push(probe);
   return report(checks);
@@ -86,7 +88,7 @@ function sgcReadiness(sgc: StaticGatewayConfiguration, refName: string, podCreat
   return fail('sgc', 'SgcNotReady', `${refName} is not Ready: ${why}; pods that name it do not start`, fix);
 }
 
-function agentChecks(f: DoctorFacts): Check[] {
+function agentChecks(f: DoctorFacts, causeKnown: boolean): Check[] {
   const pod = f.found;
   const node = pod?.node;
   if (pod === undefined || node === undefined) return [fail('pod', 'PodNotScheduled', 'the pod is on no node yet', 'kubectl describe pod: the scheduler\'s reason is in its events')];
@@ -105,7 +107,7 @@ function agentChecks(f: DoctorFacts): Check[] {
   } else {
     checks.push(ok('agent', `${agent.pod} on ${node} is Ready`));
   }
-  if (!pod.ip) checks.push(fail('pod', 'SandboxNotCreated', `the pod has no IP (phase ${pod.phase ?? 'unknown'}): its sandbox was not created`, 'kubectl describe pod: the CNI plugin\'s message is in its events (see docs/troubleshooting.md)'));
+  if (!pod.ip && !causeKnown) checks.push(fail('pod', 'SandboxNotCreated', `the pod has no IP (phase ${pod.phase ?? 'unknown'}): its sandbox was not created`, 'kubectl describe pod: the CNI plugin\'s message is in its events (see docs/troubleshooting.md)'));
   return checks;
 }
 
