@@ -126,7 +126,7 @@ function endpointChecks(f: DoctorFacts): Check[] {
   }
   const inspection = f.agent?.inspection;
   if (inspection !== undefined && !('error' in inspection)) checks.push(...sandboxChecks(f, inspection, ep.spec.podPublicKey));
-  if (checks.length === 0) checks.push(ok('endpoint', `PodEndpoint ${f.pod.namespace}/${f.pod.name}: ${ep.spec.podIpAddress}, key ${ep.spec.podPublicKey}`));
+  if (!checks.some((c) => c.name === 'endpoint')) checks.unshift(ok('endpoint', `PodEndpoint ${f.pod.namespace}/${f.pod.name}: ${ep.spec.podIpAddress}, key ${ep.spec.podPublicKey}`));
   return checks;
 }
 
