@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describeError, errorCode, KegError } from '../lib/errors.ts';
 import { KubeRest } from '../lib/kube/rest.ts';
@@ -12,14 +13,34 @@ import { diagnose } from './verdict.ts';
 export const EXIT = { healthy: 0, problem: 1, cannotCheck: 3 } as const;
 
 /**
+ * $KUBECONFIG's files merged as kubectl merges them: the first file that
+ * sets the current context, and the first definition of each name, win
+ * (client-node's own merge lets later files win and refuses duplicates).
+ */
+function loadKubeconfigList(list: string): KubeConfig {
+  const kc = new KubeConfig();
+  for (const file of list.split(delimiter).filter((f) => f !== '' && existsSync(f))) {
+    const next = new KubeConfig();
+    next.loadFromFile(file);
+    if (!kc.currentContext) kc.currentContext = next.currentContext;
+    for (const c of next.clusters) if (!kc.getCluster(c.name)) kc.addCluster(c);
+    for (const u of next.users) if (!kc.getUser(u.name)) kc.addUser(u);
+    for (const c of next.contexts) if (!kc.getContextObject(c.name)) kc.addContext(c);
+  }
+  return kc;
+}
+
+/**
  * Credentials as kubectl finds them: --kubeconfig, else $KUBECONFIG (a
  * list of files, merged), else ~/.kube/config, else in-cluster.
  */
-export function loadUserKubeConfig(path: string | undefined, context: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+export function loadUserKubeConfig(path: string | undefined, context: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  let kc = new KubeConfig();
   if (path !== undefined) {
     if (!existsSync(path)) throw new KegError('KUBECONFIG_NOT_FOUND', `kubeconfig ${path} does not exist`);
     kc.loadFromFile(path);
+  } else if (env.KUBECONFIG) {
+    kc = loadKubeconfigList(env.KUBECONFIG);
   } else {
     kc.loadFromDefault();
   }
