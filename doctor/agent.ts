@@ -17,6 +17,8 @@ export type AgentAccess = (agent: AgentPod, pod: { namespace: string; name: stri
 
 const EXEC_TIMEOUT_MS = PROBE_TIMEOUT_MS + 25_000;
 
+const sink = (append: (s: string) => void) => new Writable({ write(chunk: Buffer, _enc, done) { append(chunk.toString('utf8')); done(); } });
+
 /** The argv of the question, as run in the agent's container. */
 export function inspectArgv(agent: AgentPod, pod: { namespace: string; name: string }, probeUrl: string | undefined): string[] {
   return ['kube-egress-gateway', 'cni-manager', 'inspect', `${pod.namespace}/${pod.name}`, '--socket', agent.socket, ...(probeUrl === undefined ? [] : ['--probe-url', probeUrl])];
@@ -32,7 +34,6 @@ export function execAccess(kc: KubeConfig): AgentAccess {
   return async (agent, pod, probeUrl) => {
     let stdout = '';
     let stderr = '';
-    const sink = (append: (s: string) => void) => new Writable({ write(chunk: Buffer, _enc, done) { append(chunk.toString('utf8')); done(); } });
     const status = await new Promise<{ status?: string; message?: string }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new KegError('DOCTOR_EXEC_TIMEOUT', `no answer from ${agent.name} within ${EXEC_TIMEOUT_MS} ms`)), EXEC_TIMEOUT_MS);
       new Exec(kc).exec(agent.namespace, agent.name, agent.container, inspectArgv(agent, pod, probeUrl),
