@@ -120,6 +120,9 @@ export const InspectedSandboxSchema = z.object({
     endpoint: z.string().nullable(),
     /** Seconds since the epoch; null: never. */
     latestHandshake: z.number().nullable(),
+    /** Bytes through the tunnel since it was set up (handshakes included). */
+    rxBytes: z.number(),
+    txBytes: z.number(),
   }).nullable(),
   /** What drifted from what ADD set up (as CNI CHECK reports it). */
   problems: z.array(z.string()),

@@ -35,7 +35,7 @@ const inspection = (over: Partial<InspectAnswer['sandboxes'][number]> = {}, prob
   node: 'worker-0',
   sandboxes: [{
     containerId: 'c1', staticGatewayConfiguration: 'egress/gw', podIp: '10.244.0.5', podPublicKey: POD_KEY, defaultRoute: 'staticEgressGateway',
-    peer: { endpoint: '10.224.0.7:6000', latestHandshake: epoch('2026-11-29T11:59:30Z') }, problems: [], ...over,
+    peer: { endpoint: '10.224.0.7:6000', latestHandshake: epoch('2026-11-29T11:59:30Z'), rxBytes: 4200, txBytes: 3100 }, problems: [], ...over,
   }],
   ...(probe && { probe }),
 });
@@ -146,8 +146,10 @@ t.test('each finding, from the facts that produce it', async (t) => {
     ['agent has no record', (f) => f.agent && (f.agent.inspection = { node: 'worker-0', sandboxes: [] }), ['fail:AgentHasNoRecord']],
     ['drift', (f) => f.agent && (f.agent.inspection = inspection({ problems: ['route 0.0.0.0/0 dev wg0 is missing'] })), ['fail:PodNetworkDrift']],
     ['no peer', (f) => f.agent && (f.agent.inspection = inspection({ peer: null })), ['fail:NoGatewayPeer']],
-    ['never a handshake', (f) => f.agent && (f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.7:6000', latestHandshake: null } })), ['fail:NoHandshake']],
-    ['stale handshake', (f) => f.agent && (f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.4:6000', latestHandshake: epoch('2026-11-29T11:50:00Z') } })), ['fail:NoHandshake']],
+    ['traffic, never a handshake', (f) => f.agent && (f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.7:6000', latestHandshake: null, rxBytes: 0, txBytes: 592 } })), ['fail:NoHandshake']],
+    ['no traffic yet: no handshake, no finding', (f) => f.agent && (f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.7:6000', latestHandshake: null, rxBytes: 0, txBytes: 0 } })), []],
+    ['idle: an old handshake, no finding', (f) => f.agent && (f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.4:6000', latestHandshake: epoch('2026-11-29T11:50:00Z'), rxBytes: 1, txBytes: 1 } })), []],
+    ['a probe that brought no handshake', (f) => f.agent && (f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.4:6000', latestHandshake: epoch('2026-11-29T11:50:00Z'), rxBytes: 1, txBytes: 900 } }, { url: 'http://echo/', error: 'timed out' })), ['fail:NoHandshake', 'fail:ProbeFailed']],
     ['no gateway', (f) => (f.gateways = []), ['fail:NoGateway']],
     ['one gateway down', (f) => f.gateways[1] && (f.gateways[1].ready = false), ['warn:GatewayNotReady']],
     ['every gateway down', (f) => f.gateways.forEach((g) => (g.ready = false)), ['fail:NoGatewayReady', 'fail:NoGatewayReady']],
@@ -165,8 +167,10 @@ t.test('each finding, from the facts that produce it', async (t) => {
 
 t.test('the tunnel names the gateway node a pod was pinned to', async (t) => {
   const f = healthy();
-  f.agent = { node: 'worker-0', pod: 'a', ready: true, inspection: inspection({ peer: { endpoint: '10.224.0.5:6000', latestHandshake: epoch('2026-11-29T11:59:50Z') } }) };
+  f.agent = { node: 'worker-0', pod: 'a', ready: true, inspection: inspection({ peer: { endpoint: '10.224.0.5:6000', latestHandshake: epoch('2026-11-29T11:59:50Z'), rxBytes: 1, txBytes: 1 } }) };
   t.match(diagnose(f).checks.find((c) => c.name === 'tunnel'), { status: 'ok', detail: 'through gw-1 (10.224.0.5:6000, pinned by the agent\'s failover), last handshake 10s ago' });
+  f.agent.inspection = inspection({ peer: { endpoint: '10.224.0.7:6000', latestHandshake: epoch('2026-11-29T11:50:00Z'), rxBytes: 1, txBytes: 1 } });
+  t.match(diagnose(f).checks.find((c) => c.name === 'tunnel'), { status: 'info', detail: 'through the load balancer (10.224.0.7:6000), last handshake 600s ago: idle since (a tunnel in use handshakes every 2 minutes; --probe tests it now)' });
 });
 
 t.test('azureNetworking: egress outside the prefix is expected, and the route mode says so', async (t) => {

@@ -150,19 +150,29 @@ function sandboxChecks(f: DoctorFacts, inspection: InspectAnswer, endpointKey: s
     checks.push(fail('endpoint', 'EndpointKeyMismatch', `the PodEndpoint's key ${endpointKey} is not the pod's (${sandbox.podPublicKey}): the gateways expect another key, so the pod's handshakes are refused`, `kubectl delete podendpoint -n ${f.pod.namespace} ${f.pod.name}, then ${RESTART}`));
   }
   if (sandbox.problems.length > 0) checks.push(fail('tunnel', 'PodNetworkDrift', `the pod's network is not as ADD left it: ${sandbox.problems.join('; ')}`, RESTART));
-  checks.push(handshakeCheck(f.now, sandbox, f.gateways, f.sgc?.status?.gatewayServerProfile?.ip));
+  checks.push(handshakeCheck(f.now, sandbox, f.gateways, f.sgc?.status?.gatewayServerProfile?.ip, inspection.probe !== undefined));
   return checks;
 }
 
-function handshakeCheck(now: Date, sandbox: InspectedSandbox, gateways: GatewayFacts[], frontendIp: string | undefined): Check {
+/**
+ * WireGuard handshakes only when there is traffic (no keepalive is set), and
+ * every 2 minutes while it flows: an idle pod's handshake may be old, so only
+ * traffic without a handshake, or a probe that did not bring one, is a failure.
+ */
+function handshakeCheck(now: Date, sandbox: InspectedSandbox, gateways: GatewayFacts[], frontendIp: string | undefined, probed: boolean): Check {
   const peer = sandbox.peer;
   if (peer === null) return fail('tunnel', 'NoGatewayPeer', 'the pod\'s wg0 has no gateway peer', RESTART);
   const host = peer.endpoint?.replace(/:\d+$/, '');
   const via = host === frontendIp ? `the load balancer (${peer.endpoint})` : `${gateways.find((g) => g.nodeIp === host)?.node ?? 'gateway node'} (${peer.endpoint}, pinned by the agent's failover)`;
   const age = peer.latestHandshake === null ? undefined : Math.max(0, Math.round(now.getTime() / 1000 - peer.latestHandshake));
-  if (age === undefined || age > HANDSHAKE_STALE_SECONDS) {
-    return fail('tunnel', 'NoHandshake', `the pod's tunnel through ${via} ${age === undefined ? 'has never completed a handshake' : `last completed a handshake ${age}s ago`}`,
-      'the gateways do not answer the pod: check the GatewayStatus of each gateway node below, the gateway daemons\' logs, and that the tunnel\'s UDP port reaches the load balancer frontend');
+  const fix = 'the gateways do not answer the pod: check the GatewayStatus of each gateway node below, the gateway daemons\' logs, and that the tunnel\'s UDP port reaches the load balancer frontend';
+  if (age === undefined) {
+    if (peer.txBytes > 0 || probed) return fail('tunnel', 'NoHandshake', `the pod's tunnel through ${via} sent ${peer.txBytes} bytes and never completed a handshake (${peer.rxBytes} bytes received)`, fix);
+    return info('tunnel', `through ${via}: no traffic yet, so no handshake (WireGuard handshakes on the first packet; --probe sends one)`);
+  }
+  if (age > HANDSHAKE_STALE_SECONDS) {
+    if (probed) return fail('tunnel', 'NoHandshake', `the pod's tunnel through ${via} last completed a handshake ${age}s ago, and the probe's packets did not bring a new one`, fix);
+    return info('tunnel', `through ${via}, last handshake ${age}s ago: idle since (a tunnel in use handshakes every 2 minutes; --probe tests it now)`);
   }
   return ok('tunnel', `through ${via}, last handshake ${age}s ago`);
 }

@@ -14,6 +14,7 @@ import type { AgentAccess } from '../doctor/agent.ts';
 import { doctor } from '../doctor/cmd.ts';
 import { doctorCommand, doctorFlags } from '../doctor/flags.ts';
 import type { Report } from '../doctor/verdict.ts';
+import { renderText } from '../doctor/render.ts';
 import { AGENT_SELECTOR } from '../doctor/gather.ts';
 import { createPod } from '../lab/kubelet.ts';
 import type { Lab, LabMachine } from '../lab/lab.ts';
@@ -26,6 +27,8 @@ import { startE2eLab } from './fixture.ts';
 const NS = 'default';
 const SGC = RESOURCES[KINDS.StaticGatewayConfiguration];
 const PE = RESOURCES[KINDS.PodEndpoint];
+/** A finalizer of someone else's, which keeps a deleted SGC in Terminating. */
+const HOLD = 'example.com/hold';
 
 /**
  * What kubelet would report for the agent's DaemonSet pod on a node: the
@@ -53,13 +56,13 @@ interface Run {
   report: Report;
 }
 
+/** One run of doctor with the report as JSON; the text is rendered from the same report. */
 async function runDoctor(lab: Lab, pod: string, extra: string[] = []): Promise<Run> {
-  const argv = ['--kubeconfig', lab.kube.kubeconfigPath, '--system-namespace', SYSTEM_NAMESPACE, ...extra];
-  let text = '';
-  const code = await doctor(doctorFlags(parseCommandLine(doctorCommand, [pod, ...argv])), pod, { agent: socketAccess, out: (s) => (text += s) });
+  const argv = [pod, '--kubeconfig', lab.kube.kubeconfigPath, '--system-namespace', SYSTEM_NAMESPACE, '--output', 'json', ...extra];
   let json = '';
-  await doctor(doctorFlags(parseCommandLine(doctorCommand, [pod, ...argv, '--output', 'json'])), pod, { agent: socketAccess, out: (s) => (json += s) });
-  return { code, text, report: JSON.parse(json) as Report };
+  const code = await doctor(doctorFlags(parseCommandLine(doctorCommand, argv)), pod, { agent: socketAccess, out: (s) => (json += s) });
+  const report = JSON.parse(json) as Report;
+  return { code, text: renderText(report), report };
 }
 
 const codes = (r: Run): string[] => r.report.checks.flatMap((c) => (c.code ? [c.code] : []));
@@ -76,6 +79,8 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   const lab = await startE2eLab(t, { workers: 1 });
   const w = lab.workers[0] as LabMachine;
   await registerAgentPod(lab, w, true);
+  // Runs before its SGC exists; annotated later.
+  await createPod(lab, w, { namespace: NS, name: 'early' });
   await applySgc(lab, NS, 'gw', { gatewayNodepoolName: 'gwpool' });
   const sgc = await waitSgcReady(lab, NS, 'gw');
   const prefix = sgc.status?.egressIpPrefix as string;
@@ -83,6 +88,8 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   // Healthy: every check passes, the probe from the pod egresses from the prefix.
   const good = await createPod(lab, w, { namespace: NS, name: 'good', sgc: 'gw' });
   await waitEgress(lab, good);
+  // Each gateway daemon reports in its GatewayStatus a moment after it programs the gateway.
+  await until('every gateway node to report the SGC', async () => (await runDoctor(lab, `${NS}/good`)).report.checks.filter((c) => c.name === 'gateways' && c.status === 'ok').length === lab.gateways.length, 30_000, 500);
   const healthy = await runDoctor(lab, `${NS}/good`, ['--probe', '--echo-url', ECHO_URL]);
   t.equal(healthy.code, 0, `a healthy pod: exit 0\n${healthy.text}`);
   t.match(healthy.text, 'Verdict: no problem found.');
@@ -90,6 +97,11 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   t.match(probe, { status: 'ok', detail: new RegExp(`inside the egress prefix ${prefix.replace(/\./g, '\\.')}`) }, 'the probe saw an address inside the prefix');
   t.match(healthy.report.checks.find((c) => c.name === 'tunnel'), { status: 'ok', detail: /last handshake \d+s ago/ }, 'the agent reports a recent handshake');
   t.equal(healthy.report.checks.filter((c) => c.name === 'gateways' && c.status === 'ok').length, lab.gateways.length, 'every gateway node serves the SGC');
+
+  // Its network drifted: the tunnel's default route is gone from the pod.
+  await lab.runner.run(['nsenter', `--net=${good.netns.path}`, 'ip', 'route', 'del', 'default']);
+  const drifted = await expectFinding(t, lab, `${NS}/good`, 'PodNetworkDrift', 'a pod whose default route was removed');
+  t.match(drifted.text, 'route 0.0.0.0/0 dev wg0 is missing');
 
   // A pod does not start: the SGC does not exist.
   await t.rejects(createPod(lab, w, { namespace: NS, name: 'nosgc', sgc: 'missing' }));
@@ -103,6 +115,13 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   await lab.kube.rest.create(resourcePath(CORE.namespaces), { metadata: { name: 'other' } });
   await t.rejects(createPod(lab, w, { namespace: 'other', name: 'stranger', sgc: `${NS}/gw` }));
   await expectFinding(t, lab, 'other/stranger', 'NamespaceNotAllowed', 'a namespace the SGC is not shared with');
+  // Shared, then no longer: the running pod keeps working until it restarts (a warning, exit 0).
+  await lab.kube.rest.patch(resourcePath(SGC, NS, 'gw'), { spec: { allowedNamespaces: { names: ['other'] } } });
+  await createPod(lab, w, { namespace: 'other', name: 'member', sgc: `${NS}/gw` });
+  await lab.kube.rest.patch(resourcePath(SGC, NS, 'gw'), { spec: { allowedNamespaces: { names: [] } } });
+  const narrowed = await runDoctor(lab, 'other/member');
+  t.ok(codes(narrowed).includes('NamespaceNoLongerAllowed'), `a namespace removed from the allow list: named (${codes(narrowed).join(', ')})`);
+  t.equal(narrowed.code, 0, 'as a warning: the pod still egresses');
 
   // The SGC does not become Ready (no such node pool): pods naming it do not start.
   await applySgc(lab, NS, 'nopool', { gatewayNodepoolName: 'nopool' });
@@ -115,6 +134,8 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   const late = await createPod(lab, w, { namespace: NS, name: 'late' });
   await lab.kube.rest.patch(resourcePath(CORE.pods, NS, late.name), { metadata: { annotations: { [POD_SGC_ANNOTATION]: 'gw' } } });
   await expectFinding(t, lab, `${NS}/late`, 'NotWired', 'a pod annotated after its creation');
+  await lab.kube.rest.patch(resourcePath(CORE.pods, NS, 'early'), { metadata: { annotations: { [POD_SGC_ANNOTATION]: 'gw' } } });
+  await expectFinding(t, lab, `${NS}/early`, 'CreatedBeforeSgcReady', 'a pod created before its SGC was Ready');
 
   // A stale endpoint: the PodEndpoint holds another IP than the pod's.
   const moved = await createPod(lab, w, { namespace: NS, name: 'moved', sgc: 'gw' });
@@ -132,7 +153,20 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   await applySgc(lab, NS, 'doomed', { gatewayNodepoolName: 'gwpool' });
   await waitSgcReady(lab, NS, 'doomed');
   await createPod(lab, w, { namespace: NS, name: 'orphan', sgc: 'doomed' });
+  // The annotation changed after the pod was wired.
+  await lab.kube.rest.patch(resourcePath(CORE.pods, NS, rekeyed.name), { metadata: { annotations: { [POD_SGC_ANNOTATION]: 'doomed' } } });
+  await expectFinding(t, lab, `${NS}/rekeyed`, 'AnnotationChanged', 'an annotation changed after the pod was wired');
+  // The SGC is being deleted (another controller's finalizer holds it), then gone.
+  const finalizers = (await getSgc(lab, NS, 'doomed')).metadata.finalizers;
+  await lab.kube.rest.patch(resourcePath(SGC, NS, 'doomed'), [finalizers ? { op: 'add', path: '/metadata/finalizers/-', value: HOLD } : { op: 'add', path: '/metadata/finalizers', value: [HOLD] }], 'json');
   await lab.kube.rest.delete(resourcePath(SGC, NS, 'doomed'));
+  await expectFinding(t, lab, `${NS}/orphan`, 'SgcDeleting', 'an SGC being deleted');
+  // Read, then write only if nothing changed in between (the operator removes its own finalizer meanwhile).
+  await until('our finalizer to be removed', async () => {
+    const held = await getSgc(lab, NS, 'doomed');
+    const rest = (held.metadata.finalizers ?? []).filter((f) => f !== HOLD);
+    return lab.kube.rest.patch(resourcePath(SGC, NS, 'doomed'), [{ op: 'test', path: '/metadata/resourceVersion', value: held.metadata.resourceVersion }, { op: 'replace', path: '/metadata/finalizers', value: rest }], 'json').then(() => true, () => false);
+  }, 30_000);
   await until('the SGC to be gone', () => lab.kube.rest.get(resourcePath(SGC, NS, 'doomed')).then(() => false, (err: unknown) => isNotFound(err)), 60_000);
   await expectFinding(t, lab, `${NS}/orphan`, 'SgcDeletedWhileInUse', 'an SGC deleted while in use');
 

@@ -22,15 +22,13 @@ export interface InspectDeps {
  */
 export async function inspectPod(deps: InspectDeps, req: InspectRequest): Promise<InspectAnswer> {
   const records = deps.pods.list().filter((r) => !r.unwired && r.pod.namespace === req.pod.namespace && r.pod.name === req.pod.name);
-  const sandboxes = await Promise.all(records.map((r) => sandbox(deps.net, r)));
-  const answer: InspectAnswer = { node: deps.nodeName, sandboxes };
   const newest = records.at(-1);
-  if (req.probeUrl !== undefined) {
-    answer.probe = newest === undefined
-      ? { url: req.probeUrl, error: 'the agent has not wired this pod, so there is no network namespace to probe from' }
-      : await probe(deps, newest.netns, req.probeUrl);
-  }
-  return answer;
+  // The probe first: its packet makes the tunnel handshake, so the state read after it is current.
+  const probed = req.probeUrl === undefined ? undefined : newest === undefined
+    ? { url: req.probeUrl, error: 'the agent has not wired this pod, so there is no network namespace to probe from' }
+    : await probe(deps, newest.netns, req.probeUrl);
+  const sandboxes = await Promise.all(records.map((r) => sandbox(deps.net, r)));
+  return { node: deps.nodeName, sandboxes, ...(probed !== undefined && { probe: probed }) };
 }
 
 async function sandbox(net: PodNet, r: PodRecord): Promise<InspectedSandbox> {
@@ -40,7 +38,7 @@ async function sandbox(net: PodNet, r: PodRecord): Promise<InspectedSandbox> {
   return {
     containerId: r.containerId, staticGatewayConfiguration: r.staticGatewayConfiguration, podIp: r.podIp, podPublicKey: r.podPublicKey,
     defaultRoute: r.defaultRoute,
-    peer: peer === undefined ? null : { endpoint: peer.endpoint, latestHandshake: peer.latestHandshake },
+    peer: peer === undefined ? null : { endpoint: peer.endpoint, latestHandshake: peer.latestHandshake, rxBytes: peer.rxBytes, txBytes: peer.txBytes },
     problems: await drift(net, r).catch((err: unknown) => [`cannot check the pod's network: ${describeError(err)}`]),
   };
 }
