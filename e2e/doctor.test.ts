@@ -2,6 +2,7 @@
 // produced by breaking the lab on purpose, and doctor must name it (its
 // finding's code) and exit 1; the healthy pod passes, with a live probe.
 // One lab, the breakages in sequence, the one that stops the agent last.
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { CNI_NOT_READY_TAINT, KINDS, POD_SGC_ANNOTATION } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
@@ -9,8 +10,7 @@ import { parseCommandLine } from '../lib/cli.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
 import { isNotFound } from '../lib/kube/rest.ts';
 import { PrivateKey } from '../lib/wireguard/keys.ts';
-import { AgentClient } from '../cni/plugin/client.ts';
-import type { AgentAccess } from '../doctor/agent.ts';
+import { type AgentAccess, inspectArgv, parseInspectOutput } from '../doctor/agent.ts';
 import { doctor } from '../doctor/cmd.ts';
 import { doctorCommand, doctorFlags } from '../doctor/flags.ts';
 import type { Report } from '../doctor/verdict.ts';
@@ -20,6 +20,7 @@ import { createPod } from '../lab/kubelet.ts';
 import type { Lab, LabMachine } from '../lab/lab.ts';
 import { SYSTEM_NAMESPACE } from '../lab/kube-objects.ts';
 import { stopAgent } from '../lab/parts.ts';
+import { REPO } from '../lab/processes.ts';
 import { applySgc, ECHO_URL, getSgc, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
@@ -47,8 +48,18 @@ async function registerAgentPod(lab: Lab, m: LabMachine, ready: boolean): Promis
   });
 }
 
-/** The agent asked on its socket, as `cni-manager inspect` does inside the agent's container (the lab has no exec). */
-const socketAccess: AgentAccess = (agent, pod, probeUrl) => new AgentClient(agent.socket).inspect({ pod, ...(probeUrl !== undefined && { probeUrl }) });
+/**
+ * The command doctor execs in the agent's container (`cni-manager inspect`,
+ * on the agent's socket), run on the lab's host where that socket is: the
+ * lab's agents are processes, so there is no container to exec into.
+ */
+function commandAccess(lab: Lab): AgentAccess {
+  return async (agent, pod, probeUrl) => {
+    const [, ...args] = inspectArgv(agent, pod, probeUrl);
+    const { stdout } = await lab.runner.run([process.execPath, join(REPO, 'cmd/kube-egress-gateway.ts'), ...args], { timeoutMs: 30_000 });
+    return parseInspectOutput(stdout);
+  };
+}
 
 interface Run {
   code: number;
@@ -60,7 +71,7 @@ interface Run {
 async function runDoctor(lab: Lab, pod: string, extra: string[] = []): Promise<Run> {
   const argv = [pod, '--kubeconfig', lab.kube.kubeconfigPath, '--system-namespace', SYSTEM_NAMESPACE, '--output', 'json', ...extra];
   let json = '';
-  const code = await doctor(doctorFlags(parseCommandLine(doctorCommand, argv)), pod, { agent: socketAccess, out: (s) => (json += s) });
+  const code = await doctor(doctorFlags(parseCommandLine(doctorCommand, argv)), pod, { agent: commandAccess(lab), out: (s) => (json += s) });
   const report = JSON.parse(json) as Report;
   return { code, text: renderText(report), report };
 }
