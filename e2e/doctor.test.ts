@@ -100,7 +100,10 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   const good = await createPod(lab, w, { namespace: NS, name: 'good', sgc: 'gw' });
   await waitEgress(lab, good);
   // Each gateway daemon reports in its GatewayStatus a moment after it programs the gateway.
-  await until('every gateway node to report the SGC', async () => (await runDoctor(lab, `${NS}/good`)).report.checks.filter((c) => c.name === 'gateways' && c.status === 'ok').length === lab.gateways.length, 30_000, 500);
+  await until('every gateway node to report the SGC', async () => {
+    const statuses = await lab.kube.rest.get<{ items: { status?: { gateways?: { staticGatewayConfiguration: string; ready: boolean }[] } }[] }>(resourcePath(RESOURCES[KINDS.GatewayStatus], SYSTEM_NAMESPACE));
+    return statuses.items.filter((s) => s.status?.gateways?.some((g) => g.staticGatewayConfiguration === `${NS}/gw` && g.ready)).length === lab.gateways.length;
+  }, 30_000, 200);
   const healthy = await runDoctor(lab, `${NS}/good`, ['--probe', '--echo-url', ECHO_URL]);
   t.equal(healthy.code, 0, `a healthy pod: exit 0\n${healthy.text}`);
   t.match(healthy.text, 'Verdict: no problem found.');
