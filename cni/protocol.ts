@@ -9,7 +9,7 @@ import { isPodIpAddress, WIREGUARD_KEY_PATTERN } from '../lib/api/validation.ts'
 
 export const DEFAULT_SOCKET_PATH = '/var/run/kube-egress-gateway/cni.sock';
 
-export const PATHS = { pod: '/v1/pod', add: '/v1/add', check: '/v1/check', del: '/v1/del' } as const;
+export const PATHS = { pod: '/v1/pod', add: '/v1/add', check: '/v1/check', del: '/v1/del', inspect: '/v1/inspect' } as const;
 
 /** How long the plugin waits for the agent's answer. */
 export const CLIENT_TIMEOUT_MS = 20_000;
@@ -92,3 +92,55 @@ export type DelRequest = z.output<typeof DelRequestSchema>;
 /** An error the agent hands back for the plugin to report as is. */
 export const AgentErrorSchema = z.object({ code: z.int().min(1).max(999), msg: z.string(), details: z.string().optional() });
 export type AgentError = z.output<typeof AgentErrorSchema>;
+
+/** How long an egress probe from a pod may take (well under the client's timeout). */
+export const PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * Doctor's question about one pod (cni-manager inspect, through the socket):
+ * what the agent wired, the tunnel's state, and with `probeUrl` a live
+ * request from inside the pod's network namespace.
+ */
+export const InspectRequestSchema = z.object({
+  pod: PodRefSchema,
+  probeUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+});
+export type InspectRequest = z.output<typeof InspectRequestSchema>;
+
+/** One wired sandbox of the pod, as the agent recorded it, and its tunnel now. Public data only. */
+export const InspectedSandboxSchema = z.object({
+  containerId: z.string(),
+  staticGatewayConfiguration: z.string(),
+  podIp: z.string(),
+  podPublicKey: z.string(),
+  defaultRoute: z.enum(DEFAULT_ROUTES),
+  /** The gateway peer in the pod's wg0; null when the link or peer is missing. */
+  peer: z.object({
+    /** Where the tunnel goes now: the load balancer's frontend, or a gateway node it was pinned to. */
+    endpoint: z.string().nullable(),
+    /** Seconds since the epoch; null: never. */
+    latestHandshake: z.number().nullable(),
+    /** Bytes through the tunnel since it was set up (handshakes included). */
+    rxBytes: z.number(),
+    txBytes: z.number(),
+  }).nullable(),
+  /** What drifted from what ADD set up (as CNI CHECK reports it). */
+  problems: z.array(z.string()),
+});
+export type InspectedSandbox = z.output<typeof InspectedSandboxSchema>;
+
+export const ProbeResultSchema = z.object({
+  url: z.string(),
+  /** The source address the echo service saw (the body's first IPv4 address). */
+  sourceIp: z.string().optional(),
+  error: z.string().optional(),
+});
+export type ProbeResult = z.output<typeof ProbeResultSchema>;
+
+export const InspectAnswerSchema = z.object({
+  node: z.string(),
+  /** Empty: the agent did not wire this pod (or has forgotten it). */
+  sandboxes: z.array(InspectedSandboxSchema),
+  probe: ProbeResultSchema.optional(),
+});
+export type InspectAnswer = z.output<typeof InspectAnswerSchema>;

@@ -19,6 +19,8 @@ export const NODE_PATH = '/usr/local/bin/node';
 export const CLI_PATH = '/usr/local/bin/kube-egress-gateway';
 /** The bundle CLI_PATH links to: `.mjs`, so Node loads it as ESM without guessing. */
 export const BUNDLE_PATH = '/usr/local/lib/kube-egress-gateway/cli.mjs';
+/** The same CLI under the name kubectl runs as `kubectl egress-doctor` (cmd/kube-egress-gateway.ts dispatches on it). */
+export const KUBECTL_PLUGIN_PATH = '/usr/local/bin/kubectl-egress_doctor';
 /** cni-manager's --plugin-binary default (cni/manager/flags.ts). */
 export const PLUGIN_PATH = '/usr/local/bin/kube-egress-cni';
 
@@ -28,7 +30,7 @@ export interface StageResult {
 }
 
 /**
- * Writes `<out>/usr/local/bin/{node,kube-egress-gateway,kube-egress-cni}` and
+ * Writes `<out>/usr/local/bin/{node,kube-egress-gateway,kubectl-egress_doctor,kube-egress-cni}` and
  * the bundle the CLI links to.
  * The runtime shipped is the one running this (Node 26 or newer), stripped of
  * its symbols and debug info (a fifth of the official binary, never used at
@@ -45,6 +47,7 @@ export async function stageArtifacts(out: string, runner: CommandRunner = new Ex
   chmodSync(runtime, 0o755);
   await bundleCli(join(out, BUNDLE_PATH));
   symlinkSync(relative(dirname(CLI_PATH), BUNDLE_PATH), join(out, CLI_PATH));
+  symlinkSync(relative(dirname(KUBECTL_PLUGIN_PATH), BUNDLE_PATH), join(out, KUBECTL_PLUGIN_PATH));
   // The plugin runs on the host, where there is no Node: a single executable
   // built from the same stripped runtime.
   await buildPlugin(bin, runtime);

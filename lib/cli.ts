@@ -40,8 +40,10 @@ export interface CommandSpec<F extends FlagDefs = FlagDefs> {
   examples: string[];
   flags: F;
   goFlags?: Record<string, GoFlag>;
-  /** Runs the command; its value is the exit code. Usage errors thrown as KegError('USAGE') exit 2. */
-  run?(values: Values<F>): Promise<number>;
+  /** Required positional arguments, in order (e.g. doctor's `<namespace>/<pod>`). */
+  args?: { name: string; description: string }[];
+  /** Runs the command with its flags and positional arguments; its value is the exit code. Usage errors thrown as KegError('USAGE') exit 2. */
+  run?(values: Values<F>, args: string[]): Promise<number>;
   subcommands?: CommandSpec[];
 }
 
@@ -152,6 +154,7 @@ function buildCommand(spec: CommandSpec, state: { code: number }, parent = ''): 
   cmd.configureHelp({ sortOptions: false, showGlobalOptions: false, helpWidth: 100 });
   cmd.goFlags = spec.goFlags ?? {};
   for (const [name, def] of Object.entries(spec.flags)) addFlag(cmd, name, def);
+  for (const a of spec.args ?? []) cmd.argument(`<${a.name}>`, a.description);
   cmd.helpOption('-h, --help', 'show this help').version(`${PROGRAM} ${VERSION}`, '--version', 'print the version');
   cmd.showHelpAfterError(`\nUsage: ${path} ${cmd.usage()}\nRun '${path} --help' for every flag, its default and examples.`);
   cmd.addHelpText('after', `${goFlagsHelp(cmd.goFlags)}\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
@@ -163,7 +166,7 @@ function buildCommand(spec: CommandSpec, state: { code: number }, parent = ''): 
     cmd.action(async () => {
       const values = valuesOf(cmd, spec.flags);
       try {
-        state.code = await run(values);
+        state.code = await run(values, cmd.args);
       } catch (err) {
         if (errorCode(err) !== 'USAGE') throw err;
         cmd.error(`error: ${describeError(err)}`, { code: 'keg.usage', exitCode: 2 });

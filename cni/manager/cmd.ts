@@ -9,7 +9,9 @@ import { WgLinks } from '../../lib/wireguard/link.ts';
 import { LinkPool } from '../podnet/pool.ts';
 import { type Chaining, startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
-import { type Flags, type InstallFlags, cniManagerCommand } from './flags.ts';
+import { type Flags, type InspectFlags, type InstallFlags, cniManagerCommand } from './flags.ts';
+import { AgentClient } from '../plugin/client.ts';
+import { KegError } from '../../lib/errors.ts';
 import { GatewayDirectory } from './gateways.ts';
 import type { ProbeAddress } from './health.ts';
 import { Installer, uninstall } from './install.ts';
@@ -43,6 +45,15 @@ export async function serve(flags: Flags): Promise<number> {
 /** `kube-egress-gateway cni-manager uninstall`. */
 export async function uninstallCommand(f: InstallFlags): Promise<number> {
   uninstall(f['cni-conf-dir'], f['cni-bin-dir'], f['cni-conf-file']);
+  return 0;
+}
+
+/** `kube-egress-gateway cni-manager inspect <namespace>/<pod>`: the agent's answer as JSON on stdout. */
+export async function inspectCommand(f: InspectFlags, pod: string, out: (s: string) => void = (s) => void process.stdout.write(s)): Promise<number> {
+  const [namespace = '', name = ''] = pod.split('/');
+  if (namespace === '' || name === '' || pod.split('/').length !== 2) throw new KegError('USAGE', `"${pod}" is not <namespace>/<pod>`);
+  const answer = await new AgentClient(f.socket).inspect({ pod: { namespace, name }, ...(f['probe-url'] !== undefined && { probeUrl: f['probe-url'] }) });
+  out(`${JSON.stringify(answer)}\n`);
   return 0;
 }
 
@@ -100,7 +111,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   void cache.start();
   const guard = new TunnelGuard({ runner, log });
   await guardPods({ pods, links, guard, log });
-  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events, guard });
+  const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events, guard, nodeName: flags['node-name'] });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'], nodeName: flags['node-name'] });
   reconciler.start();
   const refresher = new RouteRefresher({ pods, exclusions, service, net: { runner, links }, log, debounceMs: 2000 });

@@ -115,6 +115,20 @@ const INSTALL_FLAGS = {
   'log-level': COMMON_FLAGS['log-level'],
 } as const;
 
+const INSPECT_FLAGS = {
+  socket: CNI_MANAGER_FLAGS.socket,
+  'probe-url': flag.string('also GET this URL from inside the pod\'s network namespace (an echo service that answers with the caller\'s address)', { arg: 'URL' }),
+} as const;
+
+const InspectSchema = z.object({ socket: absPath, 'probe-url': z.url({ protocol: /^https?$/ }).optional() });
+export type InspectFlags = z.output<typeof InspectSchema>;
+
+function inspectFlags(raw: Values<typeof INSPECT_FLAGS>): InspectFlags {
+  const parsed = InspectSchema.safeParse(raw);
+  if (!parsed.success) throw new KegError('USAGE', parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
 const InstallSchema = FlagsSchema.pick({ 'cni-bin-dir': true, 'cni-conf-dir': true, 'cni-conf-file': true, 'plugin-binary': true, socket: true, 'plugin-state-dir': true, 'log-level': true });
 export type InstallFlags = z.output<typeof InstallSchema>;
 
@@ -145,6 +159,16 @@ export const cniManagerCommand = defineCommand({
     examples: [`${PROGRAM} cni-manager uninstall --cni-bin-dir /host/opt/cni/bin --cni-conf-dir /host/etc/cni/net.d`],
     flags: UNINSTALL_FLAGS,
     run: async (f) => (await import('./cmd.ts')).uninstallCommand(installFlags(f)),
+  }), defineCommand({
+    name: 'inspect',
+    summary: 'print what this node\'s agent wired for a pod and its tunnel now, as JSON (doctor runs it)',
+    description: 'Asks the running agent on its owner-only socket, so it runs as root on the node, in the agent\'s container: ' +
+      'kube-egress-gateway doctor runs it there through kubectl exec. With --probe-url the agent also sends one request from ' +
+      'inside the pod\'s network namespace.\n\nExit codes: 0 answered, 1 no answer.',
+    examples: [`${PROGRAM} cni-manager inspect default/web-0 --probe-url http://echo.example.com/`],
+    flags: INSPECT_FLAGS,
+    args: [{ name: 'namespace/pod', description: 'the pod' }],
+    run: async (f, [pod = '']) => (await import('./cmd.ts')).inspectCommand(inspectFlags(f), pod),
   }), defineCommand({
     name: 'install',
     summary: 'install the plugin and chain it into the primary network once, then exit (0: chained, 1: not)',

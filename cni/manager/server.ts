@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { describeError, KegError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { AddRequestSchema, CheckRequestSchema, CNI_CODES, DelRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
+import { AddRequestSchema, CheckRequestSchema, CNI_CODES, DelRequestSchema, InspectRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
 import { AgentFailure } from './failure.ts';
 import { podFields } from './pods.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -36,6 +36,7 @@ export async function serveSocket(path: string, service: CniService, metrics: Ag
     [PATHS.add]: (b) => service.add(AddRequestSchema.parse(b)),
     [PATHS.check]: (b) => service.check(CheckRequestSchema.parse(b)),
     [PATHS.del]: (b) => service.del(DelRequestSchema.parse(b)),
+    [PATHS.inspect]: (b) => service.inspect(InspectRequestSchema.parse(b)),
   };
   const server = createServer((req, res) => void handle(req, res, routes, metrics, log));
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

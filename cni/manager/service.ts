@@ -10,12 +10,13 @@ import { POD_IFNAME } from '../podnet/names.ts';
 import { drift, type PodNet, settled, unwire, wire } from '../podnet/pod.ts';
 import type { LinkPool } from '../podnet/pool.ts';
 import type { PodRecord } from '../podnet/record.ts';
-import { type AddAnswer, type AddRequest, AGENT_DEADLINE_MS, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type PodInfo, type PodRef } from '../protocol.ts';
+import { type AddAnswer, type AddRequest, AGENT_DEADLINE_MS, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type InspectAnswer, type InspectRequest, type PodInfo, type PodRef } from '../protocol.ts';
 import { deleteEndpoint, fetchPod, type Pod, sgcAnnotation, upsertEndpoint } from './endpoints.ts';
 import type { Exclusions } from './exclusions.ts';
 import { AgentFailure } from './failure.ts';
 import { annotatedSgc, checkNamespace, gatewayConfig, NamespaceNotAllowed } from './gateway.ts';
 import type { AddCache } from './cache.ts';
+import { inspectPod } from './inspect.ts';
 import { podFields, type PodStore } from './pods.ts';
 import { readTunnel, type TunnelGuard } from './tunnel-guard.ts';
 
@@ -35,6 +36,8 @@ export interface CniServiceOptions {
   events?: EventRecorder;
   /** Keeps each pod's tunnel from roaming to a gateway it left. */
   guard?: TunnelGuard;
+  /** This node's name, in doctor's answers. */
+  nodeName?: string;
 }
 
 /** The agent's answers to the plugin; the socket server only routes and validates. */
@@ -171,6 +174,11 @@ export class CniService {
     }
     this.o.log.info('pod unwired', podFields(record));
     return {};
+  }
+
+  /** Doctor's question: what this agent wired for a pod, its tunnels now, and optionally a probe from the pod. */
+  inspect(req: InspectRequest): Promise<InspectAnswer> {
+    return inspectPod({ pods: this.o.pods, net: this.o.net, nodeName: this.o.nodeName ?? '' }, req);
   }
 
   async check(req: CheckRequest): Promise<CheckAnswer> {

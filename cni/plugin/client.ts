@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import {
-  AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CLIENT_TIMEOUT_MS, CNI_CODES, PATHS, PodInfoSchema,
-  type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, type DelRequest, type PodInfo, type PodRef,
+  AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CLIENT_TIMEOUT_MS, CNI_CODES, InspectAnswerSchema, PATHS, PodInfoSchema,
+  type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, type DelRequest, type InspectAnswer, type InspectRequest, type PodInfo, type PodRef,
 } from '../protocol.ts';
 import { CniError } from './spec.ts';
 
@@ -27,6 +27,11 @@ export class AgentClient {
 
   check(req: CheckRequest): Promise<CheckAnswer> {
     return this.call(PATHS.check, req, CheckAnswerSchema, `container ${req.containerId}`);
+  }
+
+  /** Doctor's question about a pod (cni-manager inspect). */
+  inspect(req: InspectRequest): Promise<InspectAnswer> {
+    return this.call(PATHS.inspect, req, InspectAnswerSchema, `pod ${req.pod.namespace}/${req.pod.name}`);
   }
 
   async del(req: DelRequest): Promise<void> {
