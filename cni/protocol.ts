@@ -126,6 +126,12 @@ export const InspectedSandboxSchema = z.object({
   }).nullable(),
   /** What drifted from what ADD set up (as CNI CHECK reports it). */
   problems: z.array(z.string()),
+  /**
+   * The one endpoint the node's tunnel guard lets this tunnel hear gateways
+   * from (docs/cni.md, "Tunnel guard"); null: no entry. Absent from agents
+   * that predate the guard.
+   */
+  guard: z.string().nullable().optional(),
 });
 export type InspectedSandbox = z.output<typeof InspectedSandboxSchema>;
 

@@ -150,6 +150,12 @@ function sandboxChecks(f: DoctorFacts, inspection: InspectAnswer, endpointKey: s
     checks.push(fail('endpoint', 'EndpointKeyMismatch', `the PodEndpoint's key ${endpointKey} is not the pod's (${sandbox.podPublicKey}): the gateways expect another key, so the pod's handshakes are refused`, `kubectl delete podendpoint -n ${f.pod.namespace} ${f.pod.name}, then ${RESTART}`));
   }
   if (sandbox.problems.length > 0) checks.push(fail('tunnel', 'PodNetworkDrift', `the pod's network is not as ADD left it: ${sandbox.problems.join('; ')}`, RESTART));
+  const sends = sandbox.peer?.endpoint ?? undefined;
+  if (sandbox.guard !== undefined && sends !== undefined && sandbox.guard !== sends) {
+    const heard = sandbox.guard === null ? 'has no entry for it' : `lets it hear only ${sandbox.guard}`;
+    checks.push(fail('tunnel', 'TunnelUnguarded', `the pod's tunnel sends to ${sends}, but the node's tunnel guard ${heard}: a gateway the pod left can pull its tunnel back (or its answers are dropped)`,
+      `restart the node agent on ${inspection.node}: it rewrites the guard from the pods' tunnels (docs/cni.md#tunnel-guard)`));
+  }
   checks.push(handshakeCheck(f.now, sandbox, f.gateways, f.sgc?.status?.gatewayServerProfile?.ip, inspection.probe !== undefined));
   return checks;
 }

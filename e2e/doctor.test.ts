@@ -16,6 +16,7 @@ import { doctorCommand, doctorFlags } from '../doctor/flags.ts';
 import type { Report } from '../doctor/verdict.ts';
 import { renderText } from '../doctor/render.ts';
 import { AGENT_SELECTOR } from '../doctor/gather.ts';
+import { GUARD_TABLE } from '../cni/manager/tunnel-guard.ts';
 import { createPod } from '../lab/kubelet.ts';
 import type { Lab, LabMachine } from '../lab/lab.ts';
 import { SYSTEM_NAMESPACE } from '../lab/kube-objects.ts';
@@ -183,6 +184,10 @@ t.test('doctor names each troubleshooting symptom', async (t) => {
   }, 30_000);
   await until('the SGC to be gone', () => lab.kube.rest.get(resourcePath(SGC, NS, 'doomed')).then(() => false, (err: unknown) => isNotFound(err)), 60_000);
   await expectFinding(t, lab, `${NS}/orphan`, 'SgcDeletedWhileInUse', 'an SGC deleted while in use');
+
+  // The node's tunnel guard is gone: a gateway the pod left could pull its tunnel back.
+  await lab.runner.run(['nsenter', `--net=${w.path}`, 'nft', 'delete', 'table', 'inet', GUARD_TABLE]);
+  await expectFinding(t, lab, `${NS}/good`, 'TunnelUnguarded', 'a pod tunnel the node does not guard');
 
   // The node agent is down, and the node kept its cni-not-ready taint.
   await stopAgent(lab, w);

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GUARD_TABLE } from '../cni/manager/tunnel-guard.ts';
+import { readGuard } from '../cni/manager/tunnel-guard.ts';
 import { inNetns } from '../lib/exec/runner.ts';
-import { Nft } from '../lib/net/nft.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { until } from '../testenv/wait.ts';
 import { createPod, type LabPod } from './kubelet.ts';
@@ -93,7 +92,5 @@ export async function tunnelEndpoint(lab: Lab, pod: LabPod): Promise<string | nu
 /** The one endpoint the agent's tunnel guard lets the pod's tunnel hear a gateway from (docs/cni.md#tunnel-guard); undefined without an entry. */
 export async function guardedEndpoint(lab: Lab, worker: LabMachine, pod: LabPod): Promise<string | undefined> {
   const port = (await podTunnel(lab, pod)).listenPort;
-  const text = (await new Nft(inNetns(lab.runner, worker.path)).listText('inet', GUARD_TABLE)) ?? '';
-  const m = new RegExp(`\\b${port} \\. ([\\d.]+) \\. (\\d+)\\b`).exec(text);
-  return m ? `${m[1]}:${m[2]}` : undefined;
+  return (await readGuard(inNetns(lab.runner, worker.path))).get(port);
 }

@@ -5,6 +5,7 @@ import { POD_IFNAME } from '../podnet/names.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type InspectAnswer, type InspectedSandbox, type InspectRequest, PROBE_TIMEOUT_MS, type ProbeResult } from '../protocol.ts';
 import type { PodStore } from './pods.ts';
+import { readGuard } from './tunnel-guard.ts';
 
 export interface InspectDeps {
   pods: PodStore;
@@ -27,11 +28,12 @@ export async function inspectPod(deps: InspectDeps, req: InspectRequest): Promis
   const probed = req.probeUrl === undefined ? undefined : newest === undefined
     ? { url: req.probeUrl, error: 'the agent has not wired this pod, so there is no network namespace to probe from' }
     : await probe(deps, newest.netns, req.probeUrl);
-  const sandboxes = await Promise.all(records.map((r) => sandbox(deps.net, r)));
+  const guard = await readGuard(deps.net.runner).catch(() => undefined);
+  const sandboxes = await Promise.all(records.map((r) => sandbox(deps.net, r, guard)));
   return { node: deps.nodeName, sandboxes, ...(probed !== undefined && { probe: probed }) };
 }
 
-async function sandbox(net: PodNet, r: PodRecord): Promise<InspectedSandbox> {
+async function sandbox(net: PodNet, r: PodRecord, guard: Map<number, string> | undefined): Promise<InspectedSandbox> {
   const link = await net.links.find(POD_IFNAME, r.netns).catch(() => undefined);
   const state = link === undefined ? undefined : await net.links.wg(link).show(link.wgName).catch(() => undefined);
   const peer = state?.peers.find((p) => p.publicKey === r.gatewayPublicKey);
@@ -40,6 +42,7 @@ async function sandbox(net: PodNet, r: PodRecord): Promise<InspectedSandbox> {
     defaultRoute: r.defaultRoute,
     peer: peer === undefined ? null : { endpoint: peer.endpoint, latestHandshake: peer.latestHandshake, rxBytes: peer.rxBytes, txBytes: peer.txBytes },
     problems: await drift(net, r).catch((err: unknown) => [`cannot check the pod's network: ${describeError(err)}`]),
+    ...(guard !== undefined && state !== undefined && { guard: guard.get(state.listenPort) ?? null }),
   };
 }
 

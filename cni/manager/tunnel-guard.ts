@@ -117,6 +117,18 @@ export class TunnelGuard {
   }
 }
 
+/** What a guard table (as `nft list table` prints it) lets each tunnel port hear: port to `ip:port`. */
+export function guardedEndpoints(tableText: string): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const m of tableText.matchAll(/\b(\d+) \. (\d{1,3}(?:\.\d{1,3}){3}) \. (\d+)\b/g)) found.set(Number(m[1]), `${m[2]}:${m[3]}`);
+  return found;
+}
+
+/** The guard table's entries as they are in the namespace `runner` reaches; empty without a table. */
+export async function readGuard(runner: CommandRunner): Promise<Map<number, string>> {
+  return guardedEndpoints((await new Nft(runner).listText('inet', GUARD_TABLE)) ?? '');
+}
+
 /** The pod's tunnel as it is: its UDP port on the node, and where its gateway peer sends (null: nowhere yet). */
 export async function readTunnel(links: WgLinks, pod: PodRecord): Promise<{ port: number; endpoint: string | null } | undefined> {
   const link = await links.find(POD_IFNAME, pod.netns);
