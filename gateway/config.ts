@@ -20,6 +20,7 @@ export const GATEWAY_FLAGS = {
   'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
   'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
   'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay; watches Nodes'),
+  'wireguard-host': flag.string('the tunnel host\'s socket (kube-egress-gateway wireguard-host): wireguard-go is started there, so tunnels outlive this daemon\'s container; empty: started by this daemon', { arg: 'PATH', default: '' }),
   'check-pod-endpoints': flag.boolean('refuse a PodEndpoint that its Pod (same namespace and name) contradicts: no such Pod, another node, another IP; one GET per endpoint, verdicts kept while the endpoint is unchanged; needs get on pods'),
   ...COMMON_FLAGS,
 } as const;
@@ -43,6 +44,8 @@ export interface GatewayConfig {
   checkPodEndpoints: boolean;
   /** Where this node's GatewayStatus lives. */
   namespace: string;
+  /** The tunnel host's socket; undefined: wireguard-go is started by the daemon. */
+  wireguardHost?: string;
 }
 
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
@@ -55,6 +58,7 @@ const FlagsSchema = z.object({
   'link-prefix': z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,9}$/, '1-10 of [A-Za-z0-9_.-]'),
   'host-interface': z.string().regex(IFNAME, 'an interface name'),
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name'),
+  'wireguard-host': z.union([z.literal(''), z.string().startsWith('/', 'an absolute path')]),
 });
 
 /** Validates parsed flags; every problem is a USAGE error naming the flag. */
@@ -85,6 +89,7 @@ export function gatewayConfig(v: Values<typeof GATEWAY_FLAGS>, env: NodeJS.Proce
     checkNodePodCidrs: v['check-node-pod-cidrs'],
     checkPodEndpoints: v['check-pod-endpoints'],
     namespace: f.namespace,
+    ...(f['wireguard-host'] !== '' && { wireguardHost: f['wireguard-host'] }),
   };
 }
 
