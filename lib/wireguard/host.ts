@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -121,21 +121,21 @@ export class WireguardHost {
     // Only PATH: wireguard-go steers itself by its environment (lib/wireguard/link.ts).
     const child = spawn(this.o.wireguardGo, ['-f', name], { stdio: ['ignore', 'inherit', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     this.children.set(name, child);
-    let exited = false;
-    child.once('error', () => (exited = true));
+    const state = { exited: false };
+    child.once('error', () => (state.exited = true));
     child.once('exit', (code, signal) => {
-      exited = true;
+      state.exited = true;
       if (this.children.get(name) === child) this.children.delete(name);
       this.o.log.info('wireguard-go exited', { name, code, signal });
     });
-    for (const deadline = Date.now() + this.o.startTimeoutMs; !exited && Date.now() < deadline; await sleep(10)) {
+    for (const deadline = Date.now() + this.o.startTimeoutMs; !state.exited && Date.now() < deadline; await sleep(10)) {
       if (await accepts(control)) {
         this.o.log.info('wireguard-go started', { name, pid: child.pid });
         return;
       }
     }
     child.kill('SIGKILL');
-    throw new KegError('WG_LINK_CREATE_FAILED', `wireguard-go for ${name} ${exited ? 'exited' : 'did not open its control socket'} before it was ready`);
+    throw new KegError('WG_LINK_CREATE_FAILED', `wireguard-go for ${name} ${state.exited ? 'exited' : 'did not open its control socket'} before it was ready`);
   }
 
   /**
