@@ -1,6 +1,7 @@
 // The product installed by `helm install` of its chart from its own image on real nodes: the operator
 // as a Deployment, the gateway daemon and the node agent as DaemonSets; containerd calls the plugin the
-// agent installed; a dead gateway node fails over. Then the documented uninstall leaves the nodes as the primary network left them.
+// agent installed; a helm upgrade rolls every part under load without breaking a tunnel; a dead gateway node fails
+// over. Then the documented uninstall leaves the nodes as the primary network left them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ExecRunner } from '../lib/exec/runner.ts';
 import { join } from 'node:path';
@@ -162,9 +163,9 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   const ledger = join(state, 'spares');
   t.same(existsSync(ledger) ? readdirSync(ledger) : [], [], 'no spare WireGuard link left in the agent\'s ledger (cni/podnet/pool.ts)');
   const gwLeft = gwAfter?.filter((x) => !before.get(survivor)?.includes(x)) ?? [];
-  t.same(gwLeft, [], `nothing of the gateway daemon left on the gateway node (left: ${gwLeft.join(', ')})`, {
-    todo: 'the daemon keeps its namespace, WireGuard state and nftables across restarts by design, and no uninstall path removes them',
-  });
+  // The uninstall switch made the stopping daemon remove its data path, the tunnel host ended its wireguard-go.
+  t.same(gwLeft, [], `nothing of the gateway daemon left on the gateway node (left: ${gwLeft.join(', ')})`);
+  t.same([...wireguardGoOf(survivor)], [], 'no wireguard-go process left on it');
   const later = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'plain-after', script: ECHO_LOOP });
   t.equal(await until('a plain pod to start and reach the echo after helm uninstall', () => echoedAddresses(node, later)[0], 60_000), DEFAULT_OUTBOUND_IP, 'a plain pod starts and egresses after helm uninstall');
   stopped = true;

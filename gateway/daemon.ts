@@ -197,6 +197,11 @@ export class GatewayDaemon {
     return this.queue.idle();
   }
 
+  /** After stop(): removes the whole data path of this node (uninstall). */
+  removeDatapath(): Promise<void> {
+    return this.reconciler.removeAll();
+  }
+
   /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);

@@ -18,7 +18,7 @@ import { startChaining } from './chaining.ts';
 import { parseManagerFlags } from './flags.ts';
 import { agentMetrics } from './metrics.ts';
 import { removeNotReadyTaint } from './taint.ts';
-import { UninstallSwitch } from './uninstall-switch.ts';
+import { UninstallSwitch } from '../../lib/kube/uninstall-switch.ts';
 
 const NS = 'kube-egress-gateway-system';
 const AZURE = { cniVersion: '0.3.0', name: 'azure', plugins: [{ type: 'azure-vnet' }, { type: 'portmap', capabilities: { portMappings: true } }] };

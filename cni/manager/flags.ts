@@ -6,7 +6,7 @@ import { parseDuration } from '../../lib/duration.ts';
 import { DEFAULT_SOCKET_PATH } from '../protocol.ts';
 import { DEFAULT_CONF_FILE } from './chain.ts';
 import { DEFAULT_EXCLUSIONS } from './exclusions.ts';
-import { DEFAULT_UNINSTALL_CONFIGMAP } from './uninstall-switch.ts';
+import { DEFAULT_UNINSTALL_CONFIGMAP } from '../../lib/kube/uninstall-switch.ts';
 
 /** Where the agent runs unless the downward API says otherwise (POD_NAMESPACE). */
 const SYSTEM_NAMESPACE = 'kube-egress-gateway-system';

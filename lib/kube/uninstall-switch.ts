@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { Informer } from '../../lib/kube/informer.ts';
-import { CORE } from '../../lib/kube/paths.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Logger } from '../../lib/log.ts';
+import { Informer } from './informer.ts';
+import { CORE } from './paths.ts';
+import type { KubeRest } from './rest.ts';
+import type { Logger } from '../log.ts';
 
 /** The Go chart's ConfigMap (`gatewayCNIManager.cniUninstallConfigMapName`). */
 export const DEFAULT_UNINSTALL_CONFIGMAP = 'cni-uninstall';
@@ -14,11 +14,12 @@ const ConfigMapSchema = z.object({
 
 /**
  * The Go original's uninstall switch: `data.uninstall: "true"` in a ConfigMap
- * of the agent's namespace makes every agent take its conflist out (the chart
- * sets it before the DaemonSet goes, since a deleted DaemonSet cannot clean
- * its nodes). A missing ConfigMap means installed. Watched (that one name
- * only), so it costs no request in steady state; while the API is away the
- * last answer holds, so an outage never flips a node.
+ * of the release namespace makes every agent take its conflist out, and
+ * every gateway daemon remove its data path when it stops (the chart sets it
+ * before the DaemonSets go, since a deleted DaemonSet cannot clean its
+ * nodes). A missing ConfigMap means installed. Watched (that one name only),
+ * so it costs no request in steady state; while the API is away the last
+ * answer holds, so an outage never flips a node.
  */
 export class UninstallSwitch {
   private readonly informer: Informer<z.output<typeof ConfigMapSchema>>;
