@@ -47,6 +47,16 @@ export function streamScript(port: number): string {
   return `i=0; while true; do i=$((i+1)); echo $i; sleep 0.2; done | nc ${ECHO_IP} ${port}; echo closed`;
 }
 
+/** Shell that serves `served` over HTTP on `port` (busybox httpd, in the background), then runs `then`. */
+export function serveScript(port: number, then: string): string {
+  return `mkdir -p /tmp/www && echo served > /tmp/www/index.html && httpd -p ${port} -h /tmp/www && ${then}`;
+}
+
+/** Shell that asks `ip:port` over HTTP every second: `got <last line of the answer>`, or `got nothing`. */
+export function clientScript(ip: string, port: number): string {
+  return `while true; do r=$( (printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1) | nc -w 2 ${ip} ${port} | tail -n 1); echo "got \${r:-nothing}"; sleep 1; done`;
+}
+
 /** Creates a Pod of the test image pinned to `node` (nodeName, so no scheduler is involved). */
 export async function createRealPod(rest: KubeRest, node: RealNode, p: { namespace: string; name: string; annotations?: Record<string, string>; script: string }): Promise<RealPod> {
   const pod = await rest.create<{ metadata: { uid: string } }>(resourcePath(CORE.pods, p.namespace), {
@@ -65,6 +75,11 @@ export function realPodOutput(node: RealNode, pod: { namespace: string; name: st
   const file = join(node.dir, 'pod-logs', `${pod.namespace}_${pod.name}_${pod.uid}`, container, '0.log');
   if (!existsSync(file)) return '';
   return readFileSync(file, 'utf8').split('\n').map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, '')).join('\n');
+}
+
+/** The pod's IP once it has one. */
+export async function podIp(rest: KubeRest, pod: RealPod): Promise<string | undefined> {
+  return (await rest.get<{ status?: { podIP?: string } }>(resourcePath(CORE.pods, pod.namespace, pod.name))).status?.podIP;
 }
 
 /** Addresses an ECHO_LOOP pod has been seen from so far, in order. */

@@ -5,6 +5,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +39,8 @@ t.test('wireguard-go started through the host is the host\'s child, refused twic
   const host = spawn('nsenter', [`--net=${ns.path}`, process.execPath, CLI, 'wireguard-host', '--socket', socket, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   t.teardown(() => { if (host.exitCode === null) host.kill('SIGKILL'); });
   const links = new WgLinks(inNetns(new ExecRunner(), ns.path), { mode: 'userspace', host: socket });
-  const [a, b] = [uniqueLinkName('kwgha'), uniqueLinkName('kwghb')];
-  for (const n of [a, b]) cleanupLink(t, n);
+  const [a, b, c] = [uniqueLinkName('kwgha'), uniqueLinkName('kwghb'), uniqueLinkName('kwghc')];
+  for (const n of [a, b, c]) cleanupLink(t, n);
   await until('the host to listen', () => existsSync(socket), 10_000);
 
   const link = await links.create(a);
@@ -54,11 +55,27 @@ t.test('wireguard-go started through the host is the host\'s child, refused twic
   await until('wireguard-go to exit with its link', () => wireguardGo(a).length === 0, 5_000);
   t.notOk(existsSync(`/var/run/wireguard/${a}.sock`), 'its control socket is gone');
 
+  // An asker that goes away mid-request (its process exits: its side closes, as in a daemon's rollout):
+  // the host stays up, and the tunnel it started runs.
+  const gone = createConnection(socket);
+  gone.on('error', () => {});
+  await once(gone, 'connect');
+  gone.end(`${JSON.stringify({ name: c })}\n`);
+  await until('the abandoned tunnel to start', () => wireguardGo(c).length === 1, 10_000);
+  await new Promise((r) => setTimeout(r, 200));
+  gone.destroy();
+  // One that goes away before its request is complete.
+  const cut = createConnection(socket);
+  cut.on('error', () => {}).resume();
+  await once(cut, 'connect');
+  cut.end('{"name":');
+  await once(cut, 'close');
   await links.create(b);
+  t.equal(host.exitCode, null, 'an asker that went away does not stop the host');
   host.kill('SIGTERM');
   const [code] = await once(host, 'exit');
   t.equal(code, 0, 'the host exits 0 on SIGTERM');
-  t.same(wireguardGo(b), [], 'and ends its tunnels');
+  t.same([...wireguardGo(b), ...wireguardGo(c)], [], 'and ends its tunnels');
   t.same(await links.list(), [], 'their links with them');
   t.notOk(existsSync(socket), 'its socket is removed');
   await t.rejects(links.create(a), { code: 'WG_HOST_UNAVAILABLE' }, 'without a host, no tunnel starts');

@@ -82,7 +82,8 @@ export class WireguardHost {
   /** Serves on the socket; a socket file left by an earlier host is replaced. */
   async listen(): Promise<void> {
     rmSync(this.o.socket, { force: true });
-    const server = createServer((sock) => void this.answer(sock));
+    // allowHalfOpen: an asker may close its side once it has sent the request.
+    const server = createServer({ allowHalfOpen: true }, (sock) => void this.answer(sock));
     server.listen(this.o.socket);
     await once(server, 'listening');
     chmodSync(this.o.socket, 0o600);
@@ -94,7 +95,13 @@ export class WireguardHost {
     return [...this.children.keys()];
   }
 
+  /**
+   * One request. An asker that goes away first (a daemon killed mid-request
+   * by its rollout) must not take the host down: that would end every tunnel
+   * of the node. Its socket errors are ignored and the answer is dropped.
+   */
   private async answer(sock: Socket): Promise<void> {
+    sock.on('error', () => {});
     let reply: Reply;
     try {
       const { name } = RequestSchema.parse(JSON.parse(await readLine(sock, 5_000)));
@@ -104,7 +111,7 @@ export class WireguardHost {
     } catch (err) {
       reply = { ok: false, code: err instanceof KegError ? err.code : 'WG_LINK_CREATE_FAILED', message: describeError(err) };
     }
-    sock.end(`${JSON.stringify(reply)}\n`);
+    if (sock.writable) sock.end(`${JSON.stringify(reply)}\n`);
   }
 
   /**
