@@ -145,7 +145,8 @@ t.test('helm install on real nodes: the parts run as pods of the product image, 
   t.equal(gatewayForEgress(lab, after)?.computerName, survivor.m.computerName, `after its gateway node died the annotated pod egresses through the other one, from ${after}`);
   // The VM is gone for good: its Node is deleted, and its pods with it (forced, as kubelet is dead).
   await lab.kube.rest.delete(resourcePath(CORE.nodes, undefined, victim.m.computerName));
-  for (const p of pods.items.filter((x) => x.spec.nodeName === victim.m.computerName)) {
+  const current = await lab.kube.rest.get<{ items: Pod[] }>(resourcePath(CORE.pods, SYSTEM_NAMESPACE));
+  for (const p of current.items.filter((x) => x.spec.nodeName === victim.m.computerName)) {
     await lab.kube.rest.delete(resourcePath(CORE.pods, SYSTEM_NAMESPACE, p.metadata.name), { query: { gracePeriodSeconds: 0 } });
   }
 
