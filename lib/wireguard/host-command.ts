@@ -26,7 +26,7 @@ async function run(socket: string, level: string): Promise<number> {
 
 export const wireguardHostCommand = defineCommand({
   name: 'wireguard-host',
-  summary: 'the parent of a node\'s wireguard-go processes, so tunnels outlive daemon restarts (DaemonSet, updateStrategy OnDelete)',
+  summary: 'hosts a node\'s wireguard-go processes so tunnels outlive daemon restarts (DaemonSet, OnDelete)',
   description: 'Starts wireguard-go on request of the gateway daemon or node agent of its node (their --wireguard-host)\nand keeps it running when they restart: a process dies with its container, and a rollout replaces\ntheirs. Only for nodes without kernel WireGuard. On SIGTERM it ends every tunnel it runs.\nExit codes: 0 after SIGTERM, 1 when it cannot start, 2 on a usage error.',
   examples: [`${PROGRAM} wireguard-host --socket ${DEFAULT_HOST_SOCKET}`],
   flags: WIREGUARD_HOST_FLAGS,
