@@ -7,9 +7,10 @@ import { operatorCommand } from '../operator/flags.ts';
 import { gatewayCommand } from '../gateway/config.ts';
 import { cniManagerCommand } from '../cni/manager/flags.ts';
 import { doctorCommand, KUBECTL_PLUGIN } from '../doctor/flags.ts';
+import { wireguardHostCommand } from '../lib/wireguard/host-command.ts';
 
 /** Every command of the CLI, for the help walk of the tests and docs. */
-export const PROGRAM_SPEC = programSpec([operatorCommand, gatewayCommand, cniManagerCommand, doctorCommand]);
+export const PROGRAM_SPEC = programSpec([operatorCommand, gatewayCommand, cniManagerCommand, wireguardHostCommand, doctorCommand]);
 
 if (import.meta.main) {
   // Exit explicitly: idle keep-alive sockets (Azure SDK, watches) must not keep a finished part alive.

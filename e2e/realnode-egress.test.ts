@@ -13,23 +13,28 @@ import { Lab } from '../lab/lab.ts';
 import { leftovers } from '../lab/leftovers.ts';
 import { startAgent, startGateway, startOperator } from '../lab/parts.ts';
 import { DEFAULT_OUTBOUND_IP } from '../lab/plan.ts';
-import { ECHO_LOOP, createRealPod, echoedAddresses } from '../lab/realpod.ts';
+import { ECHO_LOOP, clientScript, createRealPod, echoedAddresses, podIp, realPodOutput, serveScript } from '../lab/realpod.ts';
 import { applySgc, inPrefix, waitSgcReady } from '../lab/scenario.ts';
 import { rbacDenials } from './fixture.ts';
 
-t.test('real nodes: containerd runs the chain; an annotated Pod egresses from the gateway prefix, a plain Pod does not; PodEndpoints are garbage-collected; plain pods start with the agent down', async (t) => {
+/** Where the server pod of the ingress check listens. */
+const SERVE_PORT = 8080;
+
+t.test('real nodes: containerd runs the chain; an annotated Pod egresses from the gateway prefix, a plain Pod does not; a Pod behind a Service-style ingress stays reachable from another node; PodEndpoints are garbage-collected; plain pods start with the agent down', async (t) => {
   // The primary conflist is 0.3.0, as Azure CNI writes it.
-  const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 1, realNodes: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
+  const lab = await Lab.start({ log: createLogger({ level: 'warn' }), gateways: 1, workers: 2, realNodes: true, probeIntervalMs: 2_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
   let stopped = false;
   t.teardown(async () => {
     if (!stopped) await lab.stop();
   });
-  const worker = lab.workers[0];
+  const [worker, other] = lab.workers;
   const node = lab.realNodes.find((n) => n.m.computerName === worker?.computerName);
-  if (!worker || !node) throw new Error('lab without a worker');
+  const otherNode = lab.realNodes.find((n) => n.m.computerName === other?.computerName);
+  if (!worker || !other || !node || !otherNode) throw new Error('lab without two workers');
   await startOperator(lab);
   for (const g of lab.gateways) startGateway(lab, g);
   await startAgent(lab, worker);
+  await startAgent(lab, other);
   await applySgc(lab, 'default', 'sgc-a', { gatewayNodepoolName: 'gwpool' });
   const prefix = (await waitSgcReady(lab, 'default', 'sgc-a')).status?.egressIpPrefix as string;
   // The agent's own conflist (a copy of the primary with our entry last) sorts first, so containerd loads it.
@@ -43,6 +48,16 @@ t.test('real nodes: containerd runs the chain; an annotated Pod egresses from th
   t.ok(inPrefix(seen, prefix), `the annotated pod egresses from ${seen}, inside ${prefix}`);
   const plainSeen = await until('the plain pod to reach the echo', () => echoedAddresses(node, plain)[0], 30_000);
   t.equal(plainSeen, DEFAULT_OUTBOUND_IP, 'the plain pod egresses from the default outbound IP');
+
+  // Service-style ingress: a client on another node connects to the annotated pod's own IP (as kube-proxy's
+  // DNAT delivers a Service), and the answer goes back the way the connection came, not into the tunnel.
+  const server = await createRealPod(lab.kube.rest, node, { namespace: 'default', name: 'server', annotations: { [POD_SGC_ANNOTATION]: 'sgc-a' }, script: serveScript(SERVE_PORT, ECHO_LOOP) });
+  t.ok(inPrefix(await until('the server pod to egress through the gateway', () => echoedAddresses(node, server).find((ip) => inPrefix(ip, prefix)), 90_000), prefix), 'the server pod\'s egress uses the gateway');
+  const serverIp = await until('the server pod\'s IP', () => podIp(lab.kube.rest, server), 30_000);
+  const client = await createRealPod(lab.kube.rest, otherNode, { namespace: 'default', name: 'client', script: clientScript(serverIp, SERVE_PORT) });
+  await until('the client on the other node to get the server\'s answer', () => realPodOutput(otherNode, client).includes('got served'), 60_000, 250);
+  t.pass(`a client on another node reaches the annotated pod at ${serverIp} and gets its answer`);
+  t.ok(inPrefix(echoedAddresses(node, server).at(-1) ?? '', prefix), 'meanwhile the server pod still egresses through the gateway');
 
   // The agent's PodEndpoint is owned by its Pod. With the agent dead (it deletes PodEndpoints on CNI DEL
   // itself) and the Pod force-deleted, only kube-controller-manager's garbage collector can remove it.

@@ -9,6 +9,7 @@ import { GatewayDaemon } from './daemon.ts';
 import { nodeNameFromImds } from './imds.ts';
 import { type ProbeServer, startProbeServer } from './probe.ts';
 import { removeGoDatapath } from './takeover.ts';
+import { UninstallSwitch } from '../lib/kube/uninstall-switch.ts';
 
 export function main(args: string[]): Promise<number> {
   return runCommand(gatewayCommand, args);
@@ -16,6 +17,9 @@ export function main(args: string[]): Promise<number> {
 
 /** At SIGTERM, how long the daemon asks the API whether its node is going away before it decides on what it saw last. */
 const NODE_CHECK_MS = 2_000;
+
+/** How long the start waits for the uninstall switch's first answer (without one: installed). */
+const UNINSTALL_WAIT_MS = 5_000;
 
 /** How long the probe waits for the first pass over every gateway (adoption) before it binds anyway. */
 const ADOPTION_MAX_MS = 30_000;
@@ -34,7 +38,8 @@ function adopted(daemon: GatewayDaemon): Promise<void> {
  * drains (fails every probe, so the load balancer moves flows away) only when
  * its node is going away (gateway/node-state.ts): from the cordon on, and for
  * --drain-seconds after SIGTERM. A SIGTERM on a node that stays (an upgrade)
- * exits at once, the node still serving.
+ * exits at once, the node still serving. With the uninstall switch on
+ * (lib/kube/uninstall-switch.ts), it removes the data path after it stopped.
  */
 export async function run(cfg: GatewayConfig): Promise<number> {
   const log = loggerFor('gateway', cfg.logLevel);
@@ -47,6 +52,8 @@ export async function run(cfg: GatewayConfig): Promise<number> {
     // Before any link of ours exists: a Go WireGuard link still holds its UDP port.
     await removeGoDatapath({ runner, log, ourNetns: cfg.netnsName });
     const daemon = new GatewayDaemon({ rest, runner, config: cfg, nodeName, registry, log: log.with({ node: nodeName }) });
+    const uninstall = cfg.uninstallConfigMap === undefined ? undefined : new UninstallSwitch(rest, cfg.namespace, cfg.uninstallConfigMap, log);
+    await uninstall?.start(UNINSTALL_WAIT_MS);
     let probe: ProbeServer | undefined;
     // Both ports with SO_REUSEPORT: in a surge restart the new daemon binds them beside the old one.
     const ops = await startOpsServer({ registry, ...cfg.metrics, reusePort: true,
@@ -69,8 +76,14 @@ export async function run(cfg: GatewayConfig): Promise<number> {
       log.info('node not going away: exiting without a drain; the data path keeps serving');
     }
     await daemon.stop();
-    await Promise.all([probe?.close(), ops.close()]);
-    log.info('gateway daemon stopped; data path left in place');
+    await Promise.all([probe?.close(), ops.close(), uninstall?.stop()]);
+    if (uninstall?.on) {
+      log.info('uninstall switch on: removing the data path');
+      await daemon.removeDatapath();
+      log.info('gateway daemon stopped; data path removed');
+    } else {
+      log.info('gateway daemon stopped; data path left in place');
+    }
     return 0;
   } catch (err) {
     log.error('gateway daemon failed', { err });

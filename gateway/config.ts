@@ -4,6 +4,7 @@ import { COMMON_FLAGS, defineCommand, flag, parseBindAddress, parseCommandLine, 
 import { KegError } from '../lib/errors.ts';
 import { GATEWAY_PROBE_PORT } from '../lib/api/constants.ts';
 import { parseDuration } from '../lib/duration.ts';
+import { DEFAULT_UNINSTALL_CONFIGMAP } from '../lib/kube/uninstall-switch.ts';
 import { DEFAULT_DENY_CIDRS, type TunnelFilter, parseCidrList } from './tunnel-filter.ts';
 
 /** Flags of `kube-egress-gateway gateway`. */
@@ -20,6 +21,8 @@ export const GATEWAY_FLAGS = {
   'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
   'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
   'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay; watches Nodes'),
+  'wireguard-host': flag.string('the tunnel host\'s socket (kube-egress-gateway wireguard-host): wireguard-go is started there, so tunnels outlive this daemon\'s container; empty: started by this daemon', { arg: 'PATH', default: '' }),
+  'uninstall-configmap-name': flag.string('the uninstall switch, a ConfigMap in --namespace (the agent\'s, data.uninstall "true"): while it is on, the daemon removes its whole data path when it stops; empty: no switch', { arg: 'NAME', default: DEFAULT_UNINSTALL_CONFIGMAP }),
   'check-pod-endpoints': flag.boolean('refuse a PodEndpoint that its Pod (same namespace and name) contradicts: no such Pod, another node, another IP; one GET per endpoint, verdicts kept while the endpoint is unchanged; needs get on pods'),
   ...COMMON_FLAGS,
 } as const;
@@ -43,6 +46,10 @@ export interface GatewayConfig {
   checkPodEndpoints: boolean;
   /** Where this node's GatewayStatus lives. */
   namespace: string;
+  /** The uninstall switch ConfigMap in `namespace`; undefined: none. */
+  uninstallConfigMap?: string;
+  /** The tunnel host's socket; undefined: wireguard-go is started by the daemon. */
+  wireguardHost?: string;
 }
 
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
@@ -55,6 +62,8 @@ const FlagsSchema = z.object({
   'link-prefix': z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,9}$/, '1-10 of [A-Za-z0-9_.-]'),
   'host-interface': z.string().regex(IFNAME, 'an interface name'),
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name'),
+  'wireguard-host': z.union([z.literal(''), z.string().startsWith('/', 'an absolute path')]),
+  'uninstall-configmap-name': z.union([z.literal(''), z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a ConfigMap name')]),
 });
 
 /** Validates parsed flags; every problem is a USAGE error naming the flag. */
@@ -85,6 +94,8 @@ export function gatewayConfig(v: Values<typeof GATEWAY_FLAGS>, env: NodeJS.Proce
     checkNodePodCidrs: v['check-node-pod-cidrs'],
     checkPodEndpoints: v['check-pod-endpoints'],
     namespace: f.namespace,
+    ...(f['wireguard-host'] !== '' && { wireguardHost: f['wireguard-host'] }),
+    ...(f['uninstall-configmap-name'] !== '' && { uninstallConfigMap: f['uninstall-configmap-name'] }),
   };
 }
 
@@ -96,7 +107,7 @@ export function parseGatewayFlags(args: string[], env: NodeJS.ProcessEnv = proce
 export const gatewayCommand = defineCommand({
   name: 'gateway',
   summary: 'terminate tunnels and SNAT on a gateway node (DaemonSet, gateway nodes)',
-  description: 'Terminates the WireGuard tunnels of the StaticGatewayConfigurations served by this node,\nSNATs their traffic to the node\'s egress IP and answers the load balancer\'s health probe.\nOn SIGTERM on a node going away (cordoned, deleted, or annotated kubeegressgateway.azure.com/drain)\nthe probe fails for --drain-seconds before exit; otherwise the daemon exits at once. Either way\nthe data path stays in place for the next daemon to adopt.\nExit codes: 0 after a drained shutdown, 1 when it cannot start, 2 on a usage error.',
+  description: 'Terminates the WireGuard tunnels of the StaticGatewayConfigurations served by this node,\nSNATs their traffic to the node\'s egress IP and answers the load balancer\'s health probe.\nOn SIGTERM on a node going away (cordoned, deleted, or annotated kubeegressgateway.azure.com/drain)\nthe probe fails for --drain-seconds before exit; otherwise the daemon exits at once. Either way\nthe data path stays in place for the next daemon to adopt, unless the uninstall switch is on.\nExit codes: 0 after a drained shutdown, 1 when it cannot start, 2 on a usage error.',
   examples: [
     `${PROGRAM} gateway --node-name=$(NODE_NAME) --namespace=$(POD_NAMESPACE)`,
     `${PROGRAM} gateway --node-name aks-gw-0 --tunnel-allow-cidrs 10.50.0.0/16 --check-node-pod-cidrs`,

@@ -32,7 +32,7 @@ import { StatusPublisher } from './status.ts';
 export interface DaemonOptions {
   rest: KubeRest;
   runner: CommandRunner;
-  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter' | 'checkNodePodCidrs' | 'checkPodEndpoints'>;
+  config: Pick<GatewayConfig, 'netnsName' | 'linkPrefix' | 'hostInterface' | 'resyncMs' | 'namespace' | 'tunnelFilter' | 'checkNodePodCidrs' | 'checkPodEndpoints' | 'wireguardHost'>;
   nodeName: string;
   registry: Registry;
   log: Logger;
@@ -73,7 +73,7 @@ export class GatewayDaemon {
     this.o = o;
     const { rest, log } = o;
     const names = namesFor(o.config);
-    const links = new WgLinks(o.runner);
+    const links = new WgLinks(o.runner, { host: o.config.wireguardHost });
     this.links = links;
     const datapath = new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface, tunnelFilter: o.config.tunnelFilter });
     const metrics = gatewayMetrics(o.registry, () => this.sample(), () => datapath.droppedPackets());
@@ -195,6 +195,11 @@ export class GatewayDaemon {
   /** Resolves when no work is queued or running (tests and benchmarks). */
   idle(): Promise<void> {
     return this.queue.idle();
+  }
+
+  /** After stop(): removes the whole data path of this node (uninstall). */
+  removeDatapath(): Promise<void> {
+    return this.reconciler.removeAll();
   }
 
   /** Stops watching and working, leaving the data path as it is for the next daemon to adopt. */

@@ -1,4 +1,4 @@
-// Probe, status, metrics, node identity from IMDS, drain, and complete removal.
+// Probe, status, metrics, node identity from IMDS, drain, complete removal, and the uninstall switch.
 import t from 'tap';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
@@ -6,7 +6,7 @@ import { startImdsEmulator } from '../testenv/azure/imds/server.ts';
 import type { GatewayStatus } from '../lib/api/v1alpha1.ts';
 import { Lab, NODE, SYSTEM_NS, waitFor } from './testing/lab.ts';
 
-t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion leaves nothing behind; drain on SIGTERM', async (t) => {
+t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion leaves nothing behind; drain on SIGTERM; with the uninstall switch on, SIGTERM removes everything', async (t) => {
   const lab = await Lab.start(t);
   const imds = await startImdsEmulator({
     default: { name: 'gwpool_0', computerName: NODE.name.toUpperCase(), vmScaleSetName: 'gwpool', resourceGroupName: 'rg', subscriptionId: 'sub', privateIps: [NODE.ip] },
@@ -110,4 +110,16 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   t.match(daemon.output(), /node going away: failing probes before exit/, 'it drained');
   t.ok(performance.now() - term >= 2900, 'not before --drain-seconds');
   t.ok(await linkLeft(), 'and leaves the data path for the next daemon');
+
+  // Uninstall: with the switch on (the agent's ConfigMap), a stopping daemon removes its data path.
+  await cordon(false);
+  daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--resync-interval', '2s']);
+  t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 20_000), 'serving again');
+  await lab.kube.rest.create(resourcePath(CORE.configMaps, SYSTEM_NS), { metadata: { name: 'cni-uninstall' }, data: { uninstall: 'true' } });
+  t.ok(await waitFor(async () => daemon.output().includes('uninstall requested'), 10_000), 'the daemon sees the switch');
+  t.ok(await linkLeft(), 'the switch alone changes nothing');
+  daemon.proc.kill('SIGTERM');
+  t.equal(await daemon.exited, 0, 'exits 0');
+  t.match(daemon.output(), /data path removed/);
+  t.same(await lab.state(), empty, 'node: no link, rule, route, address or nft table left');
 });

@@ -234,6 +234,17 @@ export class GatewayReconciler {
   }
 
   /**
+   * Uninstall: removes every gateway found on the node and then the
+   * namespace, whatever the SGCs say. Only once the work queue has stopped.
+   */
+  async removeAll(): Promise<void> {
+    for (const port of await this.d.datapath.programmedPorts()) await this.d.datapath.teardown(port, new Set());
+    await this.d.datapath.removeBase();
+    this.baseReady = false;
+    this.served.clear();
+  }
+
+  /**
    * Removes gateways found on the node that no SGC wants here any more (the
    * daemon may have been down when their SGC went away), and the namespace
    * itself once no gateway is left.

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage, IMAGE_REF } from '../image/build.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
@@ -55,9 +55,7 @@ export function helm(lab: Lab, args: string[], values?: object): Promise<string>
 /** Builds the image if it is out of date, imports it into every real node, and installs the chart. */
 export async function installProduct(lab: Lab, values: object = labValues(lab)): Promise<void> {
   if (lab.realNodes.length === 0) throw new Error('installProduct needs a lab with real nodes');
-  lab.log.info('building the product image (npm run image)');
-  const { archive } = await buildImage({ log: lab.log });
-  await Promise.all(lab.realNodes.map((node) => node.importImages([{ name: PRODUCT_IMAGE, archive, indexOnly: true }])));
+  await importProductImage(lab, PRODUCT_IMAGE);
   // ARM_ENDPOINT_PORT is https' default, so the URL names no port: MSAL refuses an authority whose
   // explicit :443 differs from the issuer's host in the metadata.
   const config = labCloudConfig(lab, `https://${ARM_ENDPOINT_IP}`, `/azure/config/${CA_KEY}`);
@@ -70,8 +68,42 @@ export async function installProduct(lab: Lab, values: object = labValues(lab)):
   await helm(lab, ['install', RELEASE, CHART_DIR], values);
 }
 
+/** Builds the image if it is out of date and imports it into every real node under `name`. */
+async function importProductImage(lab: Lab, name: string): Promise<void> {
+  lab.log.info('building the product image (npm run image)');
+  const { archive } = await buildImage({ log: lab.log });
+  await Promise.all(lab.realNodes.map((node) => node.importImages([{ name, archive, indexOnly: true }])));
+}
+
+/**
+ * `helm upgrade` to the image under another tag (the same archive: what
+ * matters is that every pod template changes, as in a release), then until
+ * every rollout is done.
+ */
+export async function upgradeProduct(lab: Lab, tag: string): Promise<void> {
+  await importProductImage(lab, `localhost/${IMAGE_REF.slice(0, IMAGE_REF.lastIndexOf(':'))}:${tag}`);
+  lab.log.info('helm upgrade', { tag });
+  await helm(lab, ['upgrade', RELEASE, CHART_DIR, '--reuse-values', '--set', `common.imageTag=${tag}`]);
+  await waitProductReady(lab);
+}
+
+/** The wireguard-go processes of a real node (in its cgroup tree), by the device each serves. */
+export function wireguardGoOf(node: RealNode): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!argv[0]?.endsWith('wireguard-go') || !readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`${node.cgroupParent}/`)) continue;
+      found.set(argv[argv[1] === '-f' ? 2 : 1] ?? '', Number(pid));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
 interface Workload {
-  status?: { readyReplicas?: number; numberReady?: number; desiredNumberScheduled?: number; observedGeneration?: number };
+  status?: { readyReplicas?: number; updatedReplicas?: number; replicas?: number; numberReady?: number; desiredNumberScheduled?: number; updatedNumberScheduled?: number; observedGeneration?: number };
   metadata: { generation?: number };
 }
 
@@ -79,14 +111,22 @@ function appsPath(kind: string, name: string): string {
   return `/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/${kind}/${RELEASE}-${name}`;
 }
 
-/** Waits until the operator's Deployment has a ready replica and each DaemonSet is ready on every node it targets. */
+/**
+ * Waits until the operator's Deployment has a ready replica of its current
+ * template and no other, and each RollingUpdate DaemonSet runs its current
+ * template, ready, on every node it targets.
+ */
 export async function waitProductReady(lab: Lab, timeoutMs = 180_000): Promise<void> {
-  await until('the operator Deployment to be ready', async () => ((await lab.kube.rest.get<Workload>(appsPath('deployments', 'operator'))).status?.readyReplicas ?? 0) >= 1, timeoutMs, 500);
+  await until('the operator Deployment to be ready', async () => {
+    const d = await lab.kube.rest.get<Workload>(appsPath('deployments', 'operator'));
+    const st = d.status ?? {};
+    return st.observedGeneration === d.metadata.generation && (st.readyReplicas ?? 0) >= 1 && st.updatedReplicas === st.replicas;
+  }, timeoutMs, 500);
   for (const name of ['daemon', 'cni-manager']) {
     await until(`the ${name} DaemonSet to be ready`, async () => {
       const ds = await lab.kube.rest.get<Workload>(appsPath('daemonsets', name));
       const want = ds.status?.desiredNumberScheduled ?? 0;
-      return want > 0 && ds.status?.numberReady === want && ds.status.observedGeneration === ds.metadata.generation;
+      return want > 0 && ds.status?.numberReady === want && ds.status.updatedNumberScheduled === want && ds.status.observedGeneration === ds.metadata.generation;
     }, timeoutMs, 500);
   }
 }

@@ -57,7 +57,8 @@ export function wireguardGoPids(name: string): number[] {
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const state = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
-      if (argv[0]?.endsWith('wireguard-go') && argv[1] === name && state !== 'Z') pids.push(Number(entry));
+      // `wireguard-go <name>`, or `wireguard-go -f <name>` under the tunnel host (lib/wireguard/host.ts).
+      if (argv[0]?.endsWith('wireguard-go') && argv[argv[1] === '-f' ? 2 : 1] === name && state !== 'Z') pids.push(Number(entry));
     } catch {
       // The process exited while we looked.
     }

@@ -18,7 +18,7 @@ import { startChaining } from './chaining.ts';
 import { parseManagerFlags } from './flags.ts';
 import { agentMetrics } from './metrics.ts';
 import { removeNotReadyTaint } from './taint.ts';
-import { UninstallSwitch } from './uninstall-switch.ts';
+import { UninstallSwitch } from '../../lib/kube/uninstall-switch.ts';
 
 const NS = 'kube-egress-gateway-system';
 const AZURE = { cniVersion: '0.3.0', name: 'azure', plugins: [{ type: 'azure-vnet' }, { type: 'portmap', capabilities: { portMappings: true } }] };
@@ -75,7 +75,7 @@ t.test('chained: taint removed once; uninstall ConfigMap takes the plugin out an
   t.same(await taints(), [OTHER_TAINT]);
 });
 
-t.test('the uninstall switch keeps its last answer while the API is away, and follows it again after', async (t) => {
+t.test('the uninstall switch keeps its last answer while the API is away, and follows it again after; deleted while on, it stays on', async (t) => {
   const kube = await startTestKube(t);
   await installChartIdentities(kube);
   const kubeconfig = join(kube.dir, 'agent.kubeconfig');
@@ -100,5 +100,9 @@ t.test('the uninstall switch keeps its last answer while the API is away, and fo
   await kube.rest.delete(cm);
   await kube.rest.create(resourcePath(CORE.configMaps, NS), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cni-uninstall', namespace: NS }, data: { uninstall: 'true' } });
   await until('a recreated ConfigMap to count', () => sw.on, 30_000, 100);
+  // helm uninstall deletes the ConfigMap while the agents still run: they must not chain themselves again.
+  await kube.rest.delete(cm);
+  await new Promise((r) => setTimeout(r, 2_000));
+  t.equal(sw.on, true, 'deleted while on: stays on');
   t.equal(changes, 3, 'each change reported once');
 });

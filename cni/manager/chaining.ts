@@ -5,7 +5,7 @@ import type { Flags } from './flags.ts';
 import { Installer } from './install.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { removeNotReadyTaint } from './taint.ts';
-import { UninstallSwitch } from './uninstall-switch.ts';
+import { UninstallSwitch } from '../../lib/kube/uninstall-switch.ts';
 
 export interface Chaining {
   /** Our conflist chains the plugin into the primary network (readiness). */

@@ -102,7 +102,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   });
   exclusions.start();
   const runner = deps.runner ?? new ExecRunner();
-  const links = new WgLinks(runner);
+  const links = new WgLinks(runner, { host: flags['wireguard-host'] || undefined });
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
   const events = new EventRecorder(rest, log, 'kube-egress-gateway-cni-manager');
   const pool = new LinkPool({ links, size: flags['spare-links'], dir: join(flags['state-dir'], 'spares'), log });

@@ -6,7 +6,7 @@ import { parseDuration } from '../../lib/duration.ts';
 import { DEFAULT_SOCKET_PATH } from '../protocol.ts';
 import { DEFAULT_CONF_FILE } from './chain.ts';
 import { DEFAULT_EXCLUSIONS } from './exclusions.ts';
-import { DEFAULT_UNINSTALL_CONFIGMAP } from './uninstall-switch.ts';
+import { DEFAULT_UNINSTALL_CONFIGMAP } from '../../lib/kube/uninstall-switch.ts';
 
 /** Where the agent runs unless the downward API says otherwise (POD_NAMESPACE). */
 const SYSTEM_NAMESPACE = 'kube-egress-gateway-system';
@@ -35,6 +35,7 @@ export const CNI_MANAGER_FLAGS = {
   'probe-port': flag.port('the gateways\' probe port', '8082'),
   'fast-recovery': flag.boolean('fail pod tunnels over to a live gateway node when theirs falls silent (off: pods follow the load balancer and recover on WireGuard\'s own timers)', true),
   'lb-probe-interval': flag.duration('the load balancer\'s probe interval (Azure\'s is 5s); sizes the window in which stalled tunnels are reset', '5s'),
+  'wireguard-host': flag.string('the tunnel host\'s socket (kube-egress-gateway wireguard-host): wireguard-go is started there, so pods\' tunnels outlive this agent\'s container; empty: started by the agent', { arg: 'PATH', default: '' }),
   'spare-links': flag.string('WireGuard links kept ready for the next ADDs, 0-64 (0: create each at ADD)', { arg: 'N', default: '2' }),
   ...COMMON_FLAGS,
 } as const;
@@ -82,6 +83,7 @@ const FlagsSchema = z.object({
   // take to move a flow after a gateway changes state.
   'lb-probe-interval': duration,
   // WireGuard links kept ready for ADDs (cni/podnet/pool.ts); 0 creates each during its ADD.
+  'wireguard-host': z.union([z.literal(''), absPath]),
   'spare-links': z.string().regex(/^\d{1,2}$/, 'want a whole number, 0-64').transform(Number).pipe(z.number().max(64, 'want a whole number, 0-64')),
 });
 export type Flags = z.output<typeof FlagsSchema>;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandError, type CommandRunner, inNetns } from '../exec/runner.ts';
 import { KegError } from '../errors.ts';
+import { startThroughHost } from './host.ts';
 import { assertIfname } from './validate.ts';
 import { uapiConfigure } from './uapi.ts';
 import { type DeviceConfig, Wg } from './wg.ts';
@@ -37,6 +38,12 @@ export interface WgLinksOptions {
   socketDir?: string;
   /** How long delete waits for wireguard-go to notice its link is gone before removing its socket. */
   exitTimeoutMs?: number;
+  /**
+   * The tunnel host's socket (lib/wireguard/host.ts): wireguard-go is then
+   * started by that process, so it outlives this one's container.
+   * Undefined: started here, as a child that detaches.
+   */
+  host?: string;
 }
 
 export interface CreateOptions {
@@ -65,6 +72,7 @@ export class WgLinks {
   private readonly wireguardGo: string;
   private readonly socketDir: string;
   private readonly exitTimeoutMs: number;
+  private readonly host: string | undefined;
   private kind: LinkKind | undefined;
 
   constructor(runner: CommandRunner, options: WgLinksOptions = {}) {
@@ -73,6 +81,7 @@ export class WgLinks {
     this.wireguardGo = options.wireguardGo ?? 'wireguard-go';
     this.socketDir = options.socketDir ?? '/var/run/wireguard';
     this.exitTimeoutMs = options.exitTimeoutMs ?? 3000;
+    this.host = options.host;
   }
 
   /** The kind this host uses, once known. */
@@ -84,7 +93,7 @@ export class WgLinks {
   async create(name: string, options: CreateOptions = {}): Promise<WgLink> {
     assertIfname(name);
     const runner = inNetns(this.runner, options.netnsPath);
-    const kind = await this.createLink(runner, name);
+    const kind = await this.createLink(runner, name, options.netnsPath);
     const link: WgLink = { ifname: name, wgName: name, netnsPath: options.netnsPath, kind };
     try {
       await runner.run(['ip', 'link', 'set', 'dev', name, 'alias', ALIAS_PREFIX + name]);
@@ -95,7 +104,7 @@ export class WgLinks {
     return link;
   }
 
-  private async createLink(runner: CommandRunner, name: string): Promise<LinkKind> {
+  private async createLink(runner: CommandRunner, name: string, netnsPath: string | undefined): Promise<LinkKind> {
     if (this.kind !== 'userspace') {
       try {
         await runner.run(['ip', 'link', 'add', 'dev', name, 'type', 'wireguard']);
@@ -106,12 +115,13 @@ export class WgLinks {
         this.kind = 'userspace';
       }
     }
-    await this.startWireguardGo(runner, name);
+    await this.startWireguardGo(runner, name, netnsPath);
     return 'userspace';
   }
 
   /**
-   * Starts wireguard-go and returns once its device is usable.
+   * Starts wireguard-go (here, or through the tunnel host) and returns once
+   * its device is usable.
    *
    * wireguard-go creates the tun and the socket, forks a daemon and exits
    * before that daemon has finished starting; the daemon looks the tun up by
@@ -119,7 +129,24 @@ export class WgLinks {
    * device") and leaves a stale socket. The `wg show` afterwards is the
    * barrier: the socket is already listening, so `wg` blocks until the daemon
    * answers, which it does only once fully started.
-   *
+   */
+  private async startWireguardGo(runner: CommandRunner, name: string, netnsPath: string | undefined): Promise<void> {
+    if (this.host !== undefined) {
+      // The host runs in the node's namespace: it cannot create a link elsewhere.
+      if (netnsPath !== undefined) throw new KegError('WG_CONFIG_INVALID', `a link started by the tunnel host is created in the node's namespace, not ${netnsPath}`);
+      await startThroughHost(this.host, name);
+    } else {
+      await this.spawnWireguardGo(runner, name);
+    }
+    try {
+      await this.runner.run(['wg', 'show', name, 'listen-port']);
+    } catch (err) {
+      await this.removeSocket(name, 0).catch(() => {});
+      throw new KegError('WG_LINK_CREATE_FAILED', `wireguard-go for ${name} did not start`, { cause: err });
+    }
+  }
+
+  /**
    * The environment is scrubbed with `env -u` because wireguard-go steers
    * itself by it: with LOG_LEVEL set the daemon keeps our stdout and stderr
    * and the runner waits for it forever; WG_PROCESS_FOREGROUND, WG_TUN_FD and
@@ -132,7 +159,7 @@ export class WgLinks {
    * process group (Ctrl-C, a CNI runtime timing out its plugin) leave the
    * tunnel alone.
    */
-  private async startWireguardGo(runner: CommandRunner, name: string): Promise<void> {
+  private async spawnWireguardGo(runner: CommandRunner, name: string): Promise<void> {
     const scrub = ['-u', 'LOG_LEVEL', '-u', 'WG_PROCESS_FOREGROUND', '-u', 'WG_TUN_FD', '-u', 'WG_UAPI_FD'];
     try {
       await runner.run(['setsid', 'env', ...scrub, this.wireguardGo, name]);
@@ -143,12 +170,6 @@ export class WgLinks {
         throw new KegError('WG_LINK_EXISTS', `a wireguard-go device named ${name} already exists on this host`, { cause: err });
       }
       throw createError(name, err);
-    }
-    try {
-      await this.runner.run(['wg', 'show', name, 'listen-port']);
-    } catch (err) {
-      await this.removeSocket(name, 0).catch(() => {});
-      throw new KegError('WG_LINK_CREATE_FAILED', `wireguard-go for ${name} did not start`, { cause: err });
     }
   }
 

@@ -47,3 +47,20 @@ imagePullSecrets:
 {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* Where the node agent runs (and its tunnel host): every node but the gateway nodes. Call with gatewayCNIManager's values. */}}
+{{- define "keg.agentPlacement" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+affinity:
+  nodeAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      nodeSelectorTerms:
+        - matchExpressions:
+            # Every node except the gateway nodes.
+            - key: kubeegressgateway.azure.com/mode
+              operator: NotIn
+              values: ["true"]
+{{- end -}}

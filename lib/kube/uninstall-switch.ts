@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { Informer } from '../../lib/kube/informer.ts';
-import { CORE } from '../../lib/kube/paths.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Logger } from '../../lib/log.ts';
+import { Informer } from './informer.ts';
+import { CORE } from './paths.ts';
+import type { KubeRest } from './rest.ts';
+import type { Logger } from '../log.ts';
 
 /** The Go chart's ConfigMap (`gatewayCNIManager.cniUninstallConfigMapName`). */
 export const DEFAULT_UNINSTALL_CONFIGMAP = 'cni-uninstall';
@@ -14,11 +14,13 @@ const ConfigMapSchema = z.object({
 
 /**
  * The Go original's uninstall switch: `data.uninstall: "true"` in a ConfigMap
- * of the agent's namespace makes every agent take its conflist out (the chart
- * sets it before the DaemonSet goes, since a deleted DaemonSet cannot clean
- * its nodes). A missing ConfigMap means installed. Watched (that one name
- * only), so it costs no request in steady state; while the API is away the
- * last answer holds, so an outage never flips a node.
+ * of the release namespace makes every agent take its conflist out, and
+ * every gateway daemon remove its data path when it stops (the chart sets it
+ * before the DaemonSets go, since a deleted DaemonSet cannot clean its
+ * nodes). A missing ConfigMap means installed; one deleted while on keeps
+ * the switch on (that is helm uninstall itself). Watched (that one name only),
+ * so it costs no request in steady state; while the API is away the last
+ * answer holds, so an outage never flips a node.
  */
 export class UninstallSwitch {
   private readonly informer: Informer<z.output<typeof ConfigMapSchema>>;
@@ -62,7 +64,12 @@ export class UninstallSwitch {
   }
 
   private update(): void {
-    const next = this.informer.get(this.namespace, this.name)?.data?.uninstall?.trim().toLowerCase() === 'true';
+    const cm = this.informer.get(this.namespace, this.name);
+    // Deleted: `helm uninstall` removes the ConfigMap while the DaemonSets'
+    // pods still run (their deletion does not wait for them), so a switch that
+    // was on stays on until they stop; one never seen stays off.
+    if (cm === undefined) return;
+    const next = cm.data?.uninstall?.trim().toLowerCase() === 'true';
     if (next === this.state) return;
     this.state = next;
     this.log.info(next ? 'uninstall requested through the ConfigMap' : 'uninstall switch cleared', { configMap: `${this.namespace}/${this.name}` });
