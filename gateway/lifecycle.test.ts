@@ -6,6 +6,9 @@ import { startImdsEmulator } from '../testenv/azure/imds/server.ts';
 import type { GatewayStatus } from '../lib/api/v1alpha1.ts';
 import { Lab, NODE, SYSTEM_NS, waitFor } from './testing/lab.ts';
 
+/** A sample's value in metrics text, NaN when absent. */
+const value = (text: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels},component="gateway"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+
 t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion leaves nothing behind; drain on SIGTERM', async (t) => {
   const lab = await Lab.start(t);
   const imds = await startImdsEmulator({
@@ -52,7 +55,6 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   t.match(metrics, /keg_gateway_oldest_handshake_age_seconds\{gateway="app\/egress-a",component="gateway"\} \d/);
   t.match(metrics, /keg_gateway_peer_programming_seconds_count\{[^}]*gateway="app\/egress-a"[^}]*\} 1/);
   const sgcLabels = 'gateway="app/egress-a"';
-  const value = (text: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels},component="gateway"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
   for (const direction of ['egress', 'return']) {
     t.ok(value(metrics, 'keg_gateway_traffic_packets_total', `${sgcLabels},direction="${direction}"`) > 0, `${direction} packets counted by the gateway's nft counters`);
   }

@@ -52,18 +52,18 @@ export function gatewayMetrics(registry: Registry, src: GatewayMetricsSources, n
   wireguardMetrics(registry, links, now);
   trafficMetrics(registry, byPort, shared(src.traffic, new Map(), now));
   conntrackMetrics(registry, byPort, shared(async () => src.conntrack((await links()).map((l) => l.port)), undefined, now));
-  new Counter({
+  registry.registerMetric(new Counter({
     name: 'keg_gateway_tunnel_dropped_packets_total',
     help: 'Tunnelled packets the gateway dropped (node: to the gateway node itself; platform: link-local or 168.63.129.16; denied: --tunnel-deny-cidrs), read from nft counters at scrape time',
     labelNames: ['reason'] as const,
-    registers: [registry],
+    registers: [],
     async collect() {
       const counts = await src.dropped().catch(() => undefined);
       if (!counts) return;
       this.reset();
       for (const [reason, n] of Object.entries(counts)) this.inc({ reason }, n);
     },
-  });
+  }));
   return {
     peers: new Gauge({ name: 'keg_gateway_peers', help: 'Peers installed on the gateway\'s link', labelNames: ['gateway'] as const, registers: [registry] }),
     programmingSeconds: new Histogram({
@@ -91,11 +91,11 @@ function wireguardMetrics(registry: Registry, links: () => Promise<GatewaySample
       }
     },
   });
-  new Gauge({
+  registry.registerMetric(new Gauge({
     name: 'keg_gateway_bytes',
     help: 'Bytes through the gateway\'s tunnel, summed over its current peers (in: from pods, out: to pods); drops when peers go',
     labelNames: ['gateway', 'direction'] as const,
-    registers: [registry],
+    registers: [],
     async collect() {
       this.reset();
       for (const { gateway, state } of await links()) {
@@ -103,7 +103,7 @@ function wireguardMetrics(registry: Registry, links: () => Promise<GatewaySample
         this.set({ gateway, direction: 'out' }, state.peers.reduce((n, p) => n + p.txBytes, 0));
       }
     },
-  });
+  }));
   wgGauge('keg_gateway_oldest_handshake_age_seconds', 'Age of the oldest latest-handshake among the gateway\'s peers that have completed one', (state) => {
     const oldest = state.peers.reduce((min, p) => (p.latestHandshake !== null && p.latestHandshake < min ? p.latestHandshake : min), Infinity);
     return oldest === Infinity ? undefined : Math.max(0, now() / 1000 - oldest);
@@ -117,11 +117,11 @@ function wireguardMetrics(registry: Registry, links: () => Promise<GatewaySample
 /** From the nft counters of the gateways' tables. */
 function trafficMetrics(registry: Registry, byPort: ByPort, traffic: GatewayMetricsSources['traffic']): void {
   for (const unit of ['bytes', 'packets'] as const) {
-    new Counter({
+    registry.registerMetric(new Counter({
       name: `keg_gateway_traffic_${unit}_total`,
       help: `${unit === 'bytes' ? 'Bytes' : 'Packets'} of the gateway's pods (egress: out of the tunnel, before the tunnel filter; return: replies into it), from nft counters at scrape time`,
       labelNames: ['gateway', 'direction'] as const,
-      registers: [registry],
+      registers: [],
       async collect() {
         const [names, counts] = await Promise.all([byPort(), traffic()]);
         this.reset();
@@ -130,7 +130,7 @@ function trafficMetrics(registry: Registry, byPort: ByPort, traffic: GatewayMetr
           if (gateway !== undefined) for (const direction of ['egress', 'return'] as const) this.inc({ gateway, direction }, dirs[direction][unit]);
         }
       },
-    });
+    }));
   }
 }
 
