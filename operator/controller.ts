@@ -67,8 +67,9 @@ export class Controller {
     const { sgc, lb, vm } = this.informers;
     const batchDelayMs = o.batchDelayMs ?? 200;
     const userErrorRetryMs = o.userErrorRetryMs ?? 60_000;
+    const metrics = reconcileMetrics(o.registry);
     const sgcR = new SgcReconciler({
-      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace,
+      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace, becameReady: (seconds) => metrics.sgcReady.observe(seconds),
       get: (ns, n) => sgc.get(ns, n), getLb: (ns, n) => lb.get(ns, n), getVm: (ns, n) => vm.get(ns, n),
     });
     const lbR = new LbReconciler({
@@ -79,7 +80,6 @@ export class Controller {
       rest: o.rest, azure: o.azure, log, sync: new VmssSync(o.azure, batchDelayMs), nicSync: new NicSync(o.azure, batchDelayMs), requeueMs: o.vmRequeueMs, userErrorRetryMs,
       get: (ns, n) => vm.get(ns, n), lbReady: (ns, n) => Boolean(lb.get(ns, n)?.status?.frontendIp),
     });
-    const metrics = reconcileMetrics(o.registry);
     const queue = (kind: string, fn: (ns: string, n: string) => Promise<ReconcileResult>): Key => {
       const name = kind.toLowerCase();
       const q = new WorkQueue({
@@ -137,5 +137,9 @@ function reconcileMetrics(registry: Registry) {
   return {
     total: new Counter({ name: 'keg_operator_reconcile_total', help: 'Reconciles by controller and result.', labelNames: ['controller', 'result'], registers: [registry] }),
     duration: new Histogram({ name: 'keg_operator_reconcile_duration_seconds', help: 'Reconcile duration by controller.', labelNames: ['controller'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+    sgcReady: new Histogram({
+      name: 'keg_operator_sgc_ready_seconds', help: 'From an SGC\'s creation to its first Ready (Azure provisioning included).',
+      buckets: [5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600], registers: [registry],
+    }),
   };
 }

@@ -14,9 +14,11 @@ t.test('transient Azure failures of the drift check drop Ready, never the gatewa
   const w = await startWorld(t);
   const { rest } = w.kube;
   // Few, fast retries: the injected 429s outlast them.
-  await startOperator(t, w, { vmRequeueMs: 1_000, tuning: { maxRetries: 1, retryBaseDelayMs: 50, retryMaxDelayMs: 100 } });
+  const op = await startOperator(t, w, { vmRequeueMs: 1_000, tuning: { maxRetries: 1, retryBaseDelayMs: 50, retryMaxDelayMs: 100 } });
+  const readyCount = async () => Number(/^keg_operator_sgc_ready_seconds_count\{[^}]*\} (\d+)$/m.exec(await op.registry.getSingleMetricAsString('keg_operator_sgc_ready_seconds'))?.[1]);
   await createSgc(rest, NS, 'gw', { gatewayNodepoolName: POOL });
   const ready = await waitReady(rest, NS, 'gw', 'True', 90_000);
+  t.equal(await readyCount(), 1, 'the time from creation to Ready is observed once');
   t.match(profileCondition(ready), { status: 'True', reason: REASONS.provisioned, message: /frontend .*:\d+, 2 gateway IP\(s\)/ });
   const before = gatewayConfig(ready, []);
   const vmPath = resourcePath(RESOURCES.GatewayVMConfiguration, NS, 'gw');
@@ -44,5 +46,6 @@ t.test('transient Azure failures of the drift check drop Ready, never the gatewa
   await t.test('back to Ready once Azure answers', async (t) => {
     const sgc = await waitReady(rest, NS, 'gw', 'True', 30_000);
     t.match(profileCondition(sgc), { status: 'True', reason: REASONS.provisioned });
+    t.equal(await readyCount(), 1, 'Ready again is not a first Ready: not observed');
   });
 });
