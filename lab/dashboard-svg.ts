@@ -43,7 +43,8 @@ function panel(p: PanelData, from: number, to: number): string {
   ];
   for (const f of [0, 0.5, 1]) {
     out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${py(max * f)}" y2="${py(max * f)}" stroke="#2c3235"/>`);
-    out.push(`<text x="${plot.x - 4}" y="${py(max * f) + 4}" class="axis" text-anchor="end">${esc(formatValue(max * f, p.unit))}</text>`);
+    // From the panel's edge, above its grid line (the top one below it, clear of the title): a long label never leaves the panel.
+    out.push(`<text x="${x + 10}" y="${py(max * f) + (f === 1 ? 11 : -3)}" class="axis">${esc(formatValue(max * f, p.unit))}</text>`);
   }
   p.series.slice(0, COLORS.length).forEach((s, i) => {
     const d = s.points.filter(([, v]) => Number.isFinite(v)).map(([t, v], j) => `${j === 0 ? 'M' : 'L'}${px(t).toFixed(1)},${py(v).toFixed(1)}`).join('');

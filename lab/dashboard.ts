@@ -37,23 +37,38 @@ const Dashboard = z.object({
 });
 const RangeAnswer = z.object({ data: z.object({ result: z.array(z.object({ metric: z.record(z.string(), z.string()), values: z.array(z.tuple([z.number(), z.string()])) })) }) });
 
-/** Serves each part's /metrics at /<part> for Prometheus, from one scrape of all parts every 3 s at most. */
 /** Every part answered, the operator's port found in its log included. */
-const complete = (all: Scrape[]) => all.some((s) => s.part === 'operator') && all;
+const complete = (all: Scrape[]): Scrape[] | undefined => (all.some((s) => s.part === 'operator') ? all : undefined);
 const wait = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000));
 
+/**
+ * Serves each part's /metrics at /<part> for Prometheus: the latest complete
+ * scrape of all parts at once, refreshed in the background at most every
+ * 3 s, so that no answer waits for five slow reads on a loaded machine.
+ */
 async function startRelay(lab: Lab): Promise<{ port: number; parts: Scrape[]; close: () => void }> {
-  const first = await until('every part serving /metrics', () => scrapeAll(lab).then(complete, () => undefined), 120_000, 1000);
-  let last = { at: 0, value: Promise.resolve(first) };
+  let latest = await until('every part serving /metrics', () => scrapeAll(lab).then(complete, () => undefined), 120_000, 1000);
+  let refreshing = false;
+  let at = Date.now();
+  const refresh = async () => {
+    if (refreshing || Date.now() - at < 3000) return;
+    refreshing = true;
+    try {
+      latest = await scrapeAll(lab);
+      at = Date.now();
+    } catch {
+      // A part missed this round: its last answer stands.
+    } finally {
+      refreshing = false;
+    }
+  };
   const server = createServer((req, res) => {
-    if (Date.now() - last.at > 3000) last = { at: Date.now(), value: scrapeAll(lab) };
-    last.value.then(
-      (all) => all.find((s) => `/${s.part}` === req.url),
-      () => undefined,
-    ).then((part) => res.writeHead(part ? 200 : 503, { 'Content-Type': 'text/plain; version=0.0.4' }).end(part?.text ?? ''), () => undefined);
+    void refresh();
+    const part = latest.find((s) => `/${s.part}` === req.url);
+    res.writeHead(part ? 200 : 404, { 'Content-Type': 'text/plain; version=0.0.4' }).end(part?.text ?? '');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, parts: await last.value, close: () => server.close() };
+  return { port: (server.address() as AddressInfo).port, parts: latest, close: () => server.close() };
 }
 
 function prometheusConfig(relay: number, parts: Scrape[]): string {

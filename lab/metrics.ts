@@ -25,12 +25,11 @@ async function fetchIn(lab: Lab, netnsPath: string, url: string): Promise<string
 
 /** /metrics of the operator, every gateway daemon and every node agent, as Prometheus would scrape them. */
 export async function scrapeAll(lab: Lab): Promise<Scrape[]> {
-  const out: Scrape[] = [];
   const port = operatorPort(lab);
-  if (port !== undefined) out.push({ part: 'operator', text: await (await fetch(`http://127.0.0.1:${port}/metrics`)).text() });
-  for (const g of lab.gateways) out.push({ part: `gateway-${g.computerName}`, node: g.computerName, text: await fetchIn(lab, g.path, 'http://127.0.0.1:8080/metrics') });
-  for (const w of lab.workers) out.push({ part: `agent-${w.computerName}`, node: w.computerName, text: await fetchIn(lab, w.path, 'http://127.0.0.1:8080/metrics') });
-  return out;
+  const operator = port === undefined ? [] : [(async () => ({ part: 'operator', text: await (await fetch(`http://127.0.0.1:${port}/metrics`)).text() }))()];
+  const nodes = [...lab.gateways.map((m) => ({ m, part: `gateway-${m.computerName}` })), ...lab.workers.map((m) => ({ m, part: `agent-${m.computerName}` }))]
+    .map(async ({ m, part }) => ({ part, node: m.computerName, text: await fetchIn(lab, m.path, 'http://127.0.0.1:8080/metrics') }));
+  return Promise.all([...operator, ...nodes]);
 }
 
 /** The sum of every sample of `name` whose labels include `labels` (each `k="v"`), over the scrapes. */
