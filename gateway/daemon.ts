@@ -76,7 +76,9 @@ export class GatewayDaemon {
     const links = new WgLinks(o.runner, { host: o.config.wireguardHost });
     this.links = links;
     const datapath = new Datapath({ runner: o.runner, links, names, hostInterface: o.config.hostInterface, tunnelFilter: o.config.tunnelFilter });
-    const metrics = gatewayMetrics(o.registry, () => this.sample(), () => datapath.droppedPackets());
+    const metrics = gatewayMetrics(o.registry, {
+      links: () => this.sample(), dropped: () => datapath.droppedPackets(), traffic: () => datapath.traffic(), conntrack: (ports) => datapath.conntrack(ports),
+    });
     this.sgcs = new Informer({ rest, log, type: RESOURCES.StaticGatewayConfiguration, parse: (x) => parseObject(StaticGatewayConfigurationSchema, x), resyncMs: 0 });
     this.vmConfigs = new Informer({ rest, log, type: RESOURCES.GatewayVMConfiguration, parse: (x) => parseObject(GatewayVMConfigurationSchema, x), resyncMs: 0 });
     this.endpoints = new Informer({ rest, log, type: RESOURCES.PodEndpoint, parse: (x) => parseObject(PodEndpointSchema, x), resyncMs: 0 });
@@ -213,8 +215,8 @@ export class GatewayDaemon {
 
   private async sample(): Promise<GatewaySample[]> {
     const out: GatewaySample[] = [];
-    for (const { gateway, link } of this.reconciler.servedLinks()) {
-      out.push({ gateway, state: await this.links.wg(link).show(link.wgName) });
+    for (const { gateway, port, link } of this.reconciler.servedLinks()) {
+      out.push({ gateway, port, state: await this.links.wg(link).show(link.wgName) });
     }
     return out;
   }

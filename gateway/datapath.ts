@@ -1,15 +1,17 @@
 import { existsSync } from 'node:fs';
 import { type CommandRunner, inNetns } from '../lib/exec/runner.ts';
 import { Ip } from '../lib/net/ip.ts';
-import { Nft } from '../lib/net/nft.ts';
+import { Nft, type NftCounter } from '../lib/net/nft.ts';
 import { deleteNetns, ensureNetns, netnsPath } from '../lib/net/netns.ts';
 import type { PrivateKey } from '../lib/wireguard/keys.ts';
 import { type WgLink, type WgLinks, foreignAsAbsent } from '../lib/wireguard/link.ts';
 import { linkName, portOfLink, type Names } from './config.ts';
 import {
   BASE_TABLE, HOST_VETH_IP, NS_VETH_IP, VETH_PREFIX_LEN, type GatewayAddressing,
+  TRAFFIC_COUNTERS, type TrafficDirection,
   baseTableBody, gatewayTable, gatewayTableBody, hostTableBody, markOf, parseHostComment, portOfTable, returnRule,
 } from './rules.ts';
+import { type GatewayConntrack, parseConntrack } from './conntrack.ts';
 import { type DropReason, type TunnelFilter, droppedByReason, nodeTableBody } from './tunnel-filter.ts';
 
 export interface DatapathOptions {
@@ -67,6 +69,34 @@ export class Datapath {
     return droppedByReason([ns, await this.hostNft.counters('ip', this.o.names.nodeTable)]);
   }
 
+  /**
+   * Each gateway's traffic counters, by port: one read of the gateway
+   * namespace's counters (that namespace holds only our tables), never of
+   * the host's ruleset. Empty before the base exists.
+   */
+  async traffic(): Promise<Map<number, Record<TrafficDirection, NftCounter>>> {
+    const out = new Map<number, Record<TrafficDirection, NftCounter>>();
+    if (!existsSync(this.gwPath)) return out;
+    for (const [table, counts] of await this.nsNft.countersByTable('ip')) {
+      const port = portOfTable(table);
+      const zero = { packets: 0, bytes: 0 };
+      if (port !== undefined) out.set(port, { egress: counts.get(TRAFFIC_COUNTERS.egress) ?? zero, return: counts.get(TRAFFIC_COUNTERS.return) ?? zero });
+    }
+    return out;
+  }
+
+  /**
+   * The gateway namespace's connection table, by gateway port; undefined
+   * when the kernel does not list it (no CONFIG_NF_CONNTRACK_PROCFS) or the
+   * namespace is not there. Only our gateways' connections live in that
+   * namespace, so the listing is as long as their traffic, not the node's.
+   */
+  async conntrack(ports: number[]): Promise<Map<number, GatewayConntrack> | undefined> {
+    if (!existsSync(this.gwPath)) return undefined;
+    const res = await inNetns(this.o.runner, this.gwPath).run(['cat', '/proc/net/nf_conntrack']).catch(() => undefined);
+    return res && parseConntrack(res.stdout, ports);
+  }
+
   /** Removes the namespace and veth, then the filter of what came through them; only when no gateway is left. */
   async removeBase(): Promise<void> {
     await this.hostIp.deleteLink(this.o.names.hostVeth);
@@ -82,7 +112,8 @@ export class Datapath {
     const mark = markOf(gw.port);
     await this.nsIp.replaceRoute({ dst: 'default', dev: link.ifname, table: mark });
     await this.nsIp.addRule(returnRule(gw.port));
-    await this.nsNft.replaceTable('ip', gatewayTable(gw.port), gatewayTableBody(names, gw));
+    const counts = await this.nsNft.counters('ip', gatewayTable(gw.port));
+    await this.nsNft.replaceTable('ip', gatewayTable(gw.port), gatewayTableBody(names, gw, counts));
     await this.hostNft.replaceTable('ip', gatewayTable(gw.port), hostTableBody(gw));
     await this.hostIp.replaceRoute({ dst: `${gw.secondaryIp}/32`, via: NS_VETH_IP, dev: names.hostVeth });
     await this.hostIp.addAddress(this.o.hostInterface, `${gw.ilbIp}/32`);

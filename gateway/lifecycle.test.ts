@@ -6,6 +6,9 @@ import { startImdsEmulator } from '../testenv/azure/imds/server.ts';
 import type { GatewayStatus } from '../lib/api/v1alpha1.ts';
 import { Lab, NODE, SYSTEM_NS, waitFor } from './testing/lab.ts';
 
+/** A sample's value in metrics text, NaN when absent. */
+const value = (text: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels},component="gateway"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+
 t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion leaves nothing behind; drain on SIGTERM; with the uninstall switch on, SIGTERM removes everything', async (t) => {
   const lab = await Lab.start(t);
   const imds = await startImdsEmulator({
@@ -51,6 +54,19 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   t.match(metrics, /keg_gateway_bytes\{gateway="app\/egress-a",direction="in",component="gateway"\} [1-9]/);
   t.match(metrics, /keg_gateway_oldest_handshake_age_seconds\{gateway="app\/egress-a",component="gateway"\} \d/);
   t.match(metrics, /keg_gateway_peer_programming_seconds_count\{[^}]*gateway="app\/egress-a"[^}]*\} 1/);
+  const sgcLabels = 'gateway="app/egress-a"';
+  for (const direction of ['egress', 'return']) {
+    t.ok(value(metrics, 'keg_gateway_traffic_packets_total', `${sgcLabels},direction="${direction}"`) > 0, `${direction} packets counted by the gateway's nft counters`);
+  }
+  t.equal(value(metrics, 'keg_gateway_peers_recent_handshake', sgcLabels), 1, 'the pod handshook with this node');
+  t.ok(value(metrics, 'keg_gateway_conntrack_entries', sgcLabels) >= 1, 'its connection is tracked');
+  t.ok(value(metrics, 'keg_gateway_snat_ports_in_use', `${sgcLabels},protocol="tcp"`) >= 1, 'and took an SNAT port of the egress IP');
+  t.equal(value(metrics, 'keg_gateway_snat_ports_available', sgcLabels), 64512);
+  const egressed = value(metrics, 'keg_gateway_traffic_bytes_total', `${sgcLabels},direction="egress"`);
+  await lab.sourceSeenBy(pod);
+  await new Promise((r) => setTimeout(r, 1100));
+  const after = await lab.httpBody('/metrics', 8080);
+  t.ok(value(after, 'keg_gateway_traffic_bytes_total', `${sgcLabels},direction="egress"`) > egressed, 'the egress byte counter moves with traffic');
   t.notMatch(daemon.output(), gw.key.revealBase64(), 'the private key never reaches the log');
 
   await lab.deleteEndpoint('pod-a');

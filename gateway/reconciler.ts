@@ -114,8 +114,8 @@ export class GatewayReconciler {
   }
 
   /** Links of the gateways served, for metrics. */
-  servedLinks(): { gateway: string; link: WgLink }[] {
-    return [...this.served.values()].flatMap((s) => (s.link && s.ready ? [{ gateway: s.gateway.key, link: s.link }] : []));
+  servedLinks(): { gateway: string; port: number; link: WgLink }[] {
+    return [...this.served.values()].flatMap((s) => (s.link && s.ready ? [{ gateway: s.gateway.key, port: s.gateway.port, link: s.link }] : []));
   }
 
   reconcile = async (key: string): Promise<void> => {

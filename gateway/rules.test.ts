@@ -17,9 +17,10 @@ t.test('per-gateway marks, tables and rules never meet the kernel\'s own tables'
 
 t.test('table bodies', async (t) => {
   t.match(baseTableBody(names, { allowCidrs: [], denyCidrs: [] }, new Map()), /policy drop;[\s\S]*iifname "wg-\*" oifname "host0" accept/);
-  const ns = gatewayTableBody(names, gw);
-  t.match(ns, /iifname "wg-6000" ct mark set 0x00101770/);
-  t.match(ns, /iifname "host0" ct mark 0x00101770 meta mark set ct mark/);
+  const ns = gatewayTableBody(names, gw, new Map([['gw_egress', { packets: 7, bytes: 700 }]]));
+  t.match(ns, /iifname "wg-6000" ct mark set 0x00101770 counter name gw_egress/);
+  t.match(ns, /iifname "host0" ct mark 0x00101770 meta mark set ct mark counter name gw_return/);
+  t.match(ns, /counter gw_egress \{ packets 7 bytes 700 \}[\s\S]*counter gw_return \{ packets 0 bytes 0 \}/, 'traffic counters carried over a replacement');
   t.match(ns, /oifname "host0" ct mark 0x00101770 snat to 10\.0\.0\.65/);
   t.match(hostTableBody(gw), /priority srcnat - 10;[\s\S]*ip saddr 10\.0\.0\.65 snat to 10\.0\.0\.65 comment "keg ilb=10\.0\.0\.100 secondary=10\.0\.0\.65"/);
   t.throws(() => hostTableBody({ ...gw, secondaryIp: '10.0.0.65; drop' }), { code: 'GATEWAY_BAD_ADDRESS' });

@@ -3,7 +3,7 @@ import { KegError } from '../lib/errors.ts';
 import { nftQuote, type NftCounter } from '../lib/net/nft.ts';
 import type { RuleSpec } from '../lib/net/ip.ts';
 import { linkName, type Names } from './config.ts';
-import { type TunnelFilter, namespaceFilter } from './tunnel-filter.ts';
+import { type TunnelFilter, counterDeclaration, namespaceFilter } from './tunnel-filter.ts';
 
 /**
  * The layout of the data path, as pure functions of the names and the
@@ -70,19 +70,30 @@ export interface GatewayAddressing {
 }
 
 /**
+ * Named counters of each gateway's table: what entered from its tunnel
+ * (before the tunnel filter, which counts its drops apart) and what returned
+ * towards it. The rules that mark the traffic count it, so this costs no
+ * extra rule evaluation per packet.
+ */
+export const TRAFFIC_COUNTERS = { egress: 'gw_egress', return: 'gw_return' } as const;
+export type TrafficDirection = keyof typeof TRAFFIC_COUNTERS;
+
+/**
  * Gateway namespace, one gateway: connections from its tunnel are connmarked;
  * their replies get the mark back as fwmark (so policy routing returns them
  * into the same tunnel), and they leave for the node SNATed to its secondary IP.
+ * `counts` carries the traffic counters over the table's replacement.
  */
-export function gatewayTableBody(names: Names, gw: GatewayAddressing): string {
+export function gatewayTableBody(names: Names, gw: GatewayAddressing, counts: ReadonlyMap<string, NftCounter>): string {
   const mark = hex(markOf(gw.port));
   const link = nftQuote(linkName(names, gw.port));
   const veth = nftQuote(names.nsVeth);
   return [
+    ...Object.values(TRAFFIC_COUNTERS).map((name) => counterDeclaration(name, counts)),
     '  chain prerouting {',
     '    type filter hook prerouting priority mangle; policy accept;',
-    `    iifname ${link} ct mark set ${mark}`,
-    `    iifname ${veth} ct mark ${mark} meta mark set ct mark`,
+    `    iifname ${link} ct mark set ${mark} counter name ${TRAFFIC_COUNTERS.egress}`,
+    `    iifname ${veth} ct mark ${mark} meta mark set ct mark counter name ${TRAFFIC_COUNTERS.return}`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',

@@ -40,7 +40,8 @@ export function parseCidrList(value: string, flag: string): string[] {
   });
 }
 
-function counter(name: string, counts: ReadonlyMap<string, NftCounter>): string {
+/** A named counter's declaration, its values carried over from `counts`. */
+export function counterDeclaration(name: string, counts: ReadonlyMap<string, NftCounter>): string {
   const c = counts.get(name);
   // Carried over from the table being replaced, so a full resync does not reset the metric.
   return `  counter ${name} { packets ${c?.packets ?? 0} bytes ${c?.bytes ?? 0} }`;
@@ -62,7 +63,7 @@ export function namespaceFilter(names: Names, filter: TunnelFilter, counts: Read
   const tunnels = `iifname ${nftQuote(`${names.linkPrefix}*`)}`;
   return {
     declarations: [
-      ...Object.values(DROP_COUNTERS).map((name) => counter(name, counts)),
+      ...Object.values(DROP_COUNTERS).map((name) => counterDeclaration(name, counts)),
       cidrSet('tunnel_allow', filter.allowCidrs),
       cidrSet('tunnel_deny', filter.denyCidrs),
     ],
@@ -84,7 +85,7 @@ export function namespaceFilter(names: Names, filter: TunnelFilter, counts: Read
 export function nodeTableBody(names: Names, filter: TunnelFilter, counts: ReadonlyMap<string, NftCounter>): string {
   const veth = `iifname ${nftQuote(names.hostVeth)}`;
   return [
-    counter(DROP_COUNTERS.node, counts),
+    counterDeclaration(DROP_COUNTERS.node, counts),
     cidrSet('tunnel_allow', filter.allowCidrs),
     '  chain prerouting {',
     '    type filter hook prerouting priority mangle; policy accept;',

@@ -73,6 +73,7 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
       'informers-synced': () => (elector !== undefined && !elector.isLeader) || controller.ready,
     },
   });
+  log.info('serving /metrics, /healthz and /readyz', { port: ops.port });
   if (!stop.signal.aborted) await once(stop.signal, 'abort');
   await controller.stop();
   await elector?.stop();

@@ -11,7 +11,8 @@ import { GATEWAY_PROBE_PORT, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { GatewayLBConfigurationSchema, GatewayVMConfigurationSchema, parseObject, type GatewayLBConfiguration, type GatewayVMConfiguration } from '../lib/api/v1alpha1.ts';
 import type { Logger } from '../lib/log.ts';
-import { Counter, Histogram, LATENCY_BUCKETS, type Registry } from '../lib/metrics.ts';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../lib/metrics.ts';
+import { findCondition } from '../lib/kube/status.ts';
 import { Informer } from '../lib/kube/informer.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { WorkQueue, objectKey, splitKey, type ReconcileResult } from '../lib/kube/workqueue.ts';
@@ -67,8 +68,9 @@ export class Controller {
     const { sgc, lb, vm } = this.informers;
     const batchDelayMs = o.batchDelayMs ?? 200;
     const userErrorRetryMs = o.userErrorRetryMs ?? 60_000;
+    const metrics = reconcileMetrics(o.registry, () => sgc.list());
     const sgcR = new SgcReconciler({
-      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace,
+      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace, becameReady: (seconds) => metrics.sgcReady.observe(seconds),
       get: (ns, n) => sgc.get(ns, n), getLb: (ns, n) => lb.get(ns, n), getVm: (ns, n) => vm.get(ns, n),
     });
     const lbR = new LbReconciler({
@@ -79,7 +81,6 @@ export class Controller {
       rest: o.rest, azure: o.azure, log, sync: new VmssSync(o.azure, batchDelayMs), nicSync: new NicSync(o.azure, batchDelayMs), requeueMs: o.vmRequeueMs, userErrorRetryMs,
       get: (ns, n) => vm.get(ns, n), lbReady: (ns, n) => Boolean(lb.get(ns, n)?.status?.frontendIp),
     });
-    const metrics = reconcileMetrics(o.registry);
     const queue = (kind: string, fn: (ns: string, n: string) => Promise<ReconcileResult>): Key => {
       const name = kind.toLowerCase();
       const q = new WorkQueue({
@@ -133,9 +134,24 @@ function fanOut<T extends { metadata: { name: string; namespace?: string | undef
   i.on({ add: fire(targets), update: fire(targets), delete: fire(onDelete) });
 }
 
-function reconcileMetrics(registry: Registry) {
+function reconcileMetrics(registry: Registry, sgcs: () => SgcItem[]) {
   return {
     total: new Counter({ name: 'keg_operator_reconcile_total', help: 'Reconciles by controller and result.', labelNames: ['controller', 'result'], registers: [registry] }),
     duration: new Histogram({ name: 'keg_operator_reconcile_duration_seconds', help: 'Reconcile duration by controller.', labelNames: ['controller'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+    // From the cache when scraped: empty on a standby, whose informers do not run.
+    ready: new Gauge({
+      name: 'keg_operator_sgc_ready', help: '1 while the SGC\'s Ready condition is True, else 0 (leader only)', labelNames: ['sgc'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const item of sgcs()) {
+          const ready = findCondition(item.conditions, 'Ready')?.status === 'True';
+          this.set({ sgc: objectKey(item.metadata.namespace, item.metadata.name) }, ready ? 1 : 0);
+        }
+      },
+    }),
+    sgcReady: new Histogram({
+      name: 'keg_operator_sgc_ready_seconds', help: 'From an SGC\'s creation to its first Ready (Azure provisioning included).',
+      buckets: [5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600], registers: [registry],
+    }),
   };
 }

@@ -5,7 +5,7 @@ import { RESOURCES } from '../lib/api/resources.ts';
 import type { GatewayVMConfiguration, StaticGatewayConfiguration } from '../lib/api/v1alpha1.ts';
 import { resourcePath } from '../lib/kube/paths.ts';
 import { REASONS } from './reasons.ts';
-import { POOL, POOL_VMSS, createSgc, startOperator, startWorld, waitReady } from './testing.ts';
+import { POOL, POOL_VMSS, createSgc, startOperator, startWorld, waitFor, waitReady } from './testing.ts';
 
 const NS = 'default';
 const profileCondition = (sgc: StaticGatewayConfiguration) => sgc.status?.conditions?.find((c) => c.type === PROFILE_CONDITION);
@@ -14,9 +14,12 @@ t.test('transient Azure failures of the drift check drop Ready, never the gatewa
   const w = await startWorld(t);
   const { rest } = w.kube;
   // Few, fast retries: the injected 429s outlast them.
-  await startOperator(t, w, { vmRequeueMs: 1_000, tuning: { maxRetries: 1, retryBaseDelayMs: 50, retryMaxDelayMs: 100 } });
+  const op = await startOperator(t, w, { vmRequeueMs: 1_000, tuning: { maxRetries: 1, retryBaseDelayMs: 50, retryMaxDelayMs: 100 } });
+  const readyCount = async () => Number(/^keg_operator_sgc_ready_seconds_count\{[^}]*\} (\d+)$/m.exec(await op.registry.getSingleMetricAsString('keg_operator_sgc_ready_seconds'))?.[1]);
   await createSgc(rest, NS, 'gw', { gatewayNodepoolName: POOL });
   const ready = await waitReady(rest, NS, 'gw', 'True', 90_000);
+  t.equal(await readyCount(), 1, 'the time from creation to Ready is observed once');
+  t.match(await op.registry.getSingleMetricAsString('keg_operator_sgc_ready'), /keg_operator_sgc_ready\{sgc="default\/gw",component="operator"\} 1/);
   t.match(profileCondition(ready), { status: 'True', reason: REASONS.provisioned, message: /frontend .*:\d+, 2 gateway IP\(s\)/ });
   const before = gatewayConfig(ready, []);
   const vmPath = resourcePath(RESOURCES.GatewayVMConfiguration, NS, 'gw');
@@ -26,6 +29,7 @@ t.test('transient Azure failures of the drift check drop Ready, never the gatewa
     w.emu.inject({ method: 'GET', pathPattern: new RegExp(`virtualMachineScaleSets/${POOL_VMSS}$`, 'i'), status: 429 });
     t.teardown(() => w.emu.clearFaults());
     const sgc = await waitReady(rest, NS, 'gw', 'False', 30_000, REASONS.azureThrottled);
+    t.ok(await waitFor('the gauge', async () => /\} 0$/m.test(await op.registry.getSingleMetricAsString('keg_operator_sgc_ready')), 5_000), 'keg_operator_sgc_ready drops to 0');
     t.match(profileCondition(sgc), { status: 'True' }, 'the profile stays provisioned');
     t.same(gatewayConfig(sgc, []), before, 'the agent still wires new pods, to the same gateway');
   });
@@ -44,5 +48,6 @@ t.test('transient Azure failures of the drift check drop Ready, never the gatewa
   await t.test('back to Ready once Azure answers', async (t) => {
     const sgc = await waitReady(rest, NS, 'gw', 'True', 30_000);
     t.match(profileCondition(sgc), { status: 'True', reason: REASONS.provisioned });
+    t.equal(await readyCount(), 1, 'Ready again is not a first Ready: not observed');
   });
 });

@@ -54,6 +54,22 @@ export interface SgcReconcilerOptions {
   get: (namespace: string, name: string) => SgcItem | undefined;
   getLb: (namespace: string, name: string) => GatewayLBConfiguration | undefined;
   getVm: (namespace: string, name: string) => GatewayVMConfiguration | undefined;
+  /** Seconds from an SGC's creation to its first Ready. */
+  becameReady: (seconds: number) => void;
+}
+
+/**
+ * A Ready condition that has been False since the SGC's first reconcile
+ * changed last within this of the creation: a later drop (after a Ready)
+ * changes it later, so that Ready is not a first one.
+ */
+const FIRST_RECONCILE_SECONDS = 60;
+
+/** True when `before` (the Ready condition before this write) says the SGC never was Ready. */
+function neverReady(before: Condition | undefined, metadata: ObjectMeta): boolean {
+  if (!before) return true;
+  const created = Date.parse(metadata.creationTimestamp ?? '');
+  return before.status !== 'True' && Date.parse(before.lastTransitionTime) - created <= FIRST_RECONCILE_SECONDS * 1000;
 }
 
 interface Readiness {
@@ -68,6 +84,8 @@ export class SgcReconciler {
   private readonly o: SgcReconcilerOptions;
   /** SGC UIDs whose deletion was already warned about (a deletion takes several reconciles). */
   private readonly warned = new Set<string>();
+  /** SGC UIDs whose first Ready was measured: the informer may deliver the old status once more. */
+  private readonly measured = new Set<string>();
 
   constructor(o: SgcReconcilerOptions) {
     this.o = o;
@@ -119,6 +137,7 @@ export class SgcReconciler {
     await deleteKeySecret(this.o.rest, this.o.namespace, uid ?? '');
     await setFinalizer(this.o.rest, RESOURCES.StaticGatewayConfiguration, item, FINALIZERS.sgc, false);
     this.warned.delete(uid ?? name);
+    this.measured.delete(uid ?? name);
     this.o.log.info('gateway deleted', { kind: KINDS.StaticGatewayConfiguration, namespace, name });
   }
 
@@ -162,6 +181,11 @@ export class SgcReconciler {
     };
     const current = { ...item.sgc?.status, conditions: item.conditions };
     await patchStatusIfChanged(this.o.rest, RESOURCES.StaticGatewayConfiguration, { metadata: item.metadata, status: current }, desired);
+    const { uid, creationTimestamp } = item.metadata;
+    if (ready.status === 'True' && neverReady(before, item.metadata) && uid && creationTimestamp && !this.measured.has(uid)) {
+      this.measured.add(uid);
+      this.o.becameReady((Date.now() - Date.parse(creationTimestamp)) / 1000);
+    }
     if (before?.status !== ready.status || before.reason !== ready.reason) {
       await this.o.events.record(asEventTarget(item.metadata), ready.status === 'True' || ready.reason === REASONS.provisioning ? 'Normal' : 'Warning', ready.reason, ready.message);
     }

@@ -1,6 +1,6 @@
 // Gateway daemon benchmark: time to program N peers from PodEndpoint creation
-// to all installed on the gateway's link, the daemon's RSS and the size of its
-// GatewayStatus at the largest N. Needs root (network namespaces, wireguard-go).
+// to all installed on the gateway's link, the daemon's RSS, the size of its
+// GatewayStatus and the time of a /metrics scrape at the largest N. Needs root (network namespaces, wireguard-go).
 //
 //   npx node bench/gateway/peers.ts [--sizes 1000,5000,10000] [--runs 3] [--concurrency 32]
 //
@@ -122,6 +122,17 @@ async function main(): Promise<void> {
     console.log(`\nnode starts serving a gateway with ${n} existing peers -> all installed: median ${median(bulk).toFixed(2)} s (${runs} runs)`);
     console.log(`\ndaemon RSS at ${Math.max(...sizes)} peers: ${(rssKb / 1024).toFixed(1)} MiB (at 0 peers, after start: ${(rssKb0 / 1024).toFixed(1)} MiB)`);
     console.log(`GatewayStatus object at ${Math.max(...sizes)} peers: ${statusBytes} bytes (JSON, as returned by the API)`);
+    // The datapath metrics are read at scrape time: what one scrape costs at this size (1.1 s apart: the daemon shares a reading within 1 s).
+    const scrapes: number[] = [];
+    let body = '';
+    for (let r = 0; r < 5; r++) {
+      await sleep(1100);
+      const start = performance.now();
+      body = await lab.httpBody('/metrics', 8080);
+      scrapes.push(performance.now() - start);
+    }
+    const active = /^keg_gateway_peers\{[^}]*\} (\d+)$/m.exec(body)?.[1];
+    console.log(`/metrics at ${n} peers (keg_gateway_peers ${active}): median ${median(scrapes).toFixed(0)} ms per scrape (curl included; 5 scrapes: ${scrapes.map((x) => x.toFixed(0)).join(', ')}), ${body.length} bytes`);
   } finally {
     await cleanup.run();
   }

@@ -14,6 +14,11 @@
 //   gateway node, straight over the VNet, to a sink in the gateway node.
 // - plain: an unannotated pod on the same node to the same internet sink:
 //   veth, bridge and routing with the lab's default-outbound NAT, no tunnel.
+// - gateway-nometrics: the gateway path with the datapath metrics' share of
+//   the packet path taken out (the gateway table's traffic counters) and no
+//   scrapes; during the gateway path, /metrics of the daemon is scraped every
+//   second (30 times the chart's ServiceMonitor interval). Their ratio is the
+//   metrics' cost (docs/observability.md).
 // One TCP stream each (bench/gateway/tcp.ts); the median of the rounds.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +29,9 @@ import { WgLinks } from '../../lib/wireguard/link.ts';
 import { Wg } from '../../lib/wireguard/wg.ts';
 import { Lab, type LabMachine } from '../../lab/lab.ts';
 import { createPod } from '../../lab/kubelet.ts';
-import { startAgent, startGateway, startOperator } from '../../lab/parts.ts';
+import { gatewayNetnsName, startAgent, startGateway, startOperator } from '../../lab/parts.ts';
+import { Nft } from '../../lib/net/nft.ts';
+import { gatewayTable } from '../../gateway/rules.ts';
 import { applySgc, inPrefix, waitEgress, waitSgcReady } from '../../lab/scenario.ts';
 import type { Netns } from '../../lab/network.ts';
 import { ECHO_IP } from '../../lab/plan.ts';
@@ -82,6 +89,38 @@ function disturbances(lab: Lab, worker: LabMachine): [number, number] {
   ];
 }
 
+/**
+ * Runs `fn` with the gateway table's traffic counters taken out, then puts
+ * the table back as it was. The daemon re-renders the table on its resync, so
+ * the counters' absence is checked after `fn` too: undefined when they came
+ * back meanwhile (the round is measured again).
+ */
+async function withoutCounters<T>(lab: Lab, gateway: LabMachine, port: number, fn: () => Promise<T>): Promise<T | undefined> {
+  const nft = new Nft(inNetns(lab.runner, `/var/run/netns/${gatewayNetnsName(lab, gateway)}`));
+  const table = gatewayTable(port);
+  const { stdout: saved } = await nft.runner.run(['nft', 'list', 'table', 'ip', table]);
+  const stripped = saved.replace(/ counter name "?gw_\w+"?/g, '').replace(/\tcounter gw_\w+ \{[^}]*\}\n+/g, '');
+  const counted = async () => /counter name/.test((await nft.runner.run(['nft', 'list', 'table', 'ip', table])).stdout);
+  await nft.apply(`delete table ip ${table}\n${stripped}`);
+  try {
+    if (await counted()) return undefined;
+    const result = await fn();
+    return (await counted()) ? undefined : result;
+  } finally {
+    if (!(await counted())) await nft.apply(`delete table ip ${table}\n${saved}`);
+  }
+}
+
+/** Scrapes the daemon's /metrics every second while `fn` runs. */
+async function whileScraping<T>(lab: Lab, gateway: LabMachine, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void lab.runner.run(['nsenter', `--net=${gateway.path}`, 'curl', '-sf', '-m', '2', '-o', '/dev/null', 'http://127.0.0.1:8080/metrics']).catch(() => undefined), 1000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 function startSink(lab: Lab, name: string, ns: Netns): void {
   lab.procs.start(name, ['nsenter', `--net=${ns.path}`, '--', process.execPath, TCP, 'sink', '--port', String(PORT)]);
 }
@@ -107,28 +146,35 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1_000));
 
     const before = disturbances(lab, worker);
+    const port = sgc.status?.gatewayServerProfile?.port as number;
     const paths = {
-      gateway: () => measure(lab, viaGateway.netns.path, ECHO_IP),
+      gateway: () => whileScraping(lab, gateway, () => measure(lab, viaGateway.netns.path, ECHO_IP)),
+      'gateway-nometrics': () => withoutCounters(lab, gateway, port, () => measure(lab, viaGateway.netns.path, ECHO_IP)),
       bare: () => measure(lab, worker.path, BARE.gateway),
       plain: () => measure(lab, plain.netns.path, ECHO_IP),
     };
-    const results: Record<keyof typeof paths, number[]> = { gateway: [], bare: [], plain: [] };
+    const results: Record<keyof typeof paths, number[]> = { gateway: [], 'gateway-nometrics': [], bare: [], plain: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      for (const [name, run] of Object.entries(paths) as [keyof typeof paths, () => Promise<number>][]) {
-        const mbps = await run();
+      for (const [name, run] of Object.entries(paths) as [keyof typeof paths, () => Promise<number | undefined>][]) {
+        let mbps = await run();
+        // The daemon's resync put the counters back during the round: once more.
+        mbps ??= await run();
+        if (mbps === undefined) throw new Error(`${name}: the gateway table changed during two rounds in a row`);
         results[name].push(mbps);
         console.error(`round ${r + 1}: ${name} ${mbps.toFixed(0)} Mbit/s`);
       }
     }
-    const m = { gateway: median(results.gateway), bare: median(results.bare), plain: median(results.plain) };
+    const m = { gateway: median(results.gateway), 'gateway-nometrics': median(results['gateway-nometrics']), bare: median(results.bare), plain: median(results.plain) };
     console.log(`WireGuard kind: ${kind}; ${ROUNDS} rounds of ${SECONDS} s, one TCP stream each; median Mbit/s (all rounds)`);
-    for (const name of ['plain', 'bare', 'gateway'] as const) {
+    for (const name of ['plain', 'bare', 'gateway', 'gateway-nometrics'] as const) {
       console.log(`| ${name} | ${m[name].toFixed(0)} | ${results[name].map((x) => x.toFixed(0)).join(', ')} |`);
     }
     console.log(`gateway / bare tunnel: ${(m.gateway / m.bare).toFixed(2)}; gateway / plain: ${(m.gateway / m.plain).toFixed(2)}; bare tunnel / plain: ${(m.bare / m.plain).toFixed(2)}`);
     // Rounds are interleaved, so a round's two tunnels saw about the same load.
     const paired = results.gateway.map((g, i) => g / (results.bare[i] as number));
     console.log(`gateway / bare tunnel per round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)})`);
+    const metrics = results.gateway.map((g, i) => g / (results['gateway-nometrics'][i] as number));
+    console.log(`gateway with metrics / without, per round: ${metrics.map((x) => x.toFixed(2)).join(', ')} (median ${median(metrics).toFixed(2)}; of medians ${(m.gateway / m['gateway-nometrics']).toFixed(2)})`);
     const [resets, changes] = disturbances(lab, worker);
     console.log(`while measuring: ${resets - before[0]} session resets by the agent, ${changes - before[1]} ILB backend state changes`);
   } finally {

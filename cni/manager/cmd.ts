@@ -16,7 +16,7 @@ import { GatewayDirectory } from './gateways.ts';
 import type { ProbeAddress } from './health.ts';
 import { Installer, uninstall } from './install.ts';
 import { pluginEntry } from './conflist.ts';
-import { agentMetrics } from './metrics.ts';
+import { agentMetrics, wiredPodsMetric } from './metrics.ts';
 import { AddCache } from './cache.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
@@ -96,6 +96,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const registry = createRegistry('cni-manager');
   const metrics = agentMetrics(registry);
   const pods = podStore(flags['state-dir']);
+  wiredPodsMetric(registry, () => pods.list());
   const exclusions = new Exclusions({
     rest, log, own: flags['exclude-cidrs'], serviceCidrs: flags['service-cidrs'], vnetCidrs: flags['vnet-cidrs'],
     ...(flags['imds-endpoint'] !== '' && { imdsEndpoint: flags['imds-endpoint'] }),

@@ -1,4 +1,6 @@
+import { parseSgcRef } from '../../lib/api/sharing.ts';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../lib/metrics.ts';
+import type { PodRecord } from '../podnet/record.ts';
 
 /** The node agent's metrics. Labels carry names and results, never keys. */
 export function agentMetrics(registry: Registry) {
@@ -22,3 +24,25 @@ export function agentMetrics(registry: Registry) {
   };
 }
 export type AgentMetrics = ReturnType<typeof agentMetrics>;
+
+/**
+ * Wired pods by SGC, counted from the agent's pod records when scraped.
+ * Labelled by SGC only: which gateway node a pod's tunnel is on is decided
+ * by the load balancer, invisible from here, and counted per node by the
+ * gateways (keg_gateway_peers_recent_handshake) without a label per pod.
+ */
+export function wiredPodsMetric(registry: Registry, pods: () => readonly PodRecord[]): Gauge<'sgc'> {
+  return new Gauge({
+    name: 'keg_cni_wired_pods', help: 'Pods wired on this node, by the SGC they egress through', labelNames: ['sgc'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [sgc, list] of Map.groupBy(pods().filter((p) => !p.unwired), sgcOfRecord)) this.set({ sgc }, list.length);
+    },
+  });
+}
+
+/** `<namespace>/<name>` of the SGC a pod record names (a bare name is the pod's own namespace). */
+function sgcOfRecord(pod: PodRecord): string {
+  const ref = parseSgcRef(pod.staticGatewayConfiguration, pod.pod.namespace);
+  return `${ref.namespace}/${ref.name}`;
+}

@@ -125,13 +125,23 @@ export interface NftCounter {
 
 // Other items (metainfo) have no `counter` key and parse to {}.
 const countersSchema = z.object({
-  nftables: z.array(z.object({ counter: z.object({ name: z.string(), packets: z.number(), bytes: z.number() }).optional() })),
+  nftables: z.array(z.object({ counter: z.object({ name: z.string(), table: z.string(), packets: z.number(), bytes: z.number() }).optional() })),
 });
 
 /** Parses `nft -j list counters table ...` into named counters by name. */
 export function parseCounters(stdout: string): Map<string, NftCounter> {
+  return parseCountersByTable(stdout).values().next().value ?? new Map();
+}
+
+/** Parses `nft -j list counters [family]` into named counters by table, then name. */
+export function parseCountersByTable(stdout: string): Map<string, Map<string, NftCounter>> {
   const doc = parseJsonOutput(countersSchema, stdout, CODE, 'nft -j list counters');
-  const out = new Map<string, NftCounter>();
-  for (const { counter: c } of doc.nftables) if (c) out.set(c.name, { packets: c.packets, bytes: c.bytes });
+  const out = new Map<string, Map<string, NftCounter>>();
+  for (const { counter: c } of doc.nftables) {
+    if (!c) continue;
+    let table = out.get(c.table);
+    if (!table) out.set(c.table, (table = new Map()));
+    table.set(c.name, { packets: c.packets, bytes: c.bytes });
+  }
   return out;
 }

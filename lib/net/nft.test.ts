@@ -64,6 +64,9 @@ tap.test('replaceTable creates the table, and replacing it again gives the same 
   t.equal(await nft.table('ip', 'keg'), undefined);
   t.equal(await nft.listText('ip', 'keg'), undefined);
   await nft.replaceTable('ip', 'keg', BODY);
+  // nft answers a near miss with "did you mean table 'keg'": still a missing table.
+  t.same(await nft.counters('ip', 'keg_1'), new Map(), 'a table named like an existing one is missing all the same');
+  t.equal(await nft.table('ip', 'keg_1'), undefined);
   const first = await nft.listText('ip', 'keg');
   t.equal(first, EXPECTED_TEXT);
   await nft.replaceTable('ip', 'keg', BODY);

@@ -1,6 +1,6 @@
 import { KegError } from '../errors.ts';
 import { type CommandRunner, CommandError } from '../exec/runner.ts';
-import { NFT_FAMILIES, type NftCounter, type NftFamily, type NftTable, parseCounters, parseRuleset } from './nft-records.ts';
+import { NFT_FAMILIES, type NftCounter, type NftFamily, type NftTable, parseCounters, parseCountersByTable, parseRuleset } from './nft-records.ts';
 
 export type { NftChain, NftCounter, NftFamily, NftRule, NftSet, NftTable } from './nft-records.ts';
 
@@ -20,7 +20,8 @@ const FAMILIES = new Set<string>(NFT_FAMILIES);
 // nft 1.0.6 cannot quote identifiers, so a name goes into scripts bare: keep it plain.
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // `nft list table` of a missing table; anchored so nsenter's own ENOENT does not match.
-const NO_SUCH_TABLE = /^Error: No such file or directory$/m;
+// nft adds "; did you mean table 'x'" when a table of a similar name exists.
+const NO_SUCH_TABLE = /^Error: No such file or directory(;.*)?$/m;
 
 function checkTable(family: NftFamily, name: string): void {
   if (!FAMILIES.has(family)) throw new KegError('NFT_BAD_NAME', `not an nft family: ${family}`);
@@ -70,6 +71,14 @@ export class Nft {
   async counters(family: NftFamily, name: string): Promise<Map<string, NftCounter>> {
     const stdout = await this.listOrUndefined(['nft', '-j', 'list', 'counters', 'table', family, name], family, name);
     return stdout === undefined ? new Map() : parseCounters(stdout);
+  }
+
+  /**
+   * Every named counter of one family in the namespace, by table then name:
+   * one read of the counters alone, not of the rules and sets around them.
+   */
+  async countersByTable(family: NftFamily): Promise<Map<string, Map<string, NftCounter>>> {
+    return parseCountersByTable((await this.runner.run(['nft', '-j', 'list', 'counters', family])).stdout);
   }
 
   /** The whole ruleset as stateless text, e.g. to show a test left it alone. */
