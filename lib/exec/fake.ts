@@ -22,7 +22,9 @@ export class FakeRunner implements CommandRunner {
   }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    this.calls.push({ argv: [...argv], input: options.input });
+    // A streamed input is read whole, as a child would, before the call counts as made.
+    const input = typeof options.input === 'object' ? await readAll(options.input) : options.input;
+    this.calls.push({ argv: [...argv], input });
     const answer = this.responder(argv, options);
     if (answer instanceof Error) throw answer;
     if (typeof answer === 'string') return { stdout: answer, stderr: '' };
@@ -33,6 +35,12 @@ export class FakeRunner implements CommandRunner {
   lines(): string[] {
     return this.calls.map((c) => c.argv.join(' '));
   }
+}
+
+async function readAll(input: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const chunk of input) text += chunk;
+  return text;
 }
 
 /** A CommandError as a real failing command would raise it. */
