@@ -7,7 +7,8 @@ import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { AgentFailure } from '../manager/failure.ts';
 import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
-import { applyPodSide, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
+import { ingressCommands, ingressRule, removeIngress } from './ingress.ts';
+import { applyPodSide } from './podside.ts';
 import { NFT_TABLE, POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
 import { extraRoutes, primaryDefault, type RecordedRoute, removeRoutes, routeCommands, routeSpec } from './routes.ts';
@@ -30,19 +31,17 @@ export interface PodNet {
  * namespace; the record names it). Each step is recorded (`save`) before it
  * is made, so an undo knows what to remove. Moving the link into the pod is
  * the longest step (the kernel waits for an RCU barrier, holding the RTNL
- * lock), so it starts first and the pod side runs meanwhile: the route read,
- * then one process for sysctl, nft and `ip -batch`, whose commands that do
- * not need the link (routes through the primary interface, the ingress table
- * and rule) go in at once, and wg0's own (up, routes through it) once the
- * link has arrived. Both branches are waited for before a failure is
- * reported, so the undo never races a command still under way.
+ * lock), so it starts first and the pod side runs meanwhile, in one process
+ * (podside.ts): the route read, sysctl, nft, then the routes through the
+ * primary interface and the ingress table and rule, and once the link has
+ * arrived, wg0 up and the routes through it. Both branches are waited for
+ * before a failure is reported, so the undo never races a command still
+ * under way.
  */
 export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
-  const podRunner = inNetns(net.runner, record.netns);
   const t0 = performance.now();
   const tunnel = configureTunnel(net.links, link, record, key).then(() => net.observe?.('tunnel', (performance.now() - t0) / 1000));
-  const podSide = async () => {
-    const main = await new Ip(podRunner).routes();
+  const podSide = applyPodSide(inNetns(net.runner, record.netns), (main) => {
     const primary = primaryDefault(main);
     if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
     record.originalGateway = primary.gateway;
@@ -50,11 +49,17 @@ export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: Pr
     record.routes = extraRoutes(cfg, primary, main);
     save(record);
     const routes = routeCommands(record);
-    const linkArrived = tunnel.then(() => [['link', 'set', 'dev', POD_IFNAME, 'up'], ...routes.tunnel]);
-    await applyPodSide(podRunner, primary.dev, [...routes.primary, ...ingressCommands(main, primary.dev, primary.gateway)], linkArrived);
-  };
+    return {
+      ifname: primary.dev,
+      now: [...routes.primary, ...ingressCommands(main, primary.dev, primary.gateway)],
+      later: async () => {
+        await tunnel;
+        return [['link', 'set', 'dev', POD_IFNAME, 'up'], ...routes.tunnel];
+      },
+    };
+  });
   // The pod side first: its failure (the primary left no default route) is the one to report, even when the move failed too.
-  await settled([podSide(), tunnel]);
+  await settled([podSide, tunnel]);
   net.observe?.('netns', (performance.now() - t0) / 1000);
 }
 

@@ -22,13 +22,18 @@ export class FakeRunner implements CommandRunner {
   }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    // A streamed input is read whole, as a child would, before the call counts as made.
+    const answer = this.responder(argv, options);
+    if (answer instanceof Error) {
+      // A failed command reads no more of a streamed input (which may wait on output that never comes).
+      this.calls.push({ argv: [...argv], input: typeof options.input === 'string' ? options.input : undefined });
+      throw answer;
+    }
+    const result = typeof answer === 'string' ? { stdout: answer, stderr: '' } : (answer ?? { stdout: '', stderr: '' });
+    // The output comes first, so a conversation's input can answer it; the input is then read whole, as a child would.
+    if (result.stdout !== '') options.onStdout?.(Buffer.from(result.stdout));
     const input = typeof options.input === 'object' ? await readAll(options.input) : options.input;
     this.calls.push({ argv: [...argv], input });
-    const answer = this.responder(argv, options);
-    if (answer instanceof Error) throw answer;
-    if (typeof answer === 'string') return { stdout: answer, stderr: '' };
-    return answer ?? { stdout: '', stderr: '' };
+    return result;
   }
 
   /** The calls as shell-like lines, for comparing as text. */

@@ -37,6 +37,16 @@ t.test('a streamed stdin reaches the child chunk by chunk, before the rest is kn
   t.equal(stdout, 'two\n');
 });
 
+t.test('onStdout sees output as it comes, so the input can answer it', async (t) => {
+  let printed: (line: string) => void;
+  const question = new Promise<string>((resolve) => (printed = resolve));
+  async function* answer(): AsyncGenerator<string> {
+    yield `${(await question).trim()} back\n`;
+  }
+  const { stdout } = await runner.run(['sh', '-c', 'echo ping; read a; echo "$a"'], { input: answer(), onStdout: (b) => printed(b.toString()) });
+  t.equal(stdout, 'ping\nping back\n');
+});
+
 t.test('a streamed stdin that fails kills the child and fails the run with its cause', async (t) => {
   const boom = new Error('no more input');
   async function* input(): AsyncGenerator<string> {

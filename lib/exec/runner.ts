@@ -11,6 +11,12 @@ export interface RunOptions {
    * and the run fails.
    */
   input?: string | AsyncIterable<string>;
+  /**
+   * Told each piece of stdout as it arrives (the result still carries all
+   * of it): with a streamed input, a conversation, where what is written
+   * next depends on what the child has printed.
+   */
+  onStdout?: (chunk: Buffer) => void;
   /** Kill the child after this long. Default 30 s. */
   timeoutMs?: number;
   /** Extra environment variables, merged over the parent's. */
@@ -77,7 +83,10 @@ export class ExecRunner implements CommandRunner {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stdout.on('data', (b: Buffer) => {
+        out.push(b);
+        options.onStdout?.(b);
+      });
       child.stderr.on('data', (b: Buffer) => err.push(b));
       // A child that exits before reading stdin makes the write fail with EPIPE;
       // its exit status is the interesting part, so the write error is ignored.
