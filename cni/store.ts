@@ -1,13 +1,13 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * A directory of small JSON records, one file per key, validated on read.
  * Writes are atomic (temp file + rename) and owner-only, so a crash never
  * leaves half a record and a reader never trusts a foreign one.
  */
-export class JsonStore<S extends z.ZodType> {
+export class JsonStore<S extends z.core.$ZodType> {
   readonly dir: string;
   private readonly schema: S;
 
@@ -37,7 +37,7 @@ export class JsonStore<S extends z.ZodType> {
     } catch {
       return undefined;
     }
-    const parsed = this.schema.safeParse(json);
+    const parsed = z.safeParse(this.schema, json);
     return parsed.success ? parsed.data : undefined;
   }
 

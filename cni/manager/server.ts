@@ -96,7 +96,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Record<
 
 function toFailure(err: unknown): AgentFailure {
   if (err instanceof AgentFailure) return err;
-  if (err instanceof z.ZodError) return new AgentFailure(CNI_CODES.decodeFailure, `invalid request: ${z.prettifyError(err).replaceAll('\n', ' ')}`);
+  // The requests' schemas are zod/mini's (cni/protocol.ts): their error is core's, not classic's ZodError.
+  if (err instanceof z.core.$ZodError) return new AgentFailure(CNI_CODES.decodeFailure, `invalid request: ${z.prettifyError(err).replaceAll('\n', ' ')}`);
   return new AgentFailure(CODE_AGENT_ERROR, `node agent error: ${describeError(err)}`, err);
 }
 

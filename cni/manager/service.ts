@@ -1,3 +1,4 @@
+import { settled } from '../../lib/async.ts';
 import { netnsState } from '../../lib/net/netns.ts';
 import { POD_SGC_ANNOTATION } from '../../lib/api/constants.ts';
 import { formatSgcRef, type SgcRef } from '../../lib/api/sharing.ts';
@@ -7,7 +8,7 @@ import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { PrivateKey } from '../../lib/wireguard/keys.ts';
 import { POD_IFNAME } from '../podnet/names.ts';
-import { drift, type PodNet, settled, unwire, wire } from '../podnet/pod.ts';
+import { drift, type PodNet, unwire, wire } from '../podnet/pod.ts';
 import type { LinkPool } from '../podnet/pool.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type AddAnswer, type AddRequest, AGENT_DEADLINE_MS, type CheckAnswer, type CheckRequest, CNI_CODES, type DelRequest, type InspectAnswer, type InspectRequest, type PodInfo, type PodRef } from '../protocol.ts';

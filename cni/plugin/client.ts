@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   AddAnswerSchema, AgentErrorSchema, CheckAnswerSchema, CLIENT_TIMEOUT_MS, CNI_CODES, InspectAnswerSchema, PATHS, PodInfoSchema,
   type AddAnswer, type AddRequest, type CheckAnswer, type CheckRequest, type DelRequest, type InspectAnswer, type InspectRequest, type PodInfo, type PodRef,
@@ -35,14 +35,14 @@ export class AgentClient {
   }
 
   async del(req: DelRequest): Promise<void> {
-    await this.call(PATHS.del, req, AgentErrorSchema.partial(), `container ${req.containerId}`);
+    await this.call(PATHS.del, req, z.partial(AgentErrorSchema), `container ${req.containerId}`);
   }
 
   /**
    * POSTs `body` and parses the answer with `schema`. An unreachable agent is
    * code 11 (try again later): the runtime retries, and by then the agent may be up.
    */
-  private async call<S extends z.ZodType>(path: string, body: unknown, schema: S, what: string): Promise<z.output<S>> {
+  private async call<S extends z.ZodMiniType>(path: string, body: unknown, schema: S, what: string): Promise<z.output<S>> {
     let answer: { status: number; text: string };
     try {
       answer = await post(this.socketPath, path, JSON.stringify(body));
@@ -92,7 +92,7 @@ function parseHttp(raw: Buffer): { status: number; text: string } {
   return { status: Number(status), text: bodyBytes.toString('utf8') };
 }
 
-function parseAnswer<S extends z.ZodType>(status: number, text: string, schema: S): z.output<S> {
+function parseAnswer<S extends z.ZodMiniType>(status: number, text: string, schema: S): z.output<S> {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -4,25 +4,41 @@
 // It runs no command: the node agent does the work that needs tools, so the
 // host needs none. No top-level await: the single executable runs this
 // bundled as CommonJS.
+import { fstatSync, readSync } from 'node:fs';
 import { startupSnapshot } from 'node:v8';
 import { ANNOTATIONS_CAPABILITY, MAX_STDIN_BYTES, PLUGIN_TYPE } from './spec.ts';
 import { run } from './run.ts';
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
+/**
+ * stdin, read synchronously: setting up process.stdin's stream costs every
+ * run ~4 ms of CPU (measured in the single executable; docs/performance.md).
+ * One byte over the limit is enough for the parser to refuse it. An unusable
+ * stdin reads as empty, which the parser refuses with a CNI error.
+ */
+function readStdin(): string {
+  // A terminal (someone running the plugin by hand) would block the read.
+  if (fstatSync(0, { throwIfNoEntry: false })?.isCharacterDevice() !== false) return '';
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    size += (chunk as Buffer).length;
-    chunks.push(chunk as Buffer);
-    // One byte over the limit is enough for the parser to refuse it.
-    if (size > MAX_STDIN_BYTES) break;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (let size = 0; size <= MAX_STDIN_BYTES; ) {
+    let n: number;
+    try {
+      n = readSync(0, buf);
+    } catch (err) {
+      // A stdin left non-blocking by the runtime may have nothing yet: wait, without spinning.
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      continue;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+    size += n;
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 async function main(): Promise<void> {
-  const out = await run({ env: process.env, stdin: await readStdin(), writeLog: (line) => process.stderr.write(line + '\n') });
+  const out = await run({ env: process.env, stdin: readStdin(), writeLog: (line) => process.stderr.write(line + '\n') });
   process.stdout.write(out.stdout);
   // Exits at once rather than when the loop drains (a kept-alive handle
   // cannot delay the answer). Writes to pipes and files are synchronous on

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { JsonStore } from '../store.ts';
 
 /**
@@ -8,11 +8,11 @@ import { JsonStore } from '../store.ts';
  * agent is away: the pod's network is the agent's record, not this one.
  */
 export const MarkerSchema = z.object({
-  containerId: z.string().min(1),
+  containerId: z.string().check(z.minLength(1)),
   network: z.string(),
   ifname: z.string(),
-  netns: z.string().optional(),
-  pod: z.object({ namespace: z.string(), name: z.string() }).optional(),
+  netns: z.optional(z.string()),
+  pod: z.optional(z.object({ namespace: z.string(), name: z.string() })),
 });
 export type Marker = z.output<typeof MarkerSchema>;
 

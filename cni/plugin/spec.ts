@@ -3,7 +3,8 @@
  * stdin, results and errors. Everything the runtime hands over is parsed here
  * (the prevResult's version conversion is in versions.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/v4/locales';
 import { KegError } from '../../lib/errors.ts';
 import { CNI_CODES, DEFAULT_SOCKET_PATH } from '../protocol.ts';
 
@@ -81,31 +82,34 @@ export function parseCniArgs(text: string): Record<string, string> {
   return out;
 }
 
-const IpConfigSchema = z.looseObject({ address: z.string(), gateway: z.string().optional(), interface: z.int().optional() });
-const RouteSchema = z.looseObject({ dst: z.string(), gw: z.string().optional() });
-const InterfaceSchema = z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() });
+// zod/mini (see cni/protocol.ts) comes without messages; the runtime shows ours to people.
+z.config(en());
+
+const IpConfigSchema = z.looseObject({ address: z.string(), gateway: z.optional(z.string()), interface: z.optional(z.int()) });
+const RouteSchema = z.looseObject({ dst: z.string(), gw: z.optional(z.string()) });
+const InterfaceSchema = z.looseObject({ name: z.string(), mac: z.optional(z.string()), sandbox: z.optional(z.string()) });
 
 /** A CNI result in the plugin's internal form, the 1.x format. Unknown fields are kept so nothing is lost on the way through. */
 export const ResultSchema = z.looseObject({
   cniVersion: z.string(),
-  interfaces: z.array(InterfaceSchema).optional(),
-  ips: z.array(IpConfigSchema).optional(),
-  routes: z.array(RouteSchema).optional(),
-  dns: z.looseObject({}).optional(),
+  interfaces: z.optional(z.array(InterfaceSchema)),
+  ips: z.optional(z.array(IpConfigSchema)),
+  routes: z.optional(z.array(RouteSchema)),
+  dns: z.optional(z.looseObject({})),
 });
 export type Result = z.output<typeof ResultSchema>;
 
 export const NetConfSchema = z.looseObject({
   cniVersion: z.enum(SUPPORTED_VERSIONS),
-  name: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
   type: z.literal(PLUGIN_TYPE),
-  socketPath: z.string().startsWith('/').default(DEFAULT_SOCKET_PATH),
-  stateDir: z.string().startsWith('/').default(DEFAULT_STATE_DIR),
-  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
+  socketPath: z.prefault(z.string().check(z.startsWith('/')), DEFAULT_SOCKET_PATH),
+  stateDir: z.prefault(z.string().check(z.startsWith('/')), DEFAULT_STATE_DIR),
+  logLevel: z.prefault(z.enum(['debug', 'info', 'warn', 'error']), 'warn'),
   /** In the configuration's version; versions.ts decodes it. */
-  prevResult: z.unknown().optional(),
-  runtimeConfig: z.looseObject({ [ANNOTATIONS_CAPABILITY]: z.record(z.string(), z.string()).optional() }).optional(),
-  'cni.dev/valid-attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
+  prevResult: z.optional(z.unknown()),
+  runtimeConfig: z.optional(z.looseObject({ [ANNOTATIONS_CAPABILITY]: z.optional(z.record(z.string(), z.string())) })),
+  'cni.dev/valid-attachments': z.optional(z.array(z.looseObject({ containerID: z.string(), ifname: z.string() }))),
 });
 /** The configuration as it came, prevResult still in the configuration's version. */
 export type WireNetConf = z.output<typeof NetConfSchema>;

@@ -13,7 +13,7 @@
  * Fields a version defines are kept as they came, and so are fields of no
  * version (a primary's extensions): a pass-through must not lose anything.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CNI_CODES } from '../protocol.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { CniError, type CniVersion, isSupported, type NetConf, type Result, ResultSchema, SUPPORTED_VERSIONS, type Verb, type WireNetConf } from './spec.ts';
@@ -37,17 +37,17 @@ export function checkVerb(verb: Verb, version: CniVersion): void {
 }
 
 const LegacyIpSchema = z.looseObject({
-  version: z.enum(['4', '6']).optional(),
+  version: z.optional(z.enum(['4', '6'])),
   address: z.string(),
-  gateway: z.string().optional(),
-  interface: z.int().optional(),
+  gateway: z.optional(z.string()),
+  interface: z.optional(z.int()),
 });
 const LegacyResultSchema = z.looseObject({
   cniVersion: z.string(),
-  interfaces: z.array(z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() })).optional(),
-  ips: z.array(LegacyIpSchema).optional(),
-  routes: z.array(z.looseObject({ dst: z.string(), gw: z.string().optional() })).optional(),
-  dns: z.looseObject({}).optional(),
+  interfaces: z.optional(z.array(z.looseObject({ name: z.string(), mac: z.optional(z.string()), sandbox: z.optional(z.string()) }))),
+  ips: z.optional(z.array(LegacyIpSchema)),
+  routes: z.optional(z.array(z.looseObject({ dst: z.string(), gw: z.optional(z.string()) }))),
+  dns: z.optional(z.looseObject({})),
 });
 
 /** Fields 1.x added that a 0.3.x/0.4.0 reader has no place for. */
@@ -74,7 +74,7 @@ export function decodeResult(raw: unknown, confVersion: CniVersion): Result {
   return { ...legacy, ...(legacy.ips && { ips: legacy.ips.map((ip) => without(ip, ['version'])) }) } as Result;
 }
 
-function parseOrThrow<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+function parseOrThrow<S extends z.ZodMiniType>(schema: S, raw: unknown): z.output<S> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new CniError(CNI_CODES.invalidConfig, `invalid prevResult: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
   return parsed.data;

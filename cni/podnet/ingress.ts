@@ -1,6 +1,6 @@
 import type { CommandRunner } from '../../lib/exec/runner.ts';
-import { batchInput, type Ip, type Route, routeCommand, type RouteSpec, ruleCommand, type RuleSpec } from '../../lib/net/ip.ts';
-import { Nft, nftQuote, replaceTableScript } from '../../lib/net/nft.ts';
+import { type Ip, type Route, routeCommand, type RouteSpec, ruleCommand, type RuleSpec } from '../../lib/net/ip.ts';
+import { Nft, nftQuote } from '../../lib/net/nft.ts';
 import { INGRESS_MARK, INGRESS_RULE_PRIORITY, INGRESS_TABLE, NFT_TABLE } from './names.ts';
 
 /**
@@ -43,21 +43,6 @@ export function ingressRoutes(main: readonly Route[], ifname: string, gateway: s
 /** The ingress table's routes and the policy rule, as commands for one `ip -batch` (a fresh pod has neither). */
 export function ingressCommands(main: readonly Route[], ifname: string, gateway: string): string[][] {
   return [...ingressRoutes(main, ifname, gateway).map((r) => routeCommand('replace', r)), ruleCommand('add', ingressRule())];
-}
-
-/**
- * The pod side of an ADD in one process: src_valid_mark (so reverse-path
- * filtering sees the marked route), the nft table that marks inbound
- * connections, then `ip -batch` (`commands`: link up, routes, ingress table
- * and rule). Three tools, one process start from the agent: each start costs
- * the agent's event loop a fork and exec (~4 ms idle, tens of ms on a loaded
- * node), one after the other. The script is fixed; what varies arrives as
- * "$1" (the ruleset) and on stdin (the batch) and is never parsed as shell.
- */
-const POD_SCRIPT = 'echo 1 > /proc/sys/net/ipv4/conf/all/src_valid_mark; nft "$1"; ip -4 -batch -';
-
-export async function applyPodSide(podRunner: CommandRunner, ifname: string, commands: readonly (readonly string[])[]): Promise<void> {
-  await podRunner.run(['sh', '-ec', POD_SCRIPT, 'keg-pod', replaceTableScript('inet', NFT_TABLE, nftBody(ifname))], { input: batchInput(commands) });
 }
 
 export async function removeIngress(podRunner: CommandRunner, ip: Ip): Promise<void> {

@@ -1,3 +1,4 @@
+import { settled } from '../../lib/async.ts';
 import { netnsState } from '../../lib/net/netns.ts';
 import { type CommandRunner, inNetns } from '../../lib/exec/runner.ts';
 import { Ip, type Route, routeCommand, ruleMatches } from '../../lib/net/ip.ts';
@@ -6,7 +7,8 @@ import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { AgentFailure } from '../manager/failure.ts';
 import { CNI_CODES, type GatewayConfig } from '../protocol.ts';
-import { applyPodSide, ingressCommands, ingressRule, removeIngress } from './ingress.ts';
+import { ingressCommands, ingressRule, removeIngress } from './ingress.ts';
+import { applyPodSide } from './podside.ts';
 import { NFT_TABLE, POD_IFNAME } from './names.ts';
 import type { PodRecord } from './record.ts';
 import { extraRoutes, primaryDefault, type RecordedRoute, removeRoutes, routeCommands, routeSpec } from './routes.ts';
@@ -27,40 +29,38 @@ export interface PodNet {
 /**
  * Wires the pod to its gateway through `link` (down, unkeyed, in the host
  * namespace; the record names it). Each step is recorded (`save`) before it
- * is made, so an undo knows what to remove. Few processes: the route read,
- * and keying then moving the link, run side by side; then one process for
- * the pod side (sysctl, nft, `ip -batch`). Both branches are
- * waited for before a failure is reported, so the undo never races a command
- * still under way.
+ * is made, so an undo knows what to remove. Moving the link into the pod is
+ * the longest step (the kernel waits for an RCU barrier, holding the RTNL
+ * lock), so it starts first and the pod side runs meanwhile, in one process
+ * (podside.ts): the route read, sysctl, nft, then the routes through the
+ * primary interface and the ingress table and rule, and once the link has
+ * arrived, wg0 up and the routes through it. Both branches are waited for
+ * before a failure is reported, so the undo never races a command still
+ * under way.
  */
 export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
-  const podRunner = inNetns(net.runner, record.netns);
   const t0 = performance.now();
-  const read = async () => {
-    const main = await new Ip(podRunner).routes();
+  const tunnel = configureTunnel(net.links, link, record, key).then(() => net.observe?.('tunnel', (performance.now() - t0) / 1000));
+  const podSide = applyPodSide(inNetns(net.runner, record.netns), (main) => {
     const primary = primaryDefault(main);
     if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
     record.originalGateway = primary.gateway;
     record.ifname = primary.dev;
     record.routes = extraRoutes(cfg, primary, main);
     save(record);
-    return { main, primary };
-  };
-  const tunnel = async () => {
-    await configureTunnel(net.links, link, record, key);
-    net.observe?.('tunnel', (performance.now() - t0) / 1000);
-  };
-  const [{ main, primary }] = await settled([read(), tunnel()]);
-  await applyPodSide(podRunner, primary.dev, [['link', 'set', 'dev', POD_IFNAME, 'up'], ...routeCommands(record), ...ingressCommands(main, primary.dev, primary.gateway)]);
+    const routes = routeCommands(record);
+    return {
+      ifname: primary.dev,
+      now: [...routes.primary, ...ingressCommands(main, primary.dev, primary.gateway)],
+      later: async () => {
+        await tunnel;
+        return [['link', 'set', 'dev', POD_IFNAME, 'up'], ...routes.tunnel];
+      },
+    };
+  });
+  // The pod side first: its failure (the primary left no default route) is the one to report, even when the move failed too.
+  await settled([podSide, tunnel]);
   net.observe?.('netns', (performance.now() - t0) / 1000);
-}
-
-/** Like Promise.all, but rejects only once every promise has settled. */
-export async function settled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /**

@@ -92,10 +92,14 @@ export class LinkPool {
     }
   }
 
-  /** Tops the pool up in the background, one link at a time. */
+  /**
+   * Tops the pool up in the background, one link at a time, from the next
+   * turn of the event loop: an ADD calls this on its way out, and its answer
+   * must not wait behind a process start (a fork blocks the loop).
+   */
   refill(): void {
     if (this.stopped || this.filling !== undefined || this.ready.length >= this.o.size) return;
-    this.filling = this.fill().finally(() => (this.filling = undefined));
+    this.filling = new Promise((resolve) => setImmediate(resolve)).then(() => this.fill()).finally(() => (this.filling = undefined));
   }
 
   private async fill(): Promise<void> {

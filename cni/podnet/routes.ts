@@ -50,11 +50,16 @@ export function routeSpec(r: RecordedRoute, podIp: string | undefined): RouteSpe
   return { dst: r.dst, dev: r.dev, ...(r.via !== undefined && { via: r.via }), ...src };
 }
 
-/** The pod's main table per the record's mode, as `ip route replace` (idempotent) commands. */
-export function routeCommands(record: PodRecord): string[][] {
+/**
+ * The pod's main table per the record's mode, as `ip route replace`
+ * (idempotent) commands: those through the primary interface, which can go
+ * in at once, and those through wg0, which need the link in the pod and up.
+ */
+export function routeCommands(record: PodRecord): { primary: string[][]; tunnel: string[][] } {
   const specs = record.routes.map((r) => routeSpec(r, record.podIp));
   if (record.defaultRoute === 'staticEgressGateway') specs.push(routeSpec({ dst: 'default', dev: POD_IFNAME }, record.podIp));
-  return specs.map((s) => routeCommand('replace', s));
+  const commands = (tunnel: boolean) => specs.filter((s) => (s.dev === POD_IFNAME) === tunnel).map((s) => routeCommand('replace', s));
+  return { primary: commands(false), tunnel: commands(true) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { settled } from '../../lib/async.ts';
 import { KegError } from '../../lib/errors.ts';
 import type { PrivateKey } from '../../lib/wireguard/keys.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
@@ -13,12 +14,19 @@ export function gatewayPeer(record: PodRecord): { publicKey: string; endpoint: s
  * Keys the pod's WireGuard link (made in the host namespace, so its UDP
  * socket stays on the host, reaching the gateway over the node's network),
  * sets the gateway peer, and moves it into the pod as wg0, still down (the
- * caller brings it up with the pod's routes). On failure the caller's undo
- * deletes the link (the record names it).
+ * caller brings it up with the pod's routes). wireguard-go is keyed over its
+ * control socket, wherever its tun is, so alongside the move; a kernel link
+ * is keyed where it was made, before. On failure the caller's undo deletes
+ * the link (the record names it).
  */
 export async function configureTunnel(links: WgLinks, link: WgLink, record: PodRecord, key: PrivateKey): Promise<WgLink> {
-  await links.configure(link, { privateKey: key, peers: [gatewayPeer(record)] });
-  return links.move(link, record.netns, POD_IFNAME);
+  const config = { privateKey: key, peers: [gatewayPeer(record)] };
+  if (link.kind === 'kernel') {
+    await links.configure(link, config);
+    return links.move(link, record.netns, POD_IFNAME);
+  }
+  const [moved] = await settled([links.move(link, record.netns, POD_IFNAME), links.configure(link, config)]);
+  return moved;
 }
 
 /**

@@ -22,17 +22,30 @@ export class FakeRunner implements CommandRunner {
   }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    this.calls.push({ argv: [...argv], input: options.input });
     const answer = this.responder(argv, options);
-    if (answer instanceof Error) throw answer;
-    if (typeof answer === 'string') return { stdout: answer, stderr: '' };
-    return answer ?? { stdout: '', stderr: '' };
+    if (answer instanceof Error) {
+      // A failed command reads no more of a streamed input (which may wait on output that never comes).
+      this.calls.push({ argv: [...argv], input: typeof options.input === 'string' ? options.input : undefined });
+      throw answer;
+    }
+    const result = typeof answer === 'string' ? { stdout: answer, stderr: '' } : (answer ?? { stdout: '', stderr: '' });
+    // The output comes first, so a conversation's input can answer it; the input is then read whole, as a child would.
+    if (result.stdout !== '') options.onStdout?.(Buffer.from(result.stdout));
+    const input = typeof options.input === 'object' ? await readAll(options.input) : options.input;
+    this.calls.push({ argv: [...argv], input });
+    return result;
   }
 
   /** The calls as shell-like lines, for comparing as text. */
   lines(): string[] {
     return this.calls.map((c) => c.argv.join(' '));
   }
+}
+
+async function readAll(input: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const chunk of input) text += chunk;
+  return text;
 }
 
 /** A CommandError as a real failing command would raise it. */

@@ -1,3 +1,7 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { CommandError, ExecRunner, inNetns } from './runner.ts';
 import { FakeRunner, failure } from './fake.ts';
@@ -13,6 +17,46 @@ t.test('runs argv without a shell and returns stdout', async (t) => {
 t.test('passes stdin through', async (t) => {
   const { stdout } = await runner.run(['cat'], { input: 'secret-ish' });
   t.equal(stdout, 'secret-ish');
+});
+
+t.test('a streamed stdin reaches the child chunk by chunk, before the rest is known', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keg-runner-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const seen = join(dir, 'seen');
+  let actedEarly = false;
+  async function* input(): AsyncGenerator<string> {
+    yield 'one\n';
+    // The second chunk waits for the child to act on the first.
+    for (let i = 0; i < 500 && !existsSync(seen); i++) await sleep(10);
+    actedEarly = existsSync(seen);
+    yield 'two\n';
+  }
+  const { stdout } = await runner.run(['sh', '-c', 'read a; echo "$a" > "$1"; cat', 'sh', seen], { input: input() });
+  t.ok(actedEarly, 'the child read the first chunk while the second was held back');
+  t.equal(readFileSync(seen, 'utf8'), 'one\n');
+  t.equal(stdout, 'two\n');
+});
+
+t.test('onStdout sees output as it comes, so the input can answer it', async (t) => {
+  let printed: (line: string) => void;
+  const question = new Promise<string>((resolve) => (printed = resolve));
+  async function* answer(): AsyncGenerator<string> {
+    yield `${(await question).trim()} back\n`;
+  }
+  const { stdout } = await runner.run(['sh', '-c', 'echo ping; read a; echo "$a"'], { input: answer(), onStdout: (b) => printed(b.toString()) });
+  t.equal(stdout, 'ping\nping back\n');
+});
+
+t.test('a streamed stdin that fails kills the child and fails the run with its cause', async (t) => {
+  const boom = new Error('no more input');
+  async function* input(): AsyncGenerator<string> {
+    yield 'partial\n';
+    throw boom;
+  }
+  const err = (await runner.run(['cat'], { input: input() }).catch((e: unknown) => e)) as CommandError;
+  t.ok(err instanceof CommandError);
+  t.equal(err.cause, boom);
+  t.match(err.message, /its input failed/);
 });
 
 t.test('non-zero exit carries argv, exit code and stderr', async (t) => {
@@ -57,6 +101,17 @@ t.test('errors keep stdout, where some tools report', async (t) => {
 t.test('env is merged over the parent environment', async (t) => {
   const { stdout } = await runner.run(['sh', '-c', 'echo $KEG_TEST_VAR'], { env: { KEG_TEST_VAR: 'x' } });
   t.equal(stdout, 'x\n');
+});
+
+async function* twoLines(): AsyncGenerator<string> {
+  yield 'a\n';
+  yield 'b\n';
+}
+
+t.test('the fake runner records a streamed input whole', async (t) => {
+  const fake = new FakeRunner();
+  await fake.run(['ip', '-batch', '-'], { input: twoLines() });
+  t.same(fake.calls, [{ argv: ['ip', '-batch', '-'], input: 'a\nb\n' }]);
 });
 
 t.test('inNetns prefixes nsenter with the path', async (t) => {

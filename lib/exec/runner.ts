@@ -1,9 +1,22 @@
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { KegError } from '../errors.ts';
 
 export interface RunOptions {
-  /** Written to the child's stdin. Never logged: it may carry keys. */
-  input?: string;
+  /**
+   * Written to the child's stdin, then stdin is closed. Never logged: it may
+   * carry keys. An async iterable is written chunk by chunk as it yields (a
+   * reader such as `ip -batch -` acts on each line as it arrives, so work
+   * can start before all of it is known); if it throws, the child is killed
+   * and the run fails.
+   */
+  input?: string | AsyncIterable<string>;
+  /**
+   * Told each piece of stdout as it arrives (the result still carries all
+   * of it): with a streamed input, a conversation, where what is written
+   * next depends on what the child has printed.
+   */
+  onStdout?: (chunk: Buffer) => void;
   /** Kill the child after this long. Default 30 s. */
   timeoutMs?: number;
   /** Extra environment variables, merged over the parent's. */
@@ -70,12 +83,23 @@ export class ExecRunner implements CommandRunner {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stdout.on('data', (b: Buffer) => {
+        out.push(b);
+        options.onStdout?.(b);
+      });
       child.stderr.on('data', (b: Buffer) => err.push(b));
       // A child that exits before reading stdin makes the write fail with EPIPE;
       // its exit status is the interesting part, so the write error is ignored.
       child.stdin.on('error', () => {});
-      child.stdin.end(options.input ?? '');
+      let inputError: unknown;
+      if (typeof options.input === 'object') {
+        pump(options.input, child.stdin).catch((e: unknown) => {
+          inputError = e;
+          child.kill('SIGKILL');
+        });
+      } else {
+        child.stdin.end(options.input ?? '');
+      }
       child.on('error', (e) => reject(new CommandError(argv, null, '', 'cannot start', e)));
       child.on('exit', (code, signal) => {
         let finished = false;
@@ -86,7 +110,8 @@ export class ExecRunner implements CommandRunner {
           child.stderr.destroy();
           const stdout = Buffer.concat(out).toString('utf8');
           const stderr = Buffer.concat(err).toString('utf8');
-          if (code === 0) resolve({ stdout, stderr });
+          if (inputError !== undefined) reject(new CommandError(argv, code, stderr, 'its input failed', inputError, stdout));
+          else if (code === 0) resolve({ stdout, stderr });
           else reject(new CommandError(argv, code, stderr, signal ? `killed by ${signal}` : `exit code ${code}`, undefined, stdout));
         };
         const timer = setTimeout(finish, PIPE_DRAIN_MS);
@@ -97,6 +122,15 @@ export class ExecRunner implements CommandRunner {
       });
     });
   }
+}
+
+/** Writes each chunk as it comes, then closes; stops quietly when the child has gone. */
+async function pump(input: AsyncIterable<string>, stdin: Writable): Promise<void> {
+  for await (const chunk of input) {
+    if (stdin.destroyed) return;
+    stdin.write(chunk);
+  }
+  stdin.end();
 }
 
 /**
