@@ -107,7 +107,7 @@ export const PROBE_TIMEOUT_MS = 5_000;
  */
 export const InspectRequestSchema = z.object({
   pod: PodRefSchema,
-  probeUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  probeUrl: z.optional(z.url({ protocol: /^https?$/ }).check(z.maxLength(2048))),
 });
 export type InspectRequest = z.output<typeof InspectRequestSchema>;
 
@@ -119,15 +119,15 @@ export const InspectedSandboxSchema = z.object({
   podPublicKey: z.string(),
   defaultRoute: z.enum(DEFAULT_ROUTES),
   /** The gateway peer in the pod's wg0; null when the link or peer is missing. */
-  peer: z.object({
+  peer: z.nullable(z.object({
     /** Where the tunnel goes now: the load balancer's frontend, or a gateway node it was pinned to. */
-    endpoint: z.string().nullable(),
+    endpoint: z.nullable(z.string()),
     /** Seconds since the epoch; null: never. */
-    latestHandshake: z.number().nullable(),
+    latestHandshake: z.nullable(z.number()),
     /** Bytes through the tunnel since it was set up (handshakes included). */
     rxBytes: z.number(),
     txBytes: z.number(),
-  }).nullable(),
+  })),
   /** What drifted from what ADD set up (as CNI CHECK reports it). */
   problems: z.array(z.string()),
   /**
@@ -135,15 +135,15 @@ export const InspectedSandboxSchema = z.object({
    * from (docs/cni.md, "Tunnel guard"); null: no entry. Absent from agents
    * that predate the guard.
    */
-  guard: z.string().nullable().optional(),
+  guard: z.optional(z.nullable(z.string())),
 });
 export type InspectedSandbox = z.output<typeof InspectedSandboxSchema>;
 
 export const ProbeResultSchema = z.object({
   url: z.string(),
   /** The source address the echo service saw (the body's first IPv4 address). */
-  sourceIp: z.string().optional(),
-  error: z.string().optional(),
+  sourceIp: z.optional(z.string()),
+  error: z.optional(z.string()),
 });
 export type ProbeResult = z.output<typeof ProbeResultSchema>;
 
@@ -151,6 +151,6 @@ export const InspectAnswerSchema = z.object({
   node: z.string(),
   /** Empty: the agent did not wire this pod (or has forgotten it). */
   sandboxes: z.array(InspectedSandboxSchema),
-  probe: ProbeResultSchema.optional(),
+  probe: z.optional(ProbeResultSchema),
 });
 export type InspectAnswer = z.output<typeof InspectAnswerSchema>;
