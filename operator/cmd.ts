@@ -1,8 +1,7 @@
 /**
  * `kube-egress-gateway operator`: loads the cloud config, then (as leader,
  * with --leader-elect) runs the three reconcilers until SIGTERM. Exit codes:
- * 0 after a graceful shutdown, 1 on a startup error or lost leadership, 2 on
- * a usage error.
+ * 0 after a graceful shutdown, 1 on a startup error, 2 on a usage error.
  */
 import { once } from 'node:events';
 import { hostname } from 'node:os';
@@ -45,24 +44,36 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
   const signal = shutdownSignal(log);
   const registry = createRegistry('operator');
   const azure = new Azure({ config, registry, log, signal, pollIntervalMs });
-  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
+  const newController = () => new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
   let elector: LeaderElector | undefined;
-  let lostLeadership = false;
-  const stop = new AbortController();
-  signal.addEventListener('abort', () => stop.abort(), { once: true });
+  let controller: Controller | undefined;
+  let ended = Promise.resolve();
   if (flags['leader-elect']) {
+    // A lease lost (an API outage longer than the renew deadline, or another
+    // holder) stops the reconcilers and the process campaigns again: exiting
+    // would only restart it into the same wait, a crash loop for as long as
+    // the API is down. A new term gets fresh caches, once the old term's
+    // reconciles have ended, so two terms never act at once.
     elector = new LeaderElector({
       rest, log, namespace: flags['leader-election-namespace'] ?? flags.namespace, name: flags['leader-election-id'], identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
-      onStartedLeading: () => void controller.start(),
+      onStartedLeading: () => {
+        ended = ended.then(() => {
+          if (!elector?.isLeader || signal.aborted) return;
+          controller = newController();
+          void controller.start();
+        });
+      },
       onStoppedLeading: () => {
-        lostLeadership = !signal.aborted;
-        stop.abort();
+        const term = controller;
+        controller = undefined;
+        ended = ended.then(() => term?.stop()).catch((err: unknown) => log.error('stopping the reconcilers failed', { err }));
       },
     });
     elector.start();
   } else {
+    controller = newController();
     void controller.start();
   }
   const ops = await startOpsServer({
@@ -70,14 +81,17 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
     readiness: {
       // A standby is ready: it takes over when the leader goes, and a Deployment rollout must not wait on it.
       'leader-or-standby': () => elector === undefined || elector.role !== 'candidate',
-      'informers-synced': () => (elector !== undefined && !elector.isLeader) || controller.ready,
+      'informers-synced': () => (elector !== undefined && !elector.isLeader) || controller?.ready === true,
     },
   });
-  if (!stop.signal.aborted) await once(stop.signal, 'abort');
-  await controller.stop();
+  if (!signal.aborted) await once(signal, 'abort');
+  await ended;
+  // Stopped before the lease is released, so a successor never overlaps this term.
+  const last = controller;
+  controller = undefined;
+  await last?.stop();
   await elector?.stop();
   await ops.close();
-  if (lostLeadership) log.error('lost the leader lease; exiting so that a restart campaigns again');
-  else log.info('stopped');
-  return lostLeadership ? 1 : 0;
+  log.info('stopped');
+  return 0;
 }

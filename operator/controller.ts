@@ -133,7 +133,18 @@ function fanOut<T extends { metadata: { name: string; namespace?: string | undef
   i.on({ add: fire(targets), update: fire(targets), delete: fire(onDelete) });
 }
 
-function reconcileMetrics(registry: Registry) {
+/** One set per registry: every leadership term builds a new Controller on the process's registry. */
+const metricsByRegistry = new WeakMap<Registry, ReturnType<typeof newReconcileMetrics>>();
+
+function reconcileMetrics(registry: Registry): ReturnType<typeof newReconcileMetrics> {
+  const known = metricsByRegistry.get(registry);
+  if (known) return known;
+  const made = newReconcileMetrics(registry);
+  metricsByRegistry.set(registry, made);
+  return made;
+}
+
+function newReconcileMetrics(registry: Registry) {
   return {
     total: new Counter({ name: 'keg_operator_reconcile_total', help: 'Reconciles by controller and result.', labelNames: ['controller', 'result'], registers: [registry] }),
     duration: new Histogram({ name: 'keg_operator_reconcile_duration_seconds', help: 'Reconcile duration by controller.', labelNames: ['controller'], buckets: LATENCY_BUCKETS, registers: [registry] }),
