@@ -11,6 +11,8 @@ import type { AgentMetrics } from './metrics.ts';
 import type { CniService } from './service.ts';
 
 const MAX_BODY = 64 * 1024;
+/** lib/kube/rest.ts's codes for a request that never got an answer. */
+const API_DOWN = new Set(['KUBE_UNREACHABLE', 'KUBE_TIMEOUT']);
 /** Plugin-specific CNI code for an agent-side failure that is not the plugin's to fix. */
 export const CODE_AGENT_ERROR = 998;
 
@@ -93,9 +95,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Record<
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
 }
 
-function toFailure(err: unknown): AgentFailure {
+/** What the plugin is told of an error: a CNI code and a message its user can act on. */
+export function toFailure(err: unknown): AgentFailure {
   if (err instanceof AgentFailure) return err;
   if (err instanceof z.ZodError) return new AgentFailure(CNI_CODES.decodeFailure, `invalid request: ${z.prettifyError(err).replaceAll('\n', ' ')}`);
+  // The runtime retries a sandbox that failed with code 11; the operator of the node needs to know it is the control plane, not us.
+  if (err instanceof KegError && API_DOWN.has(err.code)) {
+    return new AgentFailure(CNI_CODES.tryAgainLater, `the node agent cannot reach the API server, so it cannot wire a new pod now (pods already wired keep egressing); the runtime retries the sandbox (${describeError(err)})`, err);
+  }
   return new AgentFailure(CODE_AGENT_ERROR, `node agent error: ${describeError(err)}`, err);
 }
 
