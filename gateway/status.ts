@@ -64,14 +64,7 @@ export class StatusPublisher {
       return;
     }
     const min = this.o.minIntervalMs ?? 1000;
-    this.writing = this.write()
-      .then(() => {
-        this.failures = 0;
-      }, (err: unknown) => {
-        this.failures++;
-        this.o.log.warn('cannot update GatewayStatus; will retry', { attempt: this.failures, retryInMs: this.retryMs(min), err });
-        this.again = true;
-      })
+    this.writing = this.attempt(min)
       .finally(() => {
         this.writing = undefined;
         if (this.again) {
@@ -79,6 +72,17 @@ export class StatusPublisher {
           this.schedule(this.retryMs(min));
         }
       });
+  }
+
+  private async attempt(min: number): Promise<void> {
+    try {
+      await this.write();
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.o.log.warn('cannot update GatewayStatus; will retry', { attempt: this.failures, retryInMs: this.retryMs(min), err });
+      this.again = true;
+    }
   }
 
   private retryMs(min: number): number {

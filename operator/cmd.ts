@@ -47,51 +47,73 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
   const newController = () => new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
-  let elector: LeaderElector | undefined;
-  let controller: Controller | undefined;
-  let ended = Promise.resolve();
-  if (flags['leader-elect']) {
-    // A lease lost (an API outage longer than the renew deadline, or another
-    // holder) stops the reconcilers and the process campaigns again: exiting
-    // would only restart it into the same wait, a crash loop for as long as
-    // the API is down. A new term gets fresh caches, once the old term's
-    // reconciles have ended, so two terms never act at once.
-    elector = new LeaderElector({
-      rest, log, namespace: flags['leader-election-namespace'] ?? flags.namespace, name: flags['leader-election-id'], identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
-      onStartedLeading: () => {
-        ended = ended.then(() => {
-          if (!elector?.isLeader || signal.aborted) return;
-          controller = newController();
-          void controller.start();
-        });
-      },
-      onStoppedLeading: () => {
-        const term = controller;
-        controller = undefined;
-        ended = ended.then(() => term?.stop()).catch((err: unknown) => log.error('stopping the reconcilers failed', { err }));
-      },
-    });
-    elector.start();
-  } else {
-    controller = newController();
-    void controller.start();
-  }
+  const terms = flags['leader-elect']
+    ? electedTerms({ rest, log, signal, newController, namespace: flags['leader-election-namespace'] ?? flags.namespace, name: flags['leader-election-id'] })
+    : alwaysLeading(newController());
+  const elector = terms.elector;
   const ops = await startOpsServer({
     registry, host: bind.host, port: bind.port,
     readiness: {
       // A standby is ready: it takes over when the leader goes, and a Deployment rollout must not wait on it.
       'leader-or-standby': () => elector === undefined || elector.role !== 'candidate',
-      'informers-synced': () => (elector !== undefined && !elector.isLeader) || controller?.ready === true,
+      'informers-synced': () => (elector !== undefined && !elector.isLeader) || terms.controller()?.ready === true,
     },
   });
   if (!signal.aborted) await once(signal, 'abort');
-  await ended;
-  // Stopped before the lease is released, so a successor never overlaps this term.
-  const last = controller;
-  controller = undefined;
-  await last?.stop();
-  await elector?.stop();
+  await terms.stop();
   await ops.close();
   log.info('stopped');
   return 0;
+}
+
+interface Terms {
+  elector?: LeaderElector;
+  /** The reconcilers of the current term, if any. */
+  controller(): Controller | undefined;
+  /** Stops the reconcilers, then releases the lease, so a successor never overlaps this term. */
+  stop(): Promise<void>;
+}
+
+function alwaysLeading(controller: Controller): Terms {
+  void controller.start();
+  return { controller: () => controller, stop: () => controller.stop() };
+}
+
+/**
+ * A fresh Controller per leadership term. A lease lost (an API outage longer
+ * than the renew deadline, or another holder) stops the reconcilers and the
+ * process campaigns again: exiting would only restart it into the same wait,
+ * a crash loop for as long as the API is down. A new term starts once the
+ * old term's reconciles have ended, so two terms never act at once.
+ */
+function electedTerms(o: { rest: KubeRest; log: Logger; signal: AbortSignal; newController: () => Controller; namespace: string; name: string }): Terms {
+  let controller: Controller | undefined;
+  let ended = Promise.resolve();
+  const startTerm = (): void => {
+    if (!elector.isLeader || o.signal.aborted) return;
+    controller = o.newController();
+    void controller.start();
+  };
+  const endTerm = (): void => {
+    const term = controller;
+    controller = undefined;
+    ended = ended.then(() => term?.stop()).catch((err: unknown) => o.log.error('stopping the reconcilers failed', { err }));
+  };
+  const elector = new LeaderElector({
+    rest: o.rest, log: o.log, namespace: o.namespace, name: o.name, identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
+    onStartedLeading: () => {
+      ended = ended.then(startTerm);
+    },
+    onStoppedLeading: endTerm,
+  });
+  elector.start();
+  return {
+    elector,
+    controller: () => controller,
+    stop: async () => {
+      endTerm();
+      await ended;
+      await elector.stop();
+    },
+  };
 }
