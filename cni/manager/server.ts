@@ -5,14 +5,13 @@ import { z } from 'zod';
 import { describeError, KegError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { AddRequestSchema, CheckRequestSchema, CNI_CODES, DelRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
+import { isUnreachable } from '../../lib/kube/rest.ts';
 import { AgentFailure } from './failure.ts';
 import { podFields } from './pods.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { CniService } from './service.ts';
 
 const MAX_BODY = 64 * 1024;
-/** lib/kube/rest.ts's codes for a request that never got an answer. */
-const API_DOWN = new Set(['KUBE_UNREACHABLE', 'KUBE_TIMEOUT']);
 /** Plugin-specific CNI code for an agent-side failure that is not the plugin's to fix. */
 export const CODE_AGENT_ERROR = 998;
 
@@ -100,7 +99,7 @@ export function toFailure(err: unknown): AgentFailure {
   if (err instanceof AgentFailure) return err;
   if (err instanceof z.ZodError) return new AgentFailure(CNI_CODES.decodeFailure, `invalid request: ${z.prettifyError(err).replaceAll('\n', ' ')}`);
   // The runtime retries a sandbox that failed with code 11; the operator of the node needs to know it is the control plane, not us.
-  if (err instanceof KegError && API_DOWN.has(err.code)) {
+  if (isUnreachable(err)) {
     return new AgentFailure(CNI_CODES.tryAgainLater, `the node agent cannot reach the API server, so it cannot wire a new pod now (pods already wired keep egressing); the runtime retries the sandbox (${describeError(err)})`, err);
   }
   return new AgentFailure(CODE_AGENT_ERROR, `node agent error: ${describeError(err)}`, err);
