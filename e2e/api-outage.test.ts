@@ -171,8 +171,8 @@ async function crashRestartAgent(lab: Lab, w: LabMachine): Promise<number | unde
 /**
  * No request failed. Under a loaded machine the agent's probes sometimes
  * time out for every gateway at once (the agent itself starved), and the
- * session resets that follow lose a request or two (2 of 2,700 in 1 run of
- * 5): that stays a known gap of the agent's failover, not of the outage,
+ * session resets that follow lose a request or two (2 of about 2,700, in
+ * 2 runs of 8): that stays a known gap of the agent's failover, not of the outage,
  * so it is todo; an outage of more than two requests in a row fails.
  */
 function keptEgressing(t: Test, samples: readonly Sample[], what: string): void {
