@@ -6,6 +6,8 @@ import { resourcePath } from '../lib/kube/paths.ts';
 import { isConflict, isNotFound, type KubeRest } from '../lib/kube/rest.ts';
 import { patchStatusIfChanged } from '../lib/kube/status.ts';
 
+const MAX_RETRY_MS = 30_000;
+
 export interface StatusPublisherOptions {
   rest: KubeRest;
   namespace: string;
@@ -21,7 +23,8 @@ export interface StatusPublisherOptions {
  * Keeps the node's GatewayStatus (named after the node) in step with the
  * daemon: created when missing, its status patched only when a summary
  * changed, and bursts of changes (thousands of peer events) coalesced into
- * one write per interval. Failures are retried at the next interval.
+ * one write per interval. Failures are retried with a doubling delay, up to
+ * 30 s: an API outage costs a few requests and log lines, not one a second.
  */
 export class StatusPublisher {
   private readonly o: StatusPublisherOptions;
@@ -29,6 +32,7 @@ export class StatusPublisher {
   private writing: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private failures = 0;
 
   constructor(o: StatusPublisherOptions) {
     this.o = o;
@@ -36,11 +40,15 @@ export class StatusPublisher {
 
   /** Asks for a write soon. */
   changed(): void {
+    this.schedule(this.o.minIntervalMs ?? 1000);
+  }
+
+  private schedule(ms: number): void {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
-    }, this.o.minIntervalMs ?? 1000);
+    }, ms);
   }
 
   /** Waits for a write in progress; later changes are dropped. */
@@ -55,18 +63,30 @@ export class StatusPublisher {
       this.again = true;
       return;
     }
-    this.writing = this.write()
-      .catch((err: unknown) => {
-        this.o.log.warn('cannot update GatewayStatus; will retry', { err });
-        this.again = true;
-      })
+    const min = this.o.minIntervalMs ?? 1000;
+    this.writing = this.attempt(min)
       .finally(() => {
         this.writing = undefined;
         if (this.again) {
           this.again = false;
-          this.changed();
+          this.schedule(this.retryMs(min));
         }
       });
+  }
+
+  private async attempt(min: number): Promise<void> {
+    try {
+      await this.write();
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.o.log.warn('cannot update GatewayStatus; will retry', { attempt: this.failures, retryInMs: this.retryMs(min), err });
+      this.again = true;
+    }
+  }
+
+  private retryMs(min: number): number {
+    return this.failures === 0 ? min : Math.min(MAX_RETRY_MS, min * 2 ** this.failures);
   }
 
   /** Writes now (used by flush and by tests that want the object at once). */

@@ -68,7 +68,8 @@ export function pluginExecutable(lab: Lab): string {
   return wrapper;
 }
 
-async function cnitool(lab: Lab, m: LabMachine, verb: 'add' | 'del', pod: { namespace: string; name: string; netnsPath: string }, annotations: Record<string, string>): Promise<string> {
+/** Runs the node's CNI chain through cnitool, as the runtime does for a sandbox; the result on stdout. */
+export async function cnitool(lab: Lab, m: LabMachine, verb: 'add' | 'del', pod: { namespace: string; name: string; netnsPath: string }, annotations: Record<string, string>): Promise<string> {
   const bins = await cniBinaries();
   const call = CniLab.podCall(pod.namespace, pod.name, annotations);
   const env: Record<string, string> = {
@@ -80,15 +81,24 @@ async function cnitool(lab: Lab, m: LabMachine, verb: 'add' | 'del', pod: { name
   return stdout;
 }
 
-export async function createPod(lab: Lab, m: LabMachine, p: { namespace: string; name: string; sgc?: string }): Promise<LabPod> {
-  const annotations: Record<string, string> = p.sgc ? { [POD_SGC_ANNOTATION]: p.sgc } : {};
-  // A Pod whose sandbox failed stays and is retried, as kubelet does.
+export function podAnnotations(sgc: string | undefined): Record<string, string> {
+  return sgc ? { [POD_SGC_ANNOTATION]: sgc } : {};
+}
+
+/** The Pod object, bound to its node (kubelet has not started its sandbox yet); an existing one is kept. */
+export async function createPodObject(lab: Lab, m: LabMachine, p: { namespace: string; name: string; sgc?: string }): Promise<void> {
   await lab.kube.rest.create(resourcePath(CORE.pods, p.namespace), {
-    metadata: { name: p.name, namespace: p.namespace, annotations },
+    metadata: { name: p.name, namespace: p.namespace, annotations: podAnnotations(p.sgc) },
     spec: { nodeName: m.computerName, containers: [{ name: 'app', image: 'lab/none' }] },
   }).catch((err: unknown) => {
     if (!isConflict(err)) throw err;
   });
+}
+
+export async function createPod(lab: Lab, m: LabMachine, p: { namespace: string; name: string; sgc?: string }): Promise<LabPod> {
+  const annotations = podAnnotations(p.sgc);
+  // A Pod whose sandbox failed stays and is retried, as kubelet does.
+  await createPodObject(lab, m, p);
   const netnsName = podNetnsName(lab, p.namespace, p.name);
   lab.ownNetns.add(netnsName);
   const netnsPath = await ensureNetns(lab.runner, netnsName);

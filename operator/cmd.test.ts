@@ -107,4 +107,23 @@ t.test('the operator binary', async (t) => {
     t.match(second.stderr(), /"msg":"stopped"/);
     t.notMatch(second.stderr(), /forbidden/i, 'no RBAC denial on the way');
   });
+
+  await t.test('the lease lost to an API outage: the operator stays up, campaigns again and reconciles when the API returns', async (t) => {
+    const [port] = (await freePorts(1)) as [number];
+    const child = runOperator(t, operatorArgs(w, await operatorKubeconfig(w), port, ['--leader-elect']));
+    await waitFor('the lease held', async () => /became leader/.test(child.stderr()), 30_000);
+    await w.kube.stopApiServer();
+    await waitFor('the lease lost at the renew deadline', async () => /stopped leading/.test(child.stderr()), 30_000);
+    // Past the lease duration too: long enough to see an exit or a second term started without the API.
+    await new Promise((r) => setTimeout(r, 6_000));
+    t.equal(child.proc.exitCode, null, 'still running');
+    t.equal(child.stderr().split('became leader').length - 1, 1, 'no term without the API');
+    await w.kube.startApiServer();
+    await waitFor('a new term', async () => child.stderr().split('became leader').length - 1 === 2, 30_000);
+    await createSgc(rest, NS, 'after-outage', { gatewayNodepoolName: POOL });
+    t.ok((await waitReady(rest, NS, 'after-outage', 'True', 90_000)).status?.gatewayServerProfile?.ip, 'the new term reconciles');
+    await deleteSgcAndWait(rest, NS, 'after-outage', 90_000);
+    child.proc.kill('SIGTERM');
+    t.equal(await child.exited, 0, 'graceful shutdown exits 0');
+  });
 });

@@ -1,8 +1,7 @@
 /**
  * `kube-egress-gateway operator`: loads the cloud config, then (as leader,
  * with --leader-elect) runs the three reconcilers until SIGTERM. Exit codes:
- * 0 after a graceful shutdown, 1 on a startup error or lost leadership, 2 on
- * a usage error.
+ * 0 after a graceful shutdown, 1 on a startup error, 2 on a usage error.
  */
 import { once } from 'node:events';
 import { hostname } from 'node:os';
@@ -45,40 +44,77 @@ async function serve(flags: Values<typeof OPERATOR_FLAGS>, log: Logger): Promise
   const signal = shutdownSignal(log);
   const registry = createRegistry('operator');
   const azure = new Azure({ config, registry, log, signal, pollIntervalMs });
-  const controller = new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
+  const newController = () => new Controller({ rest, azure, log, registry, namespace: flags['secret-namespace'] ?? flags.namespace, vmRequeueMs, batchDelayMs, probePort, statusNamespace: flags.namespace });
   log.info('starting', { subscriptionId: config.subscriptionId, resourceGroup: config.resourceGroup, credential: config.credential.kind, arm: config.resourceManagerEndpoint });
 
-  let elector: LeaderElector | undefined;
-  let lostLeadership = false;
-  const stop = new AbortController();
-  signal.addEventListener('abort', () => stop.abort(), { once: true });
-  if (flags['leader-elect']) {
-    elector = new LeaderElector({
-      rest, log, namespace: flags['leader-election-namespace'] ?? flags.namespace, name: flags['leader-election-id'], identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
-      onStartedLeading: () => void controller.start(),
-      onStoppedLeading: () => {
-        lostLeadership = !signal.aborted;
-        stop.abort();
-      },
-    });
-    elector.start();
-  } else {
-    void controller.start();
-  }
+  const terms = flags['leader-elect']
+    ? electedTerms({ rest, log, signal, newController, namespace: flags['leader-election-namespace'] ?? flags.namespace, name: flags['leader-election-id'] })
+    : alwaysLeading(newController());
+  const elector = terms.elector;
   const ops = await startOpsServer({
     registry, host: bind.host, port: bind.port,
     readiness: {
       // A standby is ready: it takes over when the leader goes, and a Deployment rollout must not wait on it.
       'leader-or-standby': () => elector === undefined || elector.role !== 'candidate',
-      'informers-synced': () => (elector !== undefined && !elector.isLeader) || controller.ready,
+      'informers-synced': () => (elector !== undefined && !elector.isLeader) || terms.controller()?.ready === true,
     },
   });
   log.info('serving /metrics, /healthz and /readyz', { port: ops.port });
-  if (!stop.signal.aborted) await once(stop.signal, 'abort');
-  await controller.stop();
-  await elector?.stop();
+  if (!signal.aborted) await once(signal, 'abort');
+  await terms.stop();
   await ops.close();
-  if (lostLeadership) log.error('lost the leader lease; exiting so that a restart campaigns again');
-  else log.info('stopped');
-  return lostLeadership ? 1 : 0;
+  log.info('stopped');
+  return 0;
+}
+
+interface Terms {
+  elector?: LeaderElector;
+  /** The reconcilers of the current term, if any. */
+  controller(): Controller | undefined;
+  /** Stops the reconcilers, then releases the lease, so a successor never overlaps this term. */
+  stop(): Promise<void>;
+}
+
+function alwaysLeading(controller: Controller): Terms {
+  void controller.start();
+  return { controller: () => controller, stop: () => controller.stop() };
+}
+
+/**
+ * A fresh Controller per leadership term. A lease lost (an API outage longer
+ * than the renew deadline, or another holder) stops the reconcilers and the
+ * process campaigns again: exiting would only restart it into the same wait,
+ * a crash loop for as long as the API is down. A new term starts once the
+ * old term's reconciles have ended, so two terms never act at once.
+ */
+function electedTerms(o: { rest: KubeRest; log: Logger; signal: AbortSignal; newController: () => Controller; namespace: string; name: string }): Terms {
+  let controller: Controller | undefined;
+  let ended = Promise.resolve();
+  const startTerm = (): void => {
+    if (!elector.isLeader || o.signal.aborted) return;
+    controller = o.newController();
+    void controller.start();
+  };
+  const endTerm = (): void => {
+    const term = controller;
+    controller = undefined;
+    ended = ended.then(() => term?.stop()).catch((err: unknown) => o.log.error('stopping the reconcilers failed', { err }));
+  };
+  const elector = new LeaderElector({
+    rest: o.rest, log: o.log, namespace: o.namespace, name: o.name, identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
+    onStartedLeading: () => {
+      ended = ended.then(startTerm);
+    },
+    onStoppedLeading: endTerm,
+  });
+  elector.start();
+  return {
+    elector,
+    controller: () => controller,
+    stop: async () => {
+      endTerm();
+      await ended;
+      await elector.stop();
+    },
+  };
 }

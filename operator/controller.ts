@@ -134,7 +134,24 @@ function fanOut<T extends { metadata: { name: string; namespace?: string | undef
   i.on({ add: fire(targets), update: fire(targets), delete: fire(onDelete) });
 }
 
-function reconcileMetrics(registry: Registry, sgcs: () => SgcItem[]) {
+/**
+ * One set per registry: every leadership term builds a new Controller on the
+ * process's registry. The SGC-ready gauge reads the current term's cache.
+ */
+const metricsByRegistry = new WeakMap<Registry, { metrics: ReturnType<typeof newReconcileMetrics>; source: { sgcs: () => SgcItem[] } }>();
+
+function reconcileMetrics(registry: Registry, sgcs: () => SgcItem[]): ReturnType<typeof newReconcileMetrics> {
+  let known = metricsByRegistry.get(registry);
+  if (known === undefined) {
+    const source = { sgcs };
+    known = { source, metrics: newReconcileMetrics(registry, () => source.sgcs()) };
+    metricsByRegistry.set(registry, known);
+  }
+  known.source.sgcs = sgcs;
+  return known.metrics;
+}
+
+function newReconcileMetrics(registry: Registry, sgcs: () => SgcItem[]) {
   return {
     total: new Counter({ name: 'keg_operator_reconcile_total', help: 'Reconciles by controller and result.', labelNames: ['controller', 'result'], registers: [registry] }),
     duration: new Histogram({ name: 'keg_operator_reconcile_duration_seconds', help: 'Reconcile duration by controller.', labelNames: ['controller'], buckets: LATENCY_BUCKETS, registers: [registry] }),

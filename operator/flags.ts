@@ -31,7 +31,7 @@ function checkNames(flags: Values<typeof OPERATOR_FLAGS>): void {
 export const operatorCommand = defineCommand({
   name: 'operator',
   summary: 'turn StaticGatewayConfigurations into Azure resources (Deployment)',
-  description: 'Loads the cloud config, then (as leader, with --leader-elect) reconciles every\nStaticGatewayConfiguration into a public IP prefix, load balancer rule and key pair until SIGTERM.\nExit codes: 0 after a graceful shutdown, 1 on a startup error or lost leadership, 2 on a usage error.',
+  description: 'Loads the cloud config, then (as leader, with --leader-elect) reconciles every\nStaticGatewayConfiguration into a public IP prefix, load balancer rule and key pair until SIGTERM.\nExit codes: 0 after a graceful shutdown, 1 on a startup error, 2 on a usage error (a lost lease\nstops the reconcilers and campaigns again).',
   examples: [
     `${PROGRAM} operator --cloud-config /etc/kubernetes/kube-egress-gateway/azure.json --leader-elect`,
     `${PROGRAM} operator --kubeconfig ~/.kube/config --namespace egress --log-level debug`,

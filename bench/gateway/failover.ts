@@ -4,8 +4,10 @@
 // balancer's probe, 5 s as Azure's, and WireGuard's own timers), measured in
 // the same lab, alternating. Each run uses a fresh pod (one entering through
 // the load balancer) that requests the echo service every 100 ms, each
-// request given up after --timeout-ms. Needs root.
-// Usage: npx node bench/gateway/failover.ts [--runs 5] [--timeout-ms 300] [--lb-probe-ms 5000]
+// request given up after --timeout-ms. With --api-down, every kill happens
+// with the apiserver stopped (issue 11, item 4): the agent fails over from
+// the gateways it knew last. Needs root.
+// Usage: npx node bench/gateway/failover.ts [--runs 5] [--timeout-ms 300] [--lb-probe-ms 5000] [--api-down]
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import { until } from '../../testenv/wait.ts';
 
 const { values } = parseArgs({ options: {
   runs: { type: 'string', default: '5' }, 'timeout-ms': { type: 'string', default: '300' }, 'lb-probe-ms': { type: 'string', default: '5000' },
+  'api-down': { type: 'boolean', default: false },
 } });
 const runs = Number(values.runs);
 const loop = { intervalMs: 100, timeoutMs: Number(values['timeout-ms']) };
@@ -48,9 +51,15 @@ try {
       const pod = await createPod(lab, w, { namespace: 'default', name: `run-${i}-${mode}`, sgc: 'bench' });
       await waitEgress(lab, pod);
       const load = loadavg()[0]?.toFixed(1);
+      if (values['api-down']) {
+        await lab.kube.stopApiServer();
+        // Past the first watch failures: the agent has noticed the API is gone.
+        await new Promise((r) => setTimeout(r, 3_000));
+      }
       const kill = await killServingGateway(lab, pod, loop);
+      if (values['api-down']) await lab.kube.startApiServer();
       results[mode].push({ ms: kill.outage.ms, failed: kill.outage.failed });
-      console.log(`run ${i + 1} ${mode}: outage ${(kill.outage.ms / 1000).toFixed(2)} s, ${kill.outage.failed} requests failed (load ${load})`);
+      console.log(`run ${i + 1} ${mode}${values['api-down'] ? ' (apiserver down)' : ''}: outage ${(kill.outage.ms / 1000).toFixed(2)} s, ${kill.outage.failed} requests failed (load ${load})`);
       await reviveGatewayNode(lab, kill.victim);
       await deletePod(lab, pod);
     }

@@ -1,4 +1,5 @@
 import type { KubeRest } from '../../lib/kube/rest.ts';
+import { RepeatGate } from '../../lib/repeat-gate.ts';
 import type { Logger } from '../../lib/log.ts';
 import { pluginEntry } from './conflist.ts';
 import type { Flags } from './flags.ts';
@@ -61,6 +62,8 @@ class TaintRemover {
   private readonly nodeName: string;
   private readonly log: Logger;
   private state: 'todo' | 'running' | 'done' = 'todo';
+  /** Retried at every conflist check (30 s): while the API is away, the first tries and then one line per 5 minutes. */
+  private readonly failures = new RepeatGate({ burst: 3, everyMs: 5 * 60_000 });
 
   constructor(rest: KubeRest, nodeName: string, log: Logger) {
     this.rest = rest;
@@ -81,7 +84,7 @@ class TaintRemover {
       if (removed) this.log.info('removed the cni-not-ready taint: the node can take pods', { node: this.nodeName });
     } catch (err) {
       this.state = 'todo';
-      this.log.warn('cannot remove the cni-not-ready taint yet', { node: this.nodeName, err });
+      if (this.failures.failed()) this.log.warn('cannot remove the cni-not-ready taint yet', { node: this.nodeName, attempt: this.failures.failures, err });
     }
   }
 }

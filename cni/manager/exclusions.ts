@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RepeatGate } from '../../lib/repeat-gate.ts';
 import { z } from 'zod';
 import { Informer } from '../../lib/kube/informer.ts';
 import { CORE, type ResourceType } from '../../lib/kube/paths.ts';
@@ -135,6 +136,7 @@ export class Exclusions {
 
   /** Watches ServiceCIDR objects where the API serves them (Kubernetes 1.33+); otherwise the flag is the only source. */
   private async discoverServiceCidrs(track: (what: string, informer: Informer<never>) => void): Promise<void> {
+    const failures = new RepeatGate({ burst: 3, everyMs: 5 * 60_000 });
     for (let delay = 500; !this.stopping.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
       try {
         const group = await this.o.rest.get<{ resources?: { name: string }[] }>(`/apis/${SERVICE_CIDRS.group}/${SERVICE_CIDRS.version}`);
@@ -145,7 +147,7 @@ export class Exclusions {
         return;
       } catch (err) {
         if (isNotFound(err)) return this.withoutServiceCidrs();
-        this.o.log.warn('cannot ask the API for ServiceCIDRs; retrying', { err });
+        if (failures.failed()) this.o.log.warn('cannot ask the API for ServiceCIDRs; retrying', { attempt: failures.failures, retryInMs: delay, err });
         await this.pause(delay);
       }
     }

@@ -4,7 +4,8 @@ import { RESOURCES } from '../../lib/api/resources.ts';
 import { Informer } from '../../lib/kube/informer.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
 import { parseObject, PodEndpointSchema, type PodEndpoint } from '../../lib/api/v1alpha1.ts';
-import { isNotFound, type KubeRest } from '../../lib/kube/rest.ts';
+import { isNotFound, isUnreachable, type KubeRest } from '../../lib/kube/rest.ts';
+import { RepeatGate } from '../../lib/repeat-gate.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { type Pod, fetchPod, upsertEndpoint } from './endpoints.ts';
@@ -46,6 +47,8 @@ export class Reconciler {
    */
   private readonly endpoints: Informer<PodEndpoint>;
   private synced = false;
+  /** One line per pass, not per pod, while the API is away: first pass, then every 5 minutes. */
+  private readonly apiDown = new RepeatGate({ burst: 1, everyMs: 5 * 60_000 });
 
   constructor(opts: ReconcilerOptions) {
     this.o = opts;
@@ -74,6 +77,8 @@ export class Reconciler {
   }
 
   private async each(): Promise<void> {
+    let waiting = 0;
+    let apiErr: unknown;
     for (const record of this.o.pods.list()) {
       if (this.o.service.busy.has(record.containerId)) continue;
       try {
@@ -88,9 +93,16 @@ export class Reconciler {
           await this.ensureEndpoint(record);
         }
       } catch (err) {
-        this.o.log.warn('cannot reconcile a pod; retrying next pass', { ...podFields(record), err });
+        if (isUnreachable(err)) {
+          waiting++;
+          apiErr = err;
+        } else {
+          this.o.log.warn('cannot reconcile a pod; retrying next pass', { ...podFields(record), err });
+        }
       }
     }
+    if (waiting === 0) this.apiDown.succeeded();
+    else if (this.apiDown.failed()) this.o.log.warn('cannot reach the API server; pods whose PodEndpoint is to be made or deleted wait for it', { pods: waiting, passes: this.apiDown.failures, err: apiErr });
   }
 
   private async ensureEndpoint(record: PodRecord): Promise<void> {

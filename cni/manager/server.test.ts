@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KegError } from '../../lib/errors.ts';
 import { ExecRunner } from '../../lib/exec/runner.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
@@ -16,7 +17,7 @@ import { AddCache } from './cache.ts';
 import { Exclusions } from './exclusions.ts';
 import { agentMetrics } from './metrics.ts';
 import { podStore } from './pods.ts';
-import { serveSocket } from './server.ts';
+import { serveSocket, toFailure } from './server.ts';
 import { CniService } from './service.ts';
 
 const CONNECT = `const s = require('node:net').connect(process.argv[1]);
@@ -93,4 +94,12 @@ t.test('socket is 0600 and owned by us; a non-root user is refused; requests are
   await again.close();
   writeFileSync(socket, 'not a socket');
   await t.rejects(serveSocket(socket, service, metrics, log), { code: 'CNI_SOCKET_PATH' }, 'refuses to remove a file that is not a socket');
+});
+
+t.test('an API server out of reach is code 11 (try again later), named as the cause', async (t) => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+  const failure = toFailure(new KegError('KUBE_UNREACHABLE', 'POST /apis/x/podendpoints: connect ECONNREFUSED 127.0.0.1:6443', { cause: refused }));
+  t.equal(failure.cniCode, 11);
+  t.match(failure.message, /cannot reach the API server.*retries the sandbox.*ECONNREFUSED/);
+  t.equal(toFailure(new Error('disk full')).cniCode, 998, 'other errors stay the agent\'s own');
 });

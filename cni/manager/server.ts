@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { describeError, KegError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { AddRequestSchema, CheckRequestSchema, CNI_CODES, DelRequestSchema, InspectRequestSchema, PATHS, PodRefSchema } from '../protocol.ts';
+import { isUnreachable } from '../../lib/kube/rest.ts';
 import { AgentFailure } from './failure.ts';
 import { podFields } from './pods.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -94,10 +95,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Record<
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
 }
 
-function toFailure(err: unknown): AgentFailure {
+/** What the plugin is told of an error: a CNI code and a message its user can act on. */
+export function toFailure(err: unknown): AgentFailure {
   if (err instanceof AgentFailure) return err;
   // The requests' schemas are zod/mini's (cni/protocol.ts): their error is core's, not classic's ZodError.
   if (err instanceof z.core.$ZodError) return new AgentFailure(CNI_CODES.decodeFailure, `invalid request: ${z.prettifyError(err).replaceAll('\n', ' ')}`);
+  // The runtime retries a sandbox that failed with code 11; the operator of the node needs to know it is the control plane, not us.
+  if (isUnreachable(err)) {
+    return new AgentFailure(CNI_CODES.tryAgainLater, `the node agent cannot reach the API server, so it cannot wire a new pod now (pods already wired keep egressing); the runtime retries the sandbox (${describeError(err)})`, err);
+  }
   return new AgentFailure(CODE_AGENT_ERROR, `node agent error: ${describeError(err)}`, err);
 }
 

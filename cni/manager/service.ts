@@ -116,7 +116,7 @@ export class CniService {
         void this.guard(record);
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
-        await this.remove(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));
+        await this.removeNow(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));
         throw err;
       }
     } finally {
@@ -169,7 +169,7 @@ export class CniService {
     if (record === undefined) return {};
     this.busy.add(req.containerId);
     try {
-      await this.remove(record);
+      await this.removeNow(record);
     } finally {
       this.busy.delete(req.containerId);
     }
@@ -211,7 +211,22 @@ export class CniService {
     }
   }
 
-  /** Unwires the pod (local), then deletes its PodEndpoint (API) and forgets it. */
+  /** `remove` for DEL and an undone ADD: the pod unwired is what the runtime needs; the PodEndpoint may wait for the reconcile loop. */
+  private async removeNow(record: PodRecord): Promise<void> {
+    try {
+      await this.remove(record);
+    } catch (err) {
+      if (!record.unwired) throw err;
+      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { ...podFields(record), err });
+    }
+  }
+
+  /**
+   * Unwires the pod (local), then deletes its PodEndpoint (API) and forgets
+   * it. When the API fails, the local part is done and recorded, and the
+   * error is thrown for the caller to say so (the record stays for the
+   * reconcile loop).
+   */
   async remove(record: PodRecord): Promise<void> {
     if (!record.unwired) {
       await unwire(this.o.net, record);
@@ -219,12 +234,7 @@ export class CniService {
       this.o.pods.write(record.containerId, record);
       await this.o.guard?.delete(record.containerId);
     }
-    try {
-      await deleteEndpoint(this.o.rest, record.pod, record.podPublicKey);
-    } catch (err) {
-      this.o.log.warn('cannot delete the PodEndpoint now; the reconcile loop retries', { ...podFields(record), err });
-      return;
-    }
+    await deleteEndpoint(this.o.rest, record.pod, record.podPublicKey);
     this.o.pods.remove(record.containerId);
   }
 }

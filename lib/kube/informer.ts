@@ -3,9 +3,12 @@ import type { Logger } from '../log.ts';
 import { resourcePath, type ResourceType } from './paths.ts';
 import { isGone, type KubeRest, type WatchEvent } from './rest.ts';
 import { objectKey } from './workqueue.ts';
+import { RepeatGate } from '../repeat-gate.ts';
 
 /** Consecutive list/watch failures after which they are logged as errors. */
 const PERSISTENT_FAILURES = 5;
+/** Past those, one line per this period while the failures last. */
+const REPEAT_LOG_MS = 5 * 60_000;
 
 export interface ObjectMeta {
   name: string;
@@ -74,7 +77,7 @@ export class Informer<T extends { metadata: ObjectMeta }> {
   private readonly handlers: EventHandler<T>[] = [];
   private abort = new AbortController();
   private stopped = false;
-  private failures = 0;
+  private readonly failures = new RepeatGate({ burst: PERSISTENT_FAILURES, everyMs: REPEAT_LOG_MS });
   private resyncTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private resourceVersion = '';
@@ -121,7 +124,7 @@ export class Informer<T extends { metadata: ObjectMeta }> {
     while (!this.stopped) {
       try {
         await this.relist();
-        this.failures = 0;
+        this.failures.succeeded();
         while (!this.stopped) await this.watchOnce();
       } catch (err) {
         if (this.stopped) break;
@@ -237,13 +240,14 @@ export class Informer<T extends { metadata: ObjectMeta }> {
   }
 
   private async backoff(err: unknown): Promise<void> {
-    this.failures++;
+    const logged = this.failures.failed();
+    const attempt = this.failures.failures;
     const base = this.opts.backoffBaseMs ?? 200;
     const max = this.opts.backoffMaxMs ?? 30_000;
-    const delay = Math.min(max, base * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
+    const delay = Math.min(max, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     // A blip is a warning; an API server unreachable for several attempts (about 6 s) is an error, seen even at --log-level error.
-    const level = this.failures >= PERSISTENT_FAILURES ? 'error' : 'warn';
-    this.opts.log[level]('list/watch failed; restarting', { resource: this.opts.type.plural, attempt: this.failures, retryInMs: Math.round(delay), err });
+    const level = attempt >= PERSISTENT_FAILURES ? 'error' : 'warn';
+    if (logged) this.opts.log[level]('list/watch failed; restarting', { resource: this.opts.type.plural, attempt, retryInMs: Math.round(delay), err });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, delay);
       this.abort.signal.addEventListener('abort', () => {

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import { RepeatGate } from '../repeat-gate.ts';
 import { CORE, resourcePath } from './paths.ts';
 import { isConflict, isNotFound, type KubeRest, type RequestOpts } from './rest.ts';
 
@@ -47,6 +48,8 @@ export class LeaderElector {
   private observed: { holder: string; renewTime: string; seenAt: number } | undefined;
   /** When a tick last saw another candidate validly holding the lease. */
   private lastSawLeader = 0;
+  /** Every failure through a renew deadline (5 tries at the defaults), then one per 5 minutes: an API outage retries every 2 s. */
+  private readonly failures = new RepeatGate({ burst: 5, everyMs: 5 * 60_000 });
 
   constructor(opts: LeaderElectionOptions) {
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
@@ -104,6 +107,7 @@ export class LeaderElector {
     if (this.stopped) return;
     try {
       const outcome = await this.tryAcquireOrRenew();
+      this.failures.succeeded();
       if (outcome === 'held') {
         this.lastRenew = Date.now();
         if (!this.leading) {
@@ -116,7 +120,7 @@ export class LeaderElector {
         this.lose('lease taken by another holder');
       }
     } catch (err) {
-      this.o.log.warn('leader election request failed', { err });
+      if (this.failures.failed()) this.o.log.warn('leader election request failed', { attempt: this.failures.failures, err });
     }
     if (this.leading && Date.now() - this.lastRenew >= this.o.renewDeadlineMs) this.lose('could not renew before the deadline');
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.o.retryPeriodMs);

@@ -25,6 +25,10 @@ export function isConflict(err: unknown): boolean {
 export function isGone(err: unknown): boolean {
   return err instanceof KubeApiError && err.status === 410;
 }
+/** The request got no answer (refused, reset, timed out): the API server is down or cut off, not refusing. */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof KegError && err.code === 'KUBE_UNREACHABLE';
+}
 
 export type PatchType = 'merge' | 'json' | 'apply';
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
