@@ -105,6 +105,21 @@ t.test('a pod whose gateway falls silent is pointed at a live gateway node, also
     await new Promise((r) => setTimeout(r, 600));
   });
 
+  await t.test('every gateway falls silent at once (the agent starved, or cut off): the pod is left alone', async (t) => {
+    pa.set('silent');
+    pb.set('silent');
+    // Two probe timeouts and more; a session reset would show as the check's keepalive.
+    let reset = false;
+    for (const end = Date.now() + 3_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      if ((await podPeer()).persistentKeepalive !== null) reset = true;
+    }
+    t.equal((await podPeer()).endpoint, `${frontend}:6000`, 'still through the load balancer');
+    t.notOk(reset, 'its session was never reset');
+    pa.set('ok');
+    pb.set('ok');
+    await new Promise((r) => setTimeout(r, 600));
+  });
+
   await t.test('the pod\'s gateway falls silent: its tunnel goes to the live one', async (t) => {
     await kill(a, pa, podKey);
     t.ok(await until('the tunnel to point at gateway B', endpointIs(`${b.ip}:6000`), 10_000, 50), 'pointed at B');

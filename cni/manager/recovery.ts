@@ -44,6 +44,8 @@ interface Gateway {
   busy: boolean;
   /** Pods were already moved off this refusing gateway. */
   evacuated: boolean;
+  /** When it last answered anything (ms since the epoch; 0: never). */
+  answeredAt: number;
 }
 
 /**
@@ -124,15 +126,36 @@ export class Recovery {
       this.o.log.info('gateway left the pool; moving pods that went to it', { sgc: key, gateway: ip });
       this.enqueue(key, () => this.failover(key, ip, false));
     }
-    for (const ip of ips) if (!known.has(ip)) known.set(ip, { state: 'up', silent: 0, refused: 0, since: Date.now(), busy: false, evacuated: false });
+    for (const ip of ips) if (!known.has(ip)) known.set(ip, { state: 'up', silent: 0, refused: 0, since: Date.now(), busy: false, evacuated: false, answeredAt: 0 });
     return known;
   }
 
   private async probe(key: string, ip: string, gw: Gateway, sgcUid: string): Promise<void> {
     gw.busy = true;
+    const startedAt = Date.now();
     const answer = await this.prober.probe(ip, sgcUid);
+    if (answer === 'silent') {
+      // Answers already read from their sockets are handled first (a timer
+      // fires before the poll phase reads them), so a starved agent does not
+      // take its own lateness for a gateway's death.
+      await new Promise((r) => setImmediate(r));
+      if (!this.othersAnsweredSince(key, ip, startedAt)) {
+        gw.busy = false;
+        return;
+      }
+    } else gw.answeredAt = Date.now();
     gw.busy = false;
     this.answered(key, ip, gw, answer);
+  }
+
+  /**
+   * A silence counts only when another gateway of the SGC answered meanwhile:
+   * when none does, the agent cannot tell every gateway dying from its own
+   * node being starved or cut off, and moving pods would gain nothing (no
+   * gateway to move them to) but would reset their sessions.
+   */
+  private othersAnsweredSince(key: string, ip: string, since: number): boolean {
+    return [...(this.gateways.get(key) ?? [])].some(([other, g]) => other !== ip && g.answeredAt >= since);
   }
 
   private answered(key: string, ip: string, gw: Gateway, answer: Answer): void {
