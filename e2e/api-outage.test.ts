@@ -51,6 +51,9 @@ async function statusesShow(lab: Lab, peers: number): Promise<boolean> {
     s.status?.gateways?.some((e) => e.staticGatewayConfiguration === 'default/ha' && e.ready && e.peerCount === peers)));
 }
 
+// The outage alone is 5 minutes: past the suite's 300 s per file.
+t.setTimeout(900_000);
+
 t.test('apiserver down for 5 minutes', async (t) => {
   const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });
   const { worker: w, pod, prefix } = await haClient(lab);
