@@ -8,12 +8,11 @@
 // measured is reported as comments (docs/troubleshooting.md keeps the figures).
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { haClient, healthyBackends, killServingGateway, steadyFlow, tunnelEndpoint } from '../lab/failover.ts';
+import { gatewaysHoldPeers, haClient, healthyBackends, killServingGateway, steadyFlow, tunnelEndpoint } from '../lab/failover.ts';
 import { cnitool, createPod, createPodObject, podAnnotations, podNetnsName, type LabPod } from '../lab/kubelet.ts';
 import type { Lab, LabMachine } from '../lab/lab.ts';
 import { reviveGatewayNode, startAgent } from '../lab/parts.ts';
 import { inPrefix, startLoop, waitEgress } from '../lab/scenario.ts';
-import { SYSTEM_NAMESPACE } from '../lab/kube-objects.ts';
 import { readRouterStatus } from '../lab/router/daemon.ts';
 import type { Sample } from '../lab/outage.ts';
 import { KINDS } from '../lib/api/constants.ts';
@@ -43,13 +42,6 @@ function parts(lab: Lab): string[] {
 
 /** Log lines whose error is the API server out of reach (other lines, e.g. the agents' failovers, are events, not retries). */
 const apiErrorLines = (lab: Lab, name: string) => lab.procs.logTail(name, Number.MAX_SAFE_INTEGER).split('"code":"KUBE_UNREACHABLE"').length - 1;
-
-/** Every gateway's GatewayStatus entry for `default/ha`: ready, with `peers` peers. */
-async function statusesShow(lab: Lab, peers: number): Promise<boolean> {
-  const list = await lab.kube.rest.get<{ items: { spec?: { nodeName?: string }; status?: { gateways?: { staticGatewayConfiguration: string; ready: boolean; peerCount?: number }[] } }[] }>(resourcePath(RESOURCES[KINDS.GatewayStatus], SYSTEM_NAMESPACE));
-  return lab.gateways.every((g) => list.items.some((s) => s.spec?.nodeName === g.computerName &&
-    s.status?.gateways?.some((e) => e.staticGatewayConfiguration === 'default/ha' && e.ready && e.peerCount === peers)));
-}
 
 // The outage alone is 5 minutes: past the suite's 300 s per file.
 t.setTimeout(900_000);
@@ -135,7 +127,7 @@ t.test('apiserver down for 5 minutes', async (t) => {
     await lab.kube.rest.delete(resourcePath(CORE.pods, 'default', 'leaving'));
     await until('the PodEndpoint of the pod deleted during the outage to go', () =>
       lab.kube.rest.get(resourcePath(RESOURCES[KINDS.PodEndpoint], 'default', 'leaving')).then(() => false, () => true), 60_000);
-    await until('every GatewayStatus to show its 3 peers', () => statusesShow(lab, 3), 120_000);
+    await until('every GatewayStatus to show its 3 peers', () => gatewaysHoldPeers(lab, 'default/ha', 3), 120_000);
     t.comment(`converged ${((Date.now() - back) / 1000).toFixed(1)} s after the API returned (two pods wired, one PodEndpoint removed, statuses written)`);
     const loop = startLoop(lab, pod, LOOP.intervalMs, 1_000);
     await until('a steady flow', () => steadyFlow(loop.samples(), 20), 60_000);

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readGuard } from '../cni/manager/tunnel-guard.ts';
+import { KINDS } from '../lib/api/constants.ts';
+import { RESOURCES } from '../lib/api/resources.ts';
 import { inNetns } from '../lib/exec/runner.ts';
+import { resourcePath } from '../lib/kube/paths.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { until } from '../testenv/wait.ts';
 import { createPod, type LabPod } from './kubelet.ts';
+import { SYSTEM_NAMESPACE } from './kube-objects.ts';
 import type { Lab, LabMachine } from './lab.ts';
 import { measureOutage, type Outage } from './outage.ts';
 import { killGatewayNode } from './parts.ts';
@@ -15,6 +19,13 @@ import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from 
  * Gateway failures under a steady request loop, as the failover e2e tests
  * and bench/gateway/failover.ts stage them.
  */
+
+/** Every gateway's GatewayStatus shows `sgc` (`<namespace>/<name>`) ready with exactly `peers` peers. */
+export async function gatewaysHoldPeers(lab: Lab, sgc: string, peers: number): Promise<boolean> {
+  const list = await lab.kube.rest.get<{ items: { spec?: { nodeName?: string }; status?: { gateways?: { staticGatewayConfiguration: string; ready: boolean; peerCount?: number }[] } }[] }>(resourcePath(RESOURCES[KINDS.GatewayStatus], SYSTEM_NAMESPACE));
+  return lab.gateways.every((g) => list.items.some((s) => s.spec?.nodeName === g.computerName &&
+    s.status?.gateways?.some((e) => e.staticGatewayConfiguration === sgc && e.ready && e.peerCount === peers)));
+}
 
 /** Fewest healthy backends of any load-balancer frontend, as the router last probed them. */
 export function healthyBackends(lab: Lab): number {

@@ -129,4 +129,9 @@ t.test('kubeconfig: explicit path, $KUBECONFIG, in-cluster, or a clear error', a
   t.throws(() => loadKubeConfig(join(dir, 'missing'), {}), { code: 'KUBECONFIG_NOT_FOUND', message: /missing does not exist/ });
   t.throws(() => loadKubeConfig(undefined, {}), { code: 'KUBECONFIG_NOT_FOUND', message: /not running in a cluster/ });
   t.throws(() => loadKubeConfig(empty, {}), { code: 'KUBECONFIG_INVALID' });
+  const http = join(dir, 'http.yaml');
+  writeFileSync(http, readFileSync(good, 'utf8').replace('https:', 'http:'));
+  t.throws(() => loadKubeConfig(http, {}), { code: 'KUBECONFIG_INVALID', message: /plain HTTP.*insecure-skip-tls-verify/ });
+  writeFileSync(http, readFileSync(good, 'utf8').replace('server: "https:', 'insecure-skip-tls-verify: true, server: "http:'));
+  t.equal(loadKubeConfig(http, {}).getCurrentCluster()?.server, 'http://127.0.0.1:6443');
 });

@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.ts';
-import { healthyBackends, killServingGateway } from '../../lab/failover.ts';
+import { gatewaysHoldPeers, healthyBackends, killServingGateway } from '../../lab/failover.ts';
 import { createPod, deletePod } from '../../lab/kubelet.ts';
 import { Lab, type LabMachine } from '../../lab/lab.ts';
 import { reviveGatewayNode, startAgent, startGateway, startOperator, stopAgent } from '../../lab/parts.ts';
@@ -52,6 +52,10 @@ try {
       await waitEgress(lab, pod);
       const load = loadavg()[0]?.toFixed(1);
       if (values['api-down']) {
+        // Every gateway must hold the pod's peer before the API goes: one that
+        // lacks it cannot learn it during the outage, and a failover to it
+        // would never recover (the earlier version stalled on exactly that).
+        await until('every gateway to hold the pod\'s peer', () => gatewaysHoldPeers(lab, 'default/bench', 1), 120_000);
         await lab.kube.stopApiServer();
         // Past the first watch failures: the agent has noticed the API is gone.
         await new Promise((r) => setTimeout(r, 3_000));

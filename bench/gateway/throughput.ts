@@ -18,8 +18,10 @@
 //   the packet path taken out (the gateway table's traffic counters) and no
 //   scrapes; during the gateway path, /metrics of the daemon is scraped every
 //   second (30 times the chart's ServiceMonitor interval). Their ratio is the
-//   metrics' cost (docs/observability.md).
+//   metrics' cost (docs/observability.md). After the rounds, the daemon's CPU
+//   per scrape is measured with no traffic.
 // One TCP stream each (bench/gateway/tcp.ts); the median of the rounds.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { inNetns } from '../../lib/exec/runner.ts';
@@ -40,6 +42,9 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const PORT = 5201;
+const SCRAPES = 30;
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
 const TCP = join(import.meta.dirname, 'tcp.ts');
 /** The bare tunnel's inner addresses: inside the lab's namespaces only. */
 const BARE = { worker: '10.251.0.1', gateway: '10.251.0.2', port: 51900 };
@@ -121,6 +126,31 @@ async function whileScraping<T>(lab: Lab, gateway: LabMachine, fn: () => Promise
   }
 }
 
+/** CPU seconds the process and its reaped children (`wg`, `nft`, `conntrack`) have used (proc(5): utime, stime, cutime, cstime). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
+}
+
+/**
+ * The daemon's CPU per scrape of /metrics, with no traffic: the CPU of a
+ * window with one scrape a second, less that of an equal window without
+ * (the daemon's own resyncs). Wall-clock throughput swings with the load of
+ * the machine; CPU time does not, so this bounds the scrapes' share robustly.
+ */
+async function scrapeCpu(lab: Lab, gateway: LabMachine, scrapes: number): Promise<{ perScrapeMs: number; idleMs: number }> {
+  const pid = lab.procs.get(`gateway-${gateway.computerName}`)?.pid;
+  if (pid === undefined) throw new Error('the gateway daemon is not running');
+  const windowCpu = async (fn: () => Promise<unknown>) => {
+    const before = cpuSeconds(pid);
+    await fn();
+    return cpuSeconds(pid) - before;
+  };
+  const idle = await windowCpu(() => new Promise((r) => setTimeout(r, scrapes * 1000)));
+  const scraping = await windowCpu(() => whileScraping(lab, gateway, () => new Promise((r) => setTimeout(r, scrapes * 1000 + 500))));
+  return { perScrapeMs: ((scraping - idle) / scrapes) * 1000, idleMs: idle * 1000 };
+}
+
 function startSink(lab: Lab, name: string, ns: Netns): void {
   lab.procs.start(name, ['nsenter', `--net=${ns.path}`, '--', process.execPath, TCP, 'sink', '--port', String(PORT)]);
 }
@@ -175,6 +205,8 @@ async function main(): Promise<void> {
     console.log(`gateway / bare tunnel per round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)})`);
     const metrics = results.gateway.map((g, i) => g / (results['gateway-nometrics'][i] as number));
     console.log(`gateway with metrics / without, per round: ${metrics.map((x) => x.toFixed(2)).join(', ')} (median ${median(metrics).toFixed(2)}; of medians ${(m.gateway / m['gateway-nometrics']).toFixed(2)})`);
+    const cpu = await scrapeCpu(lab, gateway, SCRAPES);
+    console.log(`daemon CPU per scrape: ${cpu.perScrapeMs.toFixed(1)} ms (${SCRAPES} scrapes, against ${cpu.idleMs.toFixed(0)} ms in an equal window without); at the ServiceMonitor's 30 s interval ${(cpu.perScrapeMs / 300).toFixed(3)}% of one core`);
     const [resets, changes] = disturbances(lab, worker);
     console.log(`while measuring: ${resets - before[0]} session resets by the agent, ${changes - before[1]} ILB backend state changes`);
   } finally {

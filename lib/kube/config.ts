@@ -20,6 +20,12 @@ export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv 
   } else {
     throw new KegError('KUBECONFIG_NOT_FOUND', 'no --kubeconfig, no $KUBECONFIG and not running in a cluster (no service account token)');
   }
-  if (!kc.getCurrentCluster()) throw new KegError('KUBECONFIG_INVALID', `kubeconfig ${file ?? '(in-cluster)'} has no current cluster`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KegError('KUBECONFIG_INVALID', `kubeconfig ${file ?? '(in-cluster)'} has no current cluster`);
+  // The client refuses plain HTTP on every request; left alone, the part
+  // would retry that for ever as if the API server were down.
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw new KegError('KUBECONFIG_INVALID', `kubeconfig ${file ?? '(in-cluster)'}: server ${cluster.server} is plain HTTP, which the client only allows with insecure-skip-tls-verify: true; use https`);
+  }
   return kc;
 }
