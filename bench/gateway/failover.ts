@@ -30,7 +30,8 @@ const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.leng
 const MODES = { agent: [], 'lb-only': ['--fast-recovery=false'] } as const;
 type Mode = keyof typeof MODES;
 
-const lab = await Lab.start({ log: createLogger({ level: 'warn' }), workers: 1, probeIntervalMs: Number(values['lb-probe-ms']) });
+// KEG_E2E_KEEP=1 keeps the lab's logs, as in the e2e tests.
+const lab = await Lab.start({ log: createLogger({ level: 'warn' }), workers: 1, probeIntervalMs: Number(values['lb-probe-ms']), keepDir: process.env.KEG_E2E_KEEP === '1' });
 const results: Record<Mode, { ms: number; failed: number }[]> = { agent: [], 'lb-only': [] };
 try {
   await startOperator(lab);
