@@ -12,32 +12,19 @@ import { KubeRest } from '../lib/kube/rest.ts';
 import { createLogger } from '../lib/log.ts';
 import { KEY_SECRET_NAMESPACE, partKubeconfig } from '../testenv/helm/accounts.ts';
 import { startTestKube } from '../testenv/kubeapi/index.ts';
+import { tableRow } from '../testenv/kubeapi/table.ts';
 import { GatewayReports, summarize } from './gateway-reports.ts';
 import { OPERATOR_NS, POOL, POOL_VMSS, createSgc, getSgc, operatorKubeconfig, sgcPath, startOperator, startWorld, waitFor, waitReady } from './testing.ts';
 
 const NS = 'default';
 const [N0, N1] = [`${POOL_VMSS}000000`, `${POOL_VMSS}000001`];
 const INTERVAL_MS = 2_000;
-const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io';
 
 /** Writes a node's GatewayStatus as its daemon does: the object, then its status. */
 async function report(rest: KubeRest, namespace: string, node: string, gateways: GatewaySummary[]): Promise<void> {
   const path = resourcePath(RESOURCES.GatewayStatus, namespace);
   await rest.create(path, { apiVersion: API_VERSION, kind: KINDS.GatewayStatus, metadata: { name: node }, spec: { nodeName: node } }).catch(() => undefined);
   await rest.patch(resourcePath(RESOURCES.GatewayStatus, namespace, node, 'status'), { status: { gateways } }, 'merge');
-}
-
-interface Table {
-  columnDefinitions: { name: string; type: string; priority: number }[];
-  rows: { cells: unknown[]; object: { metadata: { name: string } } }[];
-}
-
-/** The row kubectl get would print for one SGC, by column name, and each column's priority. */
-async function tableRow(rest: KubeRest, name: string): Promise<{ cells: Record<string, unknown>; priority: Record<string, number> }> {
-  const table = await rest.get<Table>(sgcPath(NS), { accept: TABLE });
-  const row = table.rows.find((r) => r.cells[0] === name);
-  const cells = Object.fromEntries(table.columnDefinitions.map((c, i) => [c.name, row?.cells[i]]));
-  return { cells, priority: Object.fromEntries(table.columnDefinitions.map((c) => [c.name, c.priority])) };
 }
 
 t.test('SGC status names the nodes serving it and their peers; kubectl get -o wide prints them', async (t) => {
@@ -67,7 +54,7 @@ t.test('SGC status names the nodes serving it and their peers; kubectl get -o wi
     await report(rest, OPERATOR_NS, N1, [gw(4999)]);
     const s = await sgcWith('both nodes serving', (x) => x.status?.servingGateways === '2/2' && x.status.peerCount === 5000);
     t.same(s.status?.gateways, [{ node: N0, ready: true, peerCount: 5000 }, { node: N1, ready: true, peerCount: 4999 }]);
-    const { cells, priority } = await tableRow(rest, 'gw');
+    const { cells, priority } = await tableRow(rest, sgcPath(NS), 'gw');
     t.match(cells, { Serving: '2/2', Peers: 5000, Gateways: `${N0}(5000),${N1}(4999)`, Ready: 'True' });
     t.match(priority, { Serving: 0, Peers: 0, Ready: 0, Gateways: 1 }, 'Serving and Peers always, Gateways with -o wide');
   });
@@ -100,13 +87,15 @@ t.test('SGC status names the nodes serving it and their peers; kubectl get -o wi
     t.equal(s.status?.gatewaySummary, `${N1}(not ready),${N0}(5020)`, 'the node not ready first');
   });
 
+  /** The SGC as stored once both nodes report `peers` peers. */
+  const stored = async (peers: number) => {
+    await report(rest, OPERATOR_NS, N0, [gw(peers)]);
+    await report(rest, OPERATOR_NS, N1, [gw(peers)]);
+    await sgcWith(`${peers} peers in status`, (x) => x.status?.servingGateways === '2/2' && x.status.gateways?.every((g) => g.peerCount === peers) === true);
+    return JSON.stringify(await rest.get(sgcPath(NS, 'gw')));
+  };
+
   await t.test('the SGC\'s size does not depend on peer counts (10,000 peers per node)', async (t) => {
-    const stored = async (peers: number) => {
-      await report(rest, OPERATOR_NS, N0, [gw(peers)]);
-      await report(rest, OPERATOR_NS, N1, [gw(peers)]);
-      await sgcWith(`${peers} peers in status`, (x) => x.status?.servingGateways === '2/2' && x.status.gateways?.every((g) => g.peerCount === peers) === true);
-      return JSON.stringify(await rest.get(sgcPath(NS, 'gw')));
-    };
     const one = await stored(1);
     const many = await stored(10_000);
     t.equal(many.replace(/\d+/g, '0'), one.replace(/\d+/g, '0'), 'the same object but for the numbers');
@@ -115,6 +104,8 @@ t.test('SGC status names the nodes serving it and their peers; kubectl get -o wi
   });
   t.notMatch(op.logs.join('\n'), /forbidden/i, 'no RBAC denial');
 });
+
+const entry = (peerCount: number, ready = true, uid = 'u1'): GatewaySummary => ({ staticGatewayConfiguration: 'app/a', uid, ready, peerCount });
 
 t.test('GatewayReports: counts-only changes wait for the interval, nodes and readiness do not', async (t) => {
   const kube = await startTestKube(t);
@@ -128,7 +119,6 @@ t.test('GatewayReports: counts-only changes wait for the interval, nodes and rea
   await reports.informer.start();
   t.teardown(() => reports.informer.stop());
   const sgc: StaticGatewayConfiguration = { metadata: { namespace: 'app', name: 'a', uid: 'u1' }, spec: { provisionPublicIps: true, defaultRoute: 'staticEgressGateway' } };
-  const entry = (peerCount: number, ready = true, uid = 'u1'): GatewaySummary => ({ staticGatewayConfiguration: 'app/a', uid, ready, peerCount });
   const settled = async (n: number) => waitFor(`${n} enqueues`, async () => queued.length >= n, 10_000);
 
   await report(kube.rest, ns, 'n0', [entry(1)]);
