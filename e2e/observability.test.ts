@@ -16,7 +16,7 @@ import { alertQueries, dashboardQueries, declaredNames, metricNamesIn } from '..
 import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
-t.test('data-path metrics move with traffic; the dashboard and alerts read only served metrics', async (t) => {
+t.test('data-path metrics move with traffic; the dashboard and alerts read only served metrics; the SGC names its gateway nodes', async (t) => {
   const lab = await startE2eLab(t, { workers: 1 });
   const w = lab.workers[0] as NonNullable<typeof lab.workers[0]>;
   await applySgc(lab, 'default', 'sgc', { gatewayNodepoolName: 'gwpool' });
