@@ -2,15 +2,21 @@
 // figures move with a pod's traffic, the agent and the operator count what
 // they did, and every metric the chart's dashboard and alerts read is one
 // the parts really serve (their /metrics declarations, not a list of names).
+// The SGC names the gateway nodes serving it and their peers, as
+// `kubectl get sgc -o wide` prints it.
 import t from 'tap';
 import { createPod } from '../lab/kubelet.ts';
 import { scrapeAll, sumOf } from '../lab/metrics.ts';
-import { applySgc, getFrom, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
+import { applySgc, getFrom, getSgc, inPrefix, waitEgress, waitSgcReady } from '../lab/scenario.ts';
 import { ECHO_IP } from '../lab/plan.ts';
+import { RESOURCES } from '../lib/api/resources.ts';
+import { resourcePath } from '../lib/kube/paths.ts';
+import { tableRow } from '../testenv/kubeapi/table.ts';
 import { alertQueries, dashboardQueries, declaredNames, metricNamesIn } from '../testenv/monitoring.ts';
+import { until } from '../testenv/wait.ts';
 import { startE2eLab } from './fixture.ts';
 
-t.test('data-path metrics move with traffic; the dashboard and alerts read only served metrics', async (t) => {
+t.test('data-path metrics move with traffic; the dashboard and alerts read only served metrics; the SGC names its gateway nodes', async (t) => {
   const lab = await startE2eLab(t, { workers: 1 });
   const w = lab.workers[0] as NonNullable<typeof lab.workers[0]>;
   await applySgc(lab, 'default', 'sgc', { gatewayNodepoolName: 'gwpool' });
@@ -46,4 +52,15 @@ t.test('data-path metrics move with traffic; the dashboard and alerts read only 
     const missing = metricNamesIn(q.expr).filter((n) => !served.has(n));
     t.same(missing, [], `${q.where}: every metric it reads is served`);
   }
+
+  // Peer counts reach the SGC within the operator's 10 s interval.
+  const nodes = lab.gateways.map((g) => g.computerName).sort();
+  const serving = `${nodes.length}/${nodes.length}`;
+  const shown = await until('the SGC to name its gateway nodes with the pod\'s peer', async () => {
+    const s = await getSgc(lab, 'default', 'sgc');
+    return s.status?.servingGateways === serving && s.status.peerCount === 1 ? s : undefined;
+  }, 60_000, 500);
+  t.same(shown.status?.gateways, nodes.map((node) => ({ node, ready: true, peerCount: 1 })), 'every gateway node serves it and holds the pod\'s peer');
+  const { cells } = await tableRow(lab.kube.rest, resourcePath(RESOURCES.StaticGatewayConfiguration, 'default'), 'sgc');
+  t.match(cells, { Serving: serving, Peers: 1, Gateways: nodes.map((n) => `${n}(1)`).join(',') }, 'kubectl get sgc -o wide prints them');
 });

@@ -6,6 +6,7 @@
  *   GatewayLBConfiguration -> LB queue, SGC queue, VM queue (its pool may now exist)
  *   GatewayVMConfiguration -> VM queue, SGC queue, LB queue (LB deletion waits for it)
  *   gateway Node added or deleted -> VM queue of the gateways of its pool (operator/nodes.ts)
+ *   GatewayStatus (a gateway node's report) -> SGC queue of the gateways whose summary moved (operator/gateway-reports.ts)
  */
 import { GATEWAY_PROBE_PORT, KINDS } from '../lib/api/constants.ts';
 import { RESOURCES } from '../lib/api/resources.ts';
@@ -22,6 +23,7 @@ import { LbReconciler } from './lb.ts';
 import { SgcReconciler, parseSgcItem, type SgcItem } from './sgc.ts';
 import { VmReconciler } from './vm.ts';
 import { GatewayNodes } from './nodes.ts';
+import { GatewayReports } from './gateway-reports.ts';
 import { NicSync } from './nic-sync.ts';
 import { VmssSync } from './vmss-sync.ts';
 
@@ -41,15 +43,21 @@ export interface ControllerOptions {
   probePort?: number;
   /** Keys reconciled in parallel per kind; parallel keys are what batching merges, and most of a reconcile is waiting on ARM. Default 64. */
   concurrency?: number;
-  /** The gateway daemons' namespace: a deleted gateway node's GatewayStatus is removed there. Undefined: left alone. */
+  /**
+   * The gateway daemons' namespace: their GatewayStatus objects are summed up
+   * in the SGCs' status, and a deleted gateway node's is removed. Undefined: left alone.
+   */
   statusNamespace?: string;
+  /** Peer counts reach an SGC's status at most this often. Default 10 s. */
+  peerCountIntervalMs?: number;
 }
 
-type Key = (ns: string | undefined, name: string) => void;
+type Key = (ns: string | undefined, name: string, afterMs?: number) => void;
 
 export class Controller {
   private readonly informers: { sgc: Informer<SgcItem>; lb: Informer<GatewayLBConfiguration>; vm: Informer<GatewayVMConfiguration> };
   private readonly nodes: GatewayNodes;
+  private readonly reports: GatewayReports | undefined;
   private readonly queues: WorkQueue[] = [];
   private synced = false;
   private markSynced!: () => void;
@@ -69,8 +77,12 @@ export class Controller {
     const batchDelayMs = o.batchDelayMs ?? 200;
     const userErrorRetryMs = o.userErrorRetryMs ?? 60_000;
     const metrics = reconcileMetrics(o.registry, () => sgc.list());
+    const toSgcLater: Key = (ns, n, ms) => toSgc(ns, n, ms);
+    this.reports = o.statusNamespace === undefined ? undefined : new GatewayReports({
+      rest: o.rest, log, namespace: o.statusNamespace, enqueue: toSgcLater, ...(o.peerCountIntervalMs !== undefined && { intervalMs: o.peerCountIntervalMs }),
+    });
     const sgcR = new SgcReconciler({
-      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace, becameReady: (seconds) => metrics.sgcReady.observe(seconds),
+      rest: o.rest, log, events: new EventRecorder(o.rest, log), namespace: o.namespace, becameReady: (seconds) => metrics.sgcReady.observe(seconds), gateways: this.reports,
       get: (ns, n) => sgc.get(ns, n), getLb: (ns, n) => lb.get(ns, n), getVm: (ns, n) => vm.get(ns, n),
     });
     const lbR = new LbReconciler({
@@ -96,7 +108,7 @@ export class Controller {
         },
       });
       this.queues.push(q);
-      return (ns, n) => q.add(objectKey(ns, n));
+      return (ns, n, ms) => (ms === undefined ? q.add(objectKey(ns, n)) : q.addAfter(objectKey(ns, n), ms));
     };
     const toSgc = queue(KINDS.StaticGatewayConfiguration, (ns, n) => sgcR.reconcile(ns, n));
     const toLb = queue(KINDS.GatewayLBConfiguration, (ns, n) => lbR.reconcile(ns, n));
@@ -108,7 +120,7 @@ export class Controller {
   }
 
   private allInformers(): Informer<{ metadata: { name: string } }>[] {
-    return [...Object.values(this.informers), ...this.nodes.informers] as Informer<{ metadata: { name: string } }>[];
+    return [...Object.values(this.informers), ...this.nodes.informers, ...(this.reports ? [this.reports.informer] : [])] as Informer<{ metadata: { name: string } }>[];
   }
 
   /** Lists and watches everything; resolves once the caches are synced and reconciling has begun. */

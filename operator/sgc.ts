@@ -24,6 +24,7 @@ import { FINALIZERS, controllerRef, hasFinalizer, isDeleting, readyCondition, sa
 import { warnPodsOfDeletedGateway } from './in-use.ts';
 import { REASONS, reasonFor } from './reasons.ts';
 import { deleteKeySecret, ensureKeySecret } from './secret.ts';
+import type { GatewayReports } from './gateway-reports.ts';
 
 /** An SGC as the informer holds it: parsed, or with the reason it does not parse (so it can be told so). */
 export interface SgcItem {
@@ -56,6 +57,8 @@ export interface SgcReconcilerOptions {
   getVm: (namespace: string, name: string) => GatewayVMConfiguration | undefined;
   /** Seconds from an SGC's creation to its first Ready. */
   becameReady: (seconds: number) => void;
+  /** The gateway nodes' reports, summed up in the status; undefined: no such fields. */
+  gateways?: Pick<GatewayReports, 'fields' | 'forget'> | undefined;
 }
 
 /**
@@ -113,6 +116,7 @@ export class SgcReconciler {
     await this.ensureChild(sgc, RESOURCES.GatewayVMConfiguration, KINDS.GatewayVMConfiguration, this.o.getVm(namespace, name));
     const lb = this.o.getLb(namespace, name);
     const vm = this.o.getVm(namespace, name);
+    const report = this.o.gateways?.fields(sgc, (vm?.status?.gatewayVMProfiles ?? []).map((p) => p.nodeName));
     const status: StaticGatewayConfigurationStatus = {
       ...(vm?.status?.egressIpPrefix !== undefined ? { egressIpPrefix: vm.status.egressIpPrefix } : {}),
       gatewayServerProfile: {
@@ -121,8 +125,10 @@ export class SgcReconciler {
         publicKey,
         privateKeySecretRef: { apiVersion: 'v1', kind: 'Secret', name: gatewaySecretName(sgc.metadata.uid ?? ''), namespace: this.o.namespace },
       },
+      ...report?.fields,
     };
     await this.setStatus(item, status, readiness(lb, vm), profileReadiness(lb, vm));
+    if (report?.requeueAfterMs !== undefined) return { requeueAfterMs: report.requeueAfterMs };
   }
 
   private async delete(item: SgcItem): Promise<ReconcileResult> {
@@ -138,6 +144,7 @@ export class SgcReconciler {
     await setFinalizer(this.o.rest, RESOURCES.StaticGatewayConfiguration, item, FINALIZERS.sgc, false);
     this.warned.delete(uid ?? name);
     this.measured.delete(uid ?? name);
+    this.o.gateways?.forget(namespace, name);
     this.o.log.info('gateway deleted', { kind: KINDS.StaticGatewayConfiguration, namespace, name });
   }
 

@@ -70,13 +70,13 @@ export interface RunningOperator {
 }
 
 /** Runs the reconcilers in this process (fast LRO polling); stopped in teardown. */
-export async function startOperator(t: Teardown, w: World, opts: { vmRequeueMs?: number; tuning?: AzureTuning; log?: Logger; batchDelayMs?: number; rest?: KubeRest; namespace?: string; statusNamespace?: string } = {}): Promise<RunningOperator> {
+export async function startOperator(t: Teardown, w: World, opts: { vmRequeueMs?: number; tuning?: AzureTuning; log?: Logger; batchDelayMs?: number; rest?: KubeRest; namespace?: string; statusNamespace?: string; peerCountIntervalMs?: number } = {}): Promise<RunningOperator> {
   const logs: string[] = [];
   const log = opts.log ?? createLogger({ level: 'debug', write: (l) => logs.push(l) });
   const registry = createRegistry('operator', { processMetrics: false });
   const stopper = new AbortController();
   const azure = new Azure({ config: w.config, registry, log, signal: stopper.signal, pollIntervalMs: 50, retryBaseDelayMs: 100, ...opts.tuning });
-  const controller = new Controller({ rest: opts.rest ?? w.kube.rest, azure, log, registry, namespace: opts.namespace ?? OPERATOR_NS, vmRequeueMs: opts.vmRequeueMs ?? 600_000, batchDelayMs: opts.batchDelayMs ?? 100, userErrorRetryMs: 2_000, ...(opts.statusNamespace !== undefined && { statusNamespace: opts.statusNamespace }) });
+  const controller = new Controller({ rest: opts.rest ?? w.kube.rest, azure, log, registry, namespace: opts.namespace ?? OPERATOR_NS, vmRequeueMs: opts.vmRequeueMs ?? 600_000, batchDelayMs: opts.batchDelayMs ?? 100, userErrorRetryMs: 2_000, ...(opts.statusNamespace !== undefined && { statusNamespace: opts.statusNamespace }), ...(opts.peerCountIntervalMs !== undefined && { peerCountIntervalMs: opts.peerCountIntervalMs }) });
   await controller.start();
   let stopped = false;
   const stop = async () => {

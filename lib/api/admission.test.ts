@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
+import { tableRow } from '../../testenv/kubeapi/table.ts';
 import { CORE, resourcePath } from '../kube/paths.ts';
 import { KubeApiError } from '../kube/rest.ts';
 import { patchStatusIfChanged, setCondition } from '../kube/status.ts';
@@ -59,14 +60,12 @@ t.test('CRDs on a real apiserver', async (t) => {
     }
   });
 
-  await t.test('kubectl get shows prefix, gateway IP, port, readiness and age; short name sgc', async (t) => {
+  await t.test('kubectl get shows prefix, gateway IP, port, readiness, serving nodes, peers and age; short name sgc', async (t) => {
     const discovery = await rest.get<{ resources: { name: string; shortNames?: string[] }[] }>(`/apis/${GROUP}/${VERSION}`);
     t.same(discovery.resources.find((r) => r.name === 'staticgatewayconfigurations')?.shortNames, ['sgc']);
-    const table = await rest.get<{ columnDefinitions: { name: string }[] }>(resourcePath(SGC, 'samples'), {
-      accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
-    });
-    const columns = table.columnDefinitions.map((c) => c.name);
-    for (const want of ['Name', 'Prefix', 'Gateway IP', 'Port', 'Ready', 'Age']) t.ok(columns.includes(want), `column ${want}`);
+    const { priority } = await tableRow(rest, resourcePath(SGC, 'samples'), 'egress-public');
+    for (const want of ['Name', 'Prefix', 'Gateway IP', 'Port', 'Ready', 'Serving', 'Peers', 'Age']) t.equal(priority[want], 0, `column ${want}`);
+    for (const want of ['Reason', 'Nodepool', 'Gateways']) t.equal(priority[want], 1, `column ${want}, with -o wide`);
   });
 
   await t.test('status: conditions and observedGeneration are patched only when they change', async (t) => {

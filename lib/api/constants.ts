@@ -84,6 +84,8 @@ export const LIMITS = {
   excludeCidr: 43,
   gatewaysPerStatus: 256,
   vmProfiles: 1000,
+  /** An SGC's `status.gatewaySummary`: up to SUMMARY_NODES names of 253 characters with their counts, and the rest as `+N more`. */
+  gatewaySummary: 2048,
   conditions: 16,
   allowedNamespaceNames: 256,
   selectorExpressions: 32,

@@ -32,6 +32,7 @@ interface JsonSchema {
   maxItems?: number;
   maxLength?: number;
   pattern?: string;
+  format?: string;
   'x-kubernetes-validations'?: { rule: string; message: string; fieldPath?: string; reason?: string }[];
 }
 interface Crd {
@@ -47,7 +48,7 @@ interface Crd {
       served: boolean;
       storage: boolean;
       subresources?: { status?: object };
-      additionalPrinterColumns?: { name: string; jsonPath: string; type: string }[];
+      additionalPrinterColumns?: { name: string; jsonPath: string; type: string; priority?: number }[];
       schema: { openAPIV3Schema: JsonSchema };
     }[];
   };
@@ -158,8 +159,17 @@ t.test('SGC short name and printer columns', async (t) => {
     'Gateway IP': '.status.gatewayServerProfile.ip',
     Port: '.status.gatewayServerProfile.port',
     Ready: '.status.conditions[?(@.type=="Ready")].status',
+    Serving: '.status.servingGateways',
+    Peers: '.status.peerCount',
+    Gateways: '.status.gatewaySummary',
     Age: '.metadata.creationTimestamp',
   });
+  const wide = (crd.spec.versions[0]!.additionalPrinterColumns ?? []).filter((c) => c.priority === 1).map((c) => c.name);
+  t.same(wide, ['Reason', 'Nodepool', 'Gateways'], 'only these wait for -o wide');
+  for (const c of crd.spec.versions[0]!.additionalPrinterColumns ?? []) {
+    // The apiserver prints only a path's first match (tableconvertor): a column on a list would show one node.
+    t.notMatch(c.jsonPath, /\[\*\]|\.\.|\[\d*:/, `${c.name} reads one value`);
+  }
 });
 
 t.test('spec and status property names match the zod schemas', async (t) => {
@@ -196,6 +206,8 @@ t.test('defaults, enums, bounds and patterns agree with the TypeScript side', as
   t.equal(at(rootOf('PodEndpoint'), 'spec.staticGatewayConfiguration').maxLength, LIMITS.sgcReference);
   t.equal(at(rootOf('GatewayStatus'), 'status.gateways').maxItems, LIMITS.gatewaysPerStatus);
   t.equal(at(rootOf('GatewayVMConfiguration'), 'status.gatewayVMProfiles').maxItems, LIMITS.vmProfiles);
+  t.equal(at(rootOf('StaticGatewayConfiguration'), 'status.gateways').maxItems, LIMITS.vmProfiles, 'one per gateway node: as many as a pool holds');
+  t.equal(at(rootOf('StaticGatewayConfiguration'), 'status.gatewaySummary').maxLength, LIMITS.gatewaySummary);
   t.equal(at(rootOf('PodEndpoint'), 'spec.podPublicKey').pattern, WIREGUARD_KEY_PATTERN.source);
 
   const idRule = at(spec, 'publicIpPrefixId')['x-kubernetes-validations']![0]!.rule;
@@ -322,6 +334,19 @@ t.test('GatewayStatus holds per-gateway summaries only', async (t) => {
   t.throws(() => parseObject(GatewayStatusSchema, { metadata: { name: 'n', namespace: 'x' }, status: { gateways: tooMany } }), {
     message: /status\.gateways: Too many/,
   });
+});
+
+t.test('no status that reports on gateways can grow with peers: every list and string is bounded', async (t) => {
+  const unbounded = (node: JsonSchema, path: string): string[] => [
+    ...(node.type === 'array' && node.maxItems === undefined ? [path] : []),
+    ...(node.type === 'string' && node.maxLength === undefined && node.enum === undefined && node.format !== 'date-time' ? [path] : []),
+    ...Object.entries(node.properties ?? {}).flatMap(([k, v]) => unbounded(v, `${path}.${k}`)),
+    ...(node.items ? unbounded(node.items, `${path}[]`) : []),
+  ];
+  t.same(unbounded(at(rootOf('GatewayStatus'), 'status'), 'status'), [], 'GatewayStatus');
+  for (const field of ['gateways', 'servingGateways', 'peerCount', 'gatewaySummary']) {
+    t.same(unbounded(at(rootOf('StaticGatewayConfiguration'), `status.${field}`), field), [], `SGC status.${field}`);
+  }
 });
 
 t.test('formatPath writes paths as the API server does', async (t) => {

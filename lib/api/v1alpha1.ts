@@ -156,11 +156,24 @@ export const GatewayServerProfileSchema = z.object({
 });
 export type GatewayServerProfile = z.output<typeof GatewayServerProfileSchema>;
 
+/** One gateway node of an SGC as its GatewayStatus reports it (operator/gateway-reports.ts); never per peer. */
+export const SgcGatewayNodeSchema = z.object({
+  node: z.string().max(253),
+  ready: z.boolean(),
+  /** Absent when the node has not reported this gateway. */
+  peerCount: z.int().min(0).optional(),
+});
+export type SgcGatewayNode = z.output<typeof SgcGatewayNodeSchema>;
+
 export const StaticGatewayConfigurationStatusSchema = z.object({
   egressIpPrefix: z.string().optional(),
   gatewayServerProfile: GatewayServerProfileSchema.optional(),
   conditions: Conditions.optional(),
   observedGeneration: z.int().min(0).optional(),
+  gateways: z.array(SgcGatewayNodeSchema).max(LIMITS.vmProfiles).optional(),
+  servingGateways: z.string().max(32).optional(),
+  peerCount: z.int().min(0).optional(),
+  gatewaySummary: z.string().max(LIMITS.gatewaySummary).optional(),
 });
 export type StaticGatewayConfigurationStatus = z.output<typeof StaticGatewayConfigurationStatusSchema>;
 
