@@ -197,3 +197,12 @@ t.test('the chart\'s RBAC: the gateway reads key Secrets and nothing else', asyn
   t.equal(await status(operator, `/api/v1/namespaces/${NS}/secrets`, 'create', { metadata: { name: 'sgw-2222' } }), 403, 'only in the key namespace');
 });
 
+t.test('a gateway pod is started only once its own daemon serves the probe: its startupProbe checks the file --started-file names, in the pod\'s own emptyDir', async (t) => {
+  type Container = { args: string[]; startupProbe?: { exec?: { command: string[] } }; volumeMounts: { name: string; mountPath: string }[] };
+  const pod = podOf(find(await renderChart(), 'DaemonSet', '-daemon')) as unknown as { spec: { containers: Container[]; volumes: { name: string; emptyDir?: object }[] } };
+  const c = pod.spec.containers[0] as Container;
+  const file = c.args.find((a) => a.startsWith('--started-file='))?.slice('--started-file='.length) ?? '';
+  t.same(c.startupProbe?.exec?.command, ['test', '-e', file], `the startupProbe checks ${file}`);
+  const mount = c.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
+  t.ok(pod.spec.volumes.find((v) => v.name === mount?.name)?.emptyDir, 'which no other pod can write');
+});

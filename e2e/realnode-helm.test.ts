@@ -86,10 +86,9 @@ async function upgradeUnderLoad(t: Test, lab: Lab, prefix: string): Promise<void
   const failed = during.filter((ip) => ip === 'failed').length;
   t.same(during.filter((ip) => ip !== 'failed' && !inPrefix(ip, prefix)), [], 'every answer came from the prefix');
   t.comment(`helm upgrade under load: ${during.length} requests, ${failed} failed`);
-  // As e2e/failover.test.ts 9: seen 1 of 93 once, a 2 s stall of the tunnel and the
-  // stream while the new agent and gateway daemon started on this overloaded machine
-  // (load average near 30); the wireguard-go processes and the connection stayed.
-  t.equal(failed, 0, `no request failed (${during.length} made)`, failed === 0 ? {} : { todo: 'a roll under load still loses a request in some runs (cause not found)' });
+  // Lost requests here once came from kubelet taking a new gateway pod for
+  // Ready on the old daemon's word (docs/gateway.md, "Probe, drain, restart").
+  t.equal(failed, 0, `no request failed (${during.length} made)`);
   const atEnd = echoed();
   await until('the long-lived connection to flow after the upgrade', () => echoed() >= atEnd + 10, 30_000, 250);
   t.notMatch(realPodOutput(node, stream), /^closed$/m, 'the connection opened before the upgrade is still open and echoing');

@@ -1,3 +1,4 @@
+import { rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loggerFor, runCommand, shutdownSignal } from '../lib/cli.ts';
 import { ExecRunner } from '../lib/exec/runner.ts';
@@ -29,6 +30,19 @@ function adopted(daemon: GatewayDaemon): Promise<void> {
 }
 
 /**
+ * The --started-file says whether this process serves the load balancer
+ * probe. Only the container's own process can make it exist (it lives in the
+ * pod's own /tmp), unlike an answer on the probe or metrics port, which the
+ * daemon being replaced shares (SO_REUSEPORT). Removed at start too: a
+ * restarted container finds its predecessor's in the same emptyDir.
+ */
+async function markStarted(path: string | undefined, serving: boolean): Promise<void> {
+  if (path === undefined) return;
+  if (serving) await writeFile(path, `${process.pid}\n`);
+  else await rm(path, { force: true });
+}
+
+/**
  * `kube-egress-gateway gateway` with its validated config. Returns the exit
  * code: 0 after a drained shutdown, 1 when it cannot start.
  *
@@ -45,6 +59,7 @@ export async function run(cfg: GatewayConfig): Promise<number> {
   const log = loggerFor('gateway', cfg.logLevel);
   const stop = shutdownSignal(log);
   try {
+    await markStarted(cfg.startedFile, false);
     const nodeName = cfg.nodeName ?? (await nodeNameFromImds(cfg.imdsEndpoint));
     const rest = new KubeRest(loadKubeConfig(cfg.kubeconfig));
     const registry = createRegistry('gateway');
@@ -65,6 +80,7 @@ export async function run(cfg: GatewayConfig): Promise<number> {
       // Only now, with every gateway adopted or programmed: a probe answered
       // earlier would say 503 for gateways the old daemon still serves.
       probe = await startProbeServer({ ...cfg.probe, reusePort: true, ready: (uid) => !daemon.nodeGoingAway && daemon.reconciler.isReady(uid) });
+      await markStarted(cfg.startedFile, true);
       log.info('serving probes', { probePort: probe.port });
       await stopped;
     }
@@ -76,7 +92,7 @@ export async function run(cfg: GatewayConfig): Promise<number> {
       log.info('node not going away: exiting without a drain; the data path keeps serving');
     }
     await daemon.stop();
-    await Promise.all([probe?.close(), ops.close(), uninstall?.stop()]);
+    await Promise.all([probe?.close(), ops.close(), uninstall?.stop(), markStarted(cfg.startedFile, false)]);
     if (uninstall?.on) {
       log.info('uninstall switch on: removing the data path');
       await daemon.removeDatapath();

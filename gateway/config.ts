@@ -23,6 +23,7 @@ export const GATEWAY_FLAGS = {
   'check-node-pod-cidrs': flag.boolean('refuse a PodEndpoint whose IP is outside the pod ranges (spec.podCIDRs) of the node its agent stamped on it; for kubenet and Azure CNI overlay; watches Nodes'),
   'wireguard-host': flag.string('the tunnel host\'s socket (kube-egress-gateway wireguard-host): wireguard-go is started there, so tunnels outlive this daemon\'s container; empty: started by this daemon', { arg: 'PATH', default: '' }),
   'uninstall-configmap-name': flag.string('the uninstall switch, a ConfigMap in --namespace (the agent\'s, data.uninstall "true"): while it is on, the daemon removes its whole data path when it stops; empty: no switch', { arg: 'NAME', default: DEFAULT_UNINSTALL_CONFIGMAP }),
+  'started-file': flag.string('created once this process answers the load balancer probe, removed at start and exit: for an exec startupProbe, as HTTP probes may reach the daemon being replaced (both bind the ports with SO_REUSEPORT); empty: none', { arg: 'PATH', default: '' }),
   'check-pod-endpoints': flag.boolean('refuse a PodEndpoint that its Pod (same namespace and name) contradicts: no such Pod, another node, another IP; one GET per endpoint, verdicts kept while the endpoint is unchanged; needs get on pods'),
   ...COMMON_FLAGS,
 } as const;
@@ -50,6 +51,8 @@ export interface GatewayConfig {
   uninstallConfigMap?: string;
   /** The tunnel host's socket; undefined: wireguard-go is started by the daemon. */
   wireguardHost?: string;
+  /** Exists while this process serves the load balancer probe; undefined: none. */
+  startedFile?: string;
 }
 
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
@@ -63,6 +66,7 @@ const FlagsSchema = z.object({
   'host-interface': z.string().regex(IFNAME, 'an interface name'),
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name'),
   'wireguard-host': z.union([z.literal(''), z.string().startsWith('/', 'an absolute path')]),
+  'started-file': z.union([z.literal(''), z.string().startsWith('/', 'an absolute path')]),
   'uninstall-configmap-name': z.union([z.literal(''), z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a ConfigMap name')]),
 });
 
@@ -95,6 +99,7 @@ export function gatewayConfig(v: Values<typeof GATEWAY_FLAGS>, env: NodeJS.Proce
     checkPodEndpoints: v['check-pod-endpoints'],
     namespace: f.namespace,
     ...(f['wireguard-host'] !== '' && { wireguardHost: f['wireguard-host'] }),
+    ...(f['started-file'] !== '' && { startedFile: f['started-file'] }),
     ...(f['uninstall-configmap-name'] !== '' && { uninstallConfigMap: f['uninstall-configmap-name'] }),
   };
 }

@@ -1,4 +1,6 @@
 // Probe, status, metrics, node identity from IMDS, drain, complete removal, and the uninstall switch.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { RESOURCES } from '../lib/api/resources.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
@@ -17,10 +19,14 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   t.teardown(() => imds.close());
   await lab.forwardToNode(imds.port);
   const empty = await lab.state();
-  let daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s']);
+  // What a restarted container finds in its pod's emptyDir: the previous daemon's file.
+  const started = join(t.testdir(), 'serving-probes');
+  writeFileSync(started, 'stale\n');
+  let daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s', '--started-file', started]);
   t.teardown(() => { if (!t.passing()) t.comment(daemon.output()); });
 
   t.ok(await waitFor(async () => (await lab.httpStatus('/readyz', 8080)) === 200, 20_000), 'daemon up, probes bound after its first pass');
+  t.match(readFileSync(started, 'utf8'), /^\d+\n$/, '--started-file: written anew by this daemon once it serves probes');
   t.equal(await lab.httpStatus('/gw/00000000-0000-0000-0000-000000000000'), 503, 'unknown UID: 503');
   for (const bad of ['/gw/', '/gw/not-a-uid', '/gw/../etc/passwd', '/gw/00000000-0000-0000-0000-000000000000/x']) {
     t.equal(await lab.httpStatus(bad), 400, `malformed ${bad}: 400`);
@@ -98,6 +104,7 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   })();
   daemon.proc.kill('SIGTERM');
   t.equal(await daemon.exited, 0, 'a restart exits 0');
+  t.notOk(existsSync(started), '--started-file removed at exit');
   polling.abort();
   await poll;
   t.match(daemon.output(), /node not going away: exiting without a drain/, 'without a drain');

@@ -30,13 +30,13 @@ t.test('rules, pools, secondary IPs and public IPs become router config', async 
           { properties: { frontendIPConfiguration: { id: `${LB}/frontendIPConfigurations/vmss-uid` }, backendAddressPool: { id: POOL }, frontendPort: 6000, probe: { id: `${LB}/probes/p1` } } },
           { properties: { frontendIPConfiguration: { id: `${LB}/frontendIPConfigurations/gone` }, frontendPort: 6001, probe: { id: `${LB}/probes/p1` } } },
         ],
-        probes: [{ id: `${LB}/probes/p1`, properties: { port: 8082, requestPath: '/gw/sgc-uid' } }],
+        probes: [{ id: `${LB}/probes/p1`, properties: { port: 8082, requestPath: '/gw/sgc-uid', intervalInSeconds: 5, probeThreshold: 2 } }],
       },
     },
     '/subscriptions/s/resourcegroups/rg': { name: 'rg' },
   };
   t.same(azureView(inventory), {
-    frontends: [{ ip: '10.224.0.7', port: 6000, probePort: 8082, probePath: '/gw/sgc-uid', backends: ['10.224.0.4', '10.224.0.5'] }],
+    frontends: [{ ip: '10.224.0.7', port: 6000, probePort: 8082, probePath: '/gw/sgc-uid', probeThreshold: 2, backends: ['10.224.0.4', '10.224.0.5'] }],
     secondaryRoutes: [{ ip: '10.224.0.9', nodeIp: '10.224.0.5' }, { ip: '10.224.0.8', nodeIp: '10.224.0.4' }],
     publicIps: [{ privateIp: '10.224.0.9', publicIp: '20.0.0.1' }, { privateIp: '10.224.0.8', publicIp: '20.0.0.0' }],
   });

@@ -31,7 +31,7 @@ const Lb = z.object({
         probe: Ref.optional(),
       }),
     })).default([]),
-    probes: z.array(z.object({ id: z.string(), properties: z.object({ port: z.number(), requestPath: z.string().optional() }) })).default([]),
+    probes: z.array(z.object({ id: z.string(), properties: z.object({ port: z.number(), requestPath: z.string().optional(), probeThreshold: z.number().optional() }) })).default([]),
   }),
 });
 
@@ -71,6 +71,9 @@ export function azureView(inventory: Record<string, unknown>): AzureView {
       view.frontends.push({
         ip: fe.properties.privateIPAddress, port: r.frontendPort,
         probePort: probe.properties.port, probePath: probe.properties.requestPath ?? '/',
+        // What the operator created (operator/lb-model.ts); Azure's default when unset is 1. The
+        // interval stays the lab's (probeIntervalMs), shorter than Azure's 5 s to keep tests quick.
+        probeThreshold: probe.properties.probeThreshold ?? 1,
         backends: [...new Set(poolMembers.get(lower(r.backendAddressPool?.id ?? '')) ?? [])].sort(),
       });
     }

@@ -39,13 +39,12 @@ t.test('lab network: default outbound, public IP NAT, ILB spread and failover', 
   const config = join(dir, 'router.json');
   const status = join(dir, 'router-status.json');
   writeFileSync(config, JSON.stringify({
-    frontends: [{ ip: FRONTEND, port: 6000, probePort: 8082, probePath: '/gw/test', backends: [gw1.ip, gw2.ip] }],
-    secondaryRoutes: [{ ip: '10.224.0.100', nodeIp: gw1.ip }],
-    publicIps: [{ privateIp: '10.224.0.100', publicIp: '20.1.2.3' }],
     // Probes time out after one interval (200 ms): on a busy machine a single
     // slow answer must not take a healthy backend out in the middle of a check.
+    frontends: [{ ip: FRONTEND, port: 6000, probePort: 8082, probePath: '/gw/test', probeThreshold: 3, backends: [gw1.ip, gw2.ip] }],
+    secondaryRoutes: [{ ip: '10.224.0.100', nodeIp: gw1.ip }],
+    publicIps: [{ privateIp: '10.224.0.100', publicIp: '20.1.2.3' }],
     probeIntervalMs: 200,
-    unhealthyThreshold: 3,
   }));
   start(lab.router, 'router', './router/main.ts', ['--config', config, '--status', status]);
   const echo = start(lab.internet, 'echo', './echo.ts', ['--address', ECHO_IP, '--port', '80']);

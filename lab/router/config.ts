@@ -12,6 +12,8 @@ export const RouterConfigSchema = z.object({
     /** HTTP probe, as the Azure ILB does it: GET http://<backend>:<probePort><probePath>, healthy on 200. */
     probePort: z.number().int().min(1).max(65535),
     probePath: z.string().startsWith('/'),
+    /** The probe's probeThreshold: consecutive failures before a backend leaves rotation. Absent: unhealthyThreshold. */
+    probeThreshold: z.number().int().min(1).optional(),
     backends: z.array(Ipv4),
   })).default([]),
   /** Addresses owned by a node's NIC besides its primary one (secondary ipConfigs). */
@@ -22,7 +24,7 @@ export const RouterConfigSchema = z.object({
   publicIps: z.array(z.object({ privateIp: Ipv4, publicIp: Ipv4 })).default([]),
   /** How often backends are probed. Azure's default is 5 s. */
   probeIntervalMs: z.number().int().min(50).default(5_000),
-  /** Consecutive failures before a backend leaves rotation. Azure's default is 1 (probe threshold). */
+  /** Consecutive failures before a backend leaves rotation, for frontends whose probe names none. Azure's default is 1. */
   unhealthyThreshold: z.number().int().min(1).default(1),
 });
 export type RouterConfig = z.output<typeof RouterConfigSchema>;

@@ -7,7 +7,7 @@ import { Ip, type Route } from '../../lib/net/ip.ts';
 import { Nft } from '../../lib/net/nft.ts';
 import type { Logger } from '../../lib/log.ts';
 import { backendMark } from '../plan.ts';
-import { RouterConfigSchema, frontendKey, type RouterConfig } from './config.ts';
+import { RouterConfigSchema, frontendKey, type Frontend, type RouterConfig } from './config.ts';
 import { ROUTER_TABLE, backendRulePriority, desiredRoutes, renderRouterTable, type RouteEntry } from './render.ts';
 
 export interface RouterDaemonOptions {
@@ -118,15 +118,20 @@ export class RouterDaemon {
     const probes = this.config.frontends.flatMap((fe) => fe.backends.map(async (ip) => {
       const key = `${frontendKey(fe)}@${ip}`;
       const ok = await probe(`http://${ip}:${fe.probePort}${fe.probePath}`, timeoutMs);
-      this.failures.set(key, ok ? 0 : (this.failures.get(key) ?? this.config.unhealthyThreshold) + 1);
+      this.failures.set(key, ok ? 0 : (this.failures.get(key) ?? this.threshold(fe)) + 1);
     }));
     await Promise.all(probes);
+  }
+
+  /** Consecutive failures that take a backend of `fe` out of rotation. */
+  private threshold(fe: Frontend): number {
+    return fe.probeThreshold ?? this.config.unhealthyThreshold;
   }
 
   private health(): Map<string, string[]> {
     const healthy = new Map<string, string[]>();
     for (const fe of this.config.frontends) {
-      const ok = fe.backends.filter((ip) => (this.failures.get(`${frontendKey(fe)}@${ip}`) ?? this.config.unhealthyThreshold) < this.config.unhealthyThreshold);
+      const ok = fe.backends.filter((ip) => (this.failures.get(`${frontendKey(fe)}@${ip}`) ?? this.threshold(fe)) < this.threshold(fe));
       healthy.set(frontendKey(fe), ok);
     }
     return healthy;

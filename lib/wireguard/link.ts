@@ -60,7 +60,9 @@ export const ALIAS_PREFIX = 'keg-wg:';
 
 const UNSUPPORTED_KIND = /Unknown device type|Operation not supported/i;
 const LINK_EXISTS = /File exists/;
-const LINK_MISSING = /Cannot find device|does not exist|cannot open .*No such file/;
+// "No such device": the link went between ip's name lookup and its request
+// (RTNETLINK ENODEV), e.g. a wireguard-go tun whose process is just ending.
+const LINK_MISSING = /Cannot find device|does not exist|No such device|cannot open .*No such file/;
 
 /**
  * Creates, moves, finds and deletes WireGuard links with one behaviour whether
