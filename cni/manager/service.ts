@@ -112,8 +112,9 @@ export class CniService {
         };
         await settled([endpoint(), wire(this.o.net, record, link, key, cfg, (r) => this.o.pods.write(r.containerId, r))]);
         if (expired()) throw pastDeadline();
-        // Off the answer's path: no gateway the pod could roam to has a session with it yet.
-        void this.guard(record);
+        // After the answer is written (its process start would block the loop
+        // first): no gateway the pod could roam to has a session with it yet.
+        setImmediate(() => void this.guard(record));
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
         await this.removeNow(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));

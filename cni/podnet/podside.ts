@@ -24,16 +24,18 @@ export interface PodSidePlan {
  * The script is fixed; what varies arrives on stdin and is never parsed as
  * shell. Each process start costs the agent's event loop a fork, one after
  * the other (~4 ms idle, tens of ms on a loaded node), and each exec waits
- * its turn for a CPU: four tools, one start.
+ * its turn for a CPU: four tools, one start. The script is one line (nft
+ * takes `;` for a line's end) so that a shell started ahead can become it
+ * (lib/exec/warm.ts).
  */
 const POD_SCRIPT = [
   'ip -4 -j route show table main',
   'echo 1 > /proc/sys/net/ipv4/conf/all/src_valid_mark',
   'rules=',
-  'while IFS= read -r line && [ "$line" != . ]; do rules="$rules$line\n"; done',
+  'while IFS= read -r line && [ "$line" != . ]; do rules="$rules$line;"; done',
   'nft "$rules"',
   'exec ip -4 -batch -',
-].join('\n');
+].join('; ');
 
 /**
  * Runs the pod side as a conversation: `plan` gets the pod's main table (it
