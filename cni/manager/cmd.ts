@@ -25,7 +25,7 @@ import { Recovery, returnPinnedToBalancer } from './recovery.ts';
 import { guardPods, TunnelGuard } from './tunnel-guard.ts';
 import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
-import { CniService } from './service.ts';
+import { AFTER_ANSWER_MS, CniService } from './service.ts';
 
 export function main(args: string[]): Promise<number> {
   return runCommand(cniManagerCommand, args);
@@ -104,7 +104,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   });
   exclusions.start();
   // Two shells ready: an ADD's link move and pod side start without a fork of this process.
-  const runner = new WarmRunner(deps.runner ?? new ExecRunner(), 2);
+  const runner = new WarmRunner(deps.runner ?? new ExecRunner(), 2, AFTER_ANSWER_MS);
   const links = new WgLinks(runner, { host: flags['wireguard-host'] || undefined });
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
   const events = new EventRecorder(rest, log, 'kube-egress-gateway-cni-manager');

@@ -74,9 +74,9 @@ class Warm {
  * (fork) blocks the caller's event loop for a time that grows with its
  * memory: ~1 ms for a bare Node process, ~13 ms at 260 MB (measured,
  * docs/performance.md), and the node agent starts two per ADD on the ADD's
- * critical path. Used shells are replaced once no command is running, on
- * the next turn of the loop, so the replacement forks come after the work
- * that used them, not in its middle.
+ * critical path. Used shells are replaced once no command is running, so
+ * the replacement forks come after the work that used them, not in its
+ * middle.
  *
  * A command that cannot be handed over this way (an argument with a
  * newline, its own environment or working directory, no shell ready) runs
@@ -89,10 +89,17 @@ export class WarmRunner implements CommandRunner {
   private running = 0;
   private stopped = false;
 
-  /** The shells are started once the first command has run and nothing runs. */
-  constructor(base: CommandRunner, size: number) {
+  private readonly delayMs: number;
+
+  /**
+   * The shells are started once the first command has run and nothing has
+   * run for `delayMs` (the caller's answer goes out first, and whoever reads
+   * it gets a CPU before the forks).
+   */
+  constructor(base: CommandRunner, size: number, delayMs = 0) {
     this.base = base;
     this.size = size;
+    this.delayMs = delayMs;
   }
 
   run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
@@ -100,7 +107,7 @@ export class WarmRunner implements CommandRunner {
     this.running++;
     const result = warm === undefined ? this.base.run(argv, options) : warm.run({ argv, options });
     const settled = () => {
-      if (--this.running === 0) setImmediate(() => this.fill());
+      if (--this.running === 0) setTimeout(() => this.fill(), this.delayMs);
     };
     result.then(settled, settled);
     return result;
