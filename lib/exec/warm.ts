@@ -79,13 +79,13 @@ class Warm {
  * middle.
  *
  * A command that cannot be handed over this way (an argument with a
- * newline, its own environment or working directory, no shell ready) runs
- * through the base runner, as before.
+ * newline or a NUL, its own environment or working directory, no shell
+ * ready) runs through the base runner, as before.
  */
 export class WarmRunner implements CommandRunner {
   private readonly base: CommandRunner;
   private readonly size: number;
-  private readonly ready: Warm[] = [];
+  private ready: Warm[] = [];
   private running = 0;
   private stopped = false;
 
@@ -125,7 +125,7 @@ export class WarmRunner implements CommandRunner {
   }
 
   private handOver(argv: readonly string[], options: RunOptions): boolean {
-    return argv.length > 0 && options.env === undefined && options.cwd === undefined && !argv.some((a) => a.includes('\n'));
+    return argv.length > 0 && options.env === undefined && options.cwd === undefined && !argv.some((a) => a.includes('\n') || a.includes('\0'));
   }
 
   private take(): Warm | undefined {
@@ -134,7 +134,7 @@ export class WarmRunner implements CommandRunner {
   }
 
   private fill(): void {
-    for (let i = this.ready.findIndex((w) => w.exited); i >= 0; i = this.ready.findIndex((w) => w.exited)) this.ready.splice(i, 1);
+    this.ready = this.ready.filter((w) => !w.exited);
     while (!this.stopped && this.running === 0 && this.ready.length < this.size) this.ready.push(new Warm(this.base));
   }
 }
