@@ -35,9 +35,9 @@ export interface PodNet {
  * (podside.ts): sysctl, nft beside the route read, then the routes through
  * the primary interface and the ingress table and rule, and once the link
  * has arrived, wg0 up and the routes through it. Both run in shells started
- * ahead (lib/exec/warm.ts), so neither waits for a fork of the agent. Both branches are waited for
- * before a failure is reported, so the undo never races a command still
- * under way.
+ * ahead (lib/exec/warm.ts), so neither waits for a fork of the agent. Both
+ * branches are waited for before a failure is reported, so the undo never
+ * races a command still under way.
  */
 export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
   const t0 = performance.now();

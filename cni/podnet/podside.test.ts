@@ -53,13 +53,24 @@ t.test('a primary interface other than CNI_IFNAME gets the nft table again, for 
   t.notMatch(table, /eth0/);
 });
 
-t.test('a failing plan kills the process and is what the pod side rejects with', async (t) => {
+t.test('a failing plan stops the batch, and the pod side rejects with it once nft is done', async (t) => {
   const { ns, run } = await pod(t, 'eth0');
   const err = new Error('no default route of the primary');
   await t.rejects(applyPodSide(inNetns(new ExecRunner(), ns.path), 'eth0', () => {
     throw err;
   }), err);
-  t.notMatch((await run.run(['ip', '-4', 'route'])).stdout, /10\.9\.0\.0/);
+  t.match((await run.run(['nft', 'list', 'table', 'inet', NFT_TABLE])).stdout, /iifname "eth0"/, 'nft finished before the failure was reported: an undo after it sees the table');
+});
+
+t.test('a failing later step: what came before went in, and the pod side rejects with it', async (t) => {
+  const { ns, run } = await pod(t, 'eth0');
+  const err = new Error('the move failed');
+  await t.rejects(applyPodSide(inNetns(new ExecRunner(), ns.path), 'eth0', () => ({
+    ifname: 'eth0',
+    now: [['route', 'replace', '10.9.0.0/16', 'via', '10.77.0.1', 'dev', 'eth0']],
+    later: () => Promise.reject(err),
+  })), err);
+  t.match((await run.run(['ip', '-4', 'route', 'show', '10.9.0.0/16'])).stdout, /via 10\.77\.0\.1/, 'what came before went in');
 });
 
 t.test('a failing route command fails the pod side with ip\'s error', async (t) => {

@@ -45,8 +45,10 @@ const POD_SCRIPT = [
  * The nft table is loaded for `ifname` before the table is read (the
  * primary interface is the runtime's CNI_IFNAME but for a rare chain); when
  * the plan names another interface, the table is loaded again for it once
- * the process is done. A failure of `plan` or of `later` kills the process
- * and is what this rejects with.
+ * the process is done. A failure of `plan` or of `later` ends the input
+ * instead of killing the process: ip stops, the shell waits for nft, and
+ * only then does this reject with that failure, so the caller's undo never
+ * races an nft still loading the table.
  */
 export async function applyPodSide(podRunner: CommandRunner, ifname: string, plan: (main: Route[]) => PodSidePlan): Promise<void> {
   const listing = firstLine();
@@ -61,7 +63,6 @@ export async function applyPodSide(podRunner: CommandRunner, ifname: string, pla
       yield batchInput(await p.later());
     } catch (err) {
       failure = err;
-      throw err;
     }
   }
   try {
@@ -69,6 +70,7 @@ export async function applyPodSide(podRunner: CommandRunner, ifname: string, pla
   } catch (err) {
     throw failure ?? err;
   }
+  if (failure !== undefined) throw failure;
   if (primary !== ifname) await new Nft(podRunner).replaceTable('inet', NFT_TABLE, nftBody(primary));
 }
 

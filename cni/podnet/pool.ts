@@ -18,8 +18,6 @@ export interface LinkPoolOptions {
   log: Logger;
   /** Pause after a failed refill, so a host that cannot create links is not hammered. */
   retryMs?: number;
-  /** How long a refill waits before its first link (default REFILL_DELAY_MS). */
-  refillDelayMs?: number;
 }
 
 /**
@@ -111,7 +109,7 @@ export class LinkPool {
    */
   refill(): void {
     if (this.stopped || this.filling !== undefined || this.ready.length >= this.o.size) return;
-    this.filling = sleep(this.o.refillDelayMs ?? REFILL_DELAY_MS).then(() => this.fill()).finally(() => (this.filling = undefined));
+    this.filling = sleep(REFILL_DELAY_MS).then(() => this.fill()).finally(() => (this.filling = undefined));
   }
 
   private async fill(): Promise<void> {
