@@ -44,10 +44,11 @@ export interface CniServiceOptions {
 /**
  * How long background work an ADD causes (its tunnel's guard, shells
  * started ahead) waits after the answer: the plugin still needs a CPU to
- * read it and exit, and a fork of this process blocks its event loop (and
- * takes a CPU) for ~4 to 15 ms.
+ * read it and exit (10 to 30 ms from the answer to its exit in a trace at a
+ * load of 10), and a fork of this process blocks its event loop (and takes
+ * a CPU) for ~4 to 15 ms. As long as the spare refill's pause (pool.ts).
  */
-export const AFTER_ANSWER_MS = 20;
+export const AFTER_ANSWER_MS = 50;
 
 /** The agent's answers to the plugin; the socket server only routes and validates. */
 export class CniService {
