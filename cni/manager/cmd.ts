@@ -7,6 +7,7 @@ import { KubeRest } from '../../lib/kube/rest.ts';
 import { createRegistry, startOpsServer } from '../../lib/metrics.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { LinkPool } from '../podnet/pool.ts';
+import { WarmRunner } from '../../lib/exec/warm.ts';
 import { type Chaining, startChaining } from './chaining.ts';
 import { Exclusions } from './exclusions.ts';
 import { type Flags, type InspectFlags, type InstallFlags, cniManagerCommand } from './flags.ts';
@@ -24,7 +25,7 @@ import { Recovery, returnPinnedToBalancer } from './recovery.ts';
 import { guardPods, TunnelGuard } from './tunnel-guard.ts';
 import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
-import { CniService } from './service.ts';
+import { AFTER_ANSWER_MS, CniService } from './service.ts';
 
 export function main(args: string[]): Promise<number> {
   return runCommand(cniManagerCommand, args);
@@ -102,7 +103,8 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
     ...(flags['imds-endpoint'] !== '' && { imdsEndpoint: flags['imds-endpoint'] }),
   });
   exclusions.start();
-  const runner = deps.runner ?? new ExecRunner();
+  // Two shells ready: an ADD's link move and pod side start without a fork of this process.
+  const runner = new WarmRunner(deps.runner ?? new ExecRunner(), 2, AFTER_ANSWER_MS);
   const links = new WgLinks(runner, { host: flags['wireguard-host'] || undefined });
   const observe = (phase: string, seconds: number) => metrics.addPhases.observe({ phase }, seconds);
   const events = new EventRecorder(rest, log, 'kube-egress-gateway-cni-manager');
@@ -146,6 +148,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   if (flags['fast-recovery']) await gateways.stop();
   await socket.close();
   await pool.stop();
+  await runner.stop();
   await reconciler.stop();
   await refresher.stop();
   await exclusions.stop();

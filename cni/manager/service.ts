@@ -41,6 +41,15 @@ export interface CniServiceOptions {
   nodeName?: string;
 }
 
+/**
+ * How long background work an ADD causes (its tunnel's guard, shells
+ * started ahead) waits after the answer: the plugin still needs a CPU to
+ * read it and exit (10 to 30 ms from the answer to its exit in a trace at a
+ * load of 10), and a fork of this process blocks its event loop (and takes
+ * a CPU) for ~4 to 15 ms. As long as the spare refill's pause (pool.ts).
+ */
+export const AFTER_ANSWER_MS = 50;
+
 /** The agent's answers to the plugin; the socket server only routes and validates. */
 export class CniService {
   private readonly o: CniServiceOptions;
@@ -112,8 +121,8 @@ export class CniService {
         };
         await settled([endpoint(), wire(this.o.net, record, link, key, cfg, (r) => this.o.pods.write(r.containerId, r))]);
         if (expired()) throw pastDeadline();
-        // Off the answer's path: no gateway the pod could roam to has a session with it yet.
-        void this.guard(record);
+        // After the answer (AFTER_ANSWER_MS): no gateway the pod could roam to has a session with it yet.
+        setTimeout(() => void this.guard(record), AFTER_ANSWER_MS);
       } catch (err) {
         this.o.log.warn('ADD failed, undoing', { ...podFields(req), err });
         await this.removeNow(record).catch((e: unknown) => this.o.log.error('undo of failed ADD incomplete; the reconcile loop retries', { ...podFields(req), err: e }));

@@ -32,16 +32,17 @@ export interface PodNet {
  * is made, so an undo knows what to remove. Moving the link into the pod is
  * the longest step (the kernel waits for an RCU barrier, holding the RTNL
  * lock), so it starts first and the pod side runs meanwhile, in one process
- * (podside.ts): the route read, sysctl, nft, then the routes through the
- * primary interface and the ingress table and rule, and once the link has
- * arrived, wg0 up and the routes through it. Both branches are waited for
- * before a failure is reported, so the undo never races a command still
- * under way.
+ * (podside.ts): sysctl, nft beside the route read, then the routes through
+ * the primary interface and the ingress table and rule, and once the link
+ * has arrived, wg0 up and the routes through it. Both run in shells started
+ * ahead (lib/exec/warm.ts), so neither waits for a fork of the agent. Both
+ * branches are waited for before a failure is reported, so the undo never
+ * races a command still under way.
  */
 export async function wire(net: PodNet, record: PodRecord, link: WgLink, key: PrivateKey, cfg: GatewayConfig, save: (r: PodRecord) => void): Promise<void> {
   const t0 = performance.now();
   const tunnel = configureTunnel(net.links, link, record, key).then(() => net.observe?.('tunnel', (performance.now() - t0) / 1000));
-  const podSide = applyPodSide(inNetns(net.runner, record.netns), (main) => {
+  const podSide = applyPodSide(inNetns(net.runner, record.netns), record.ifname, (main) => {
     const primary = primaryDefault(main);
     if (primary === undefined) throw new AgentFailure(CNI_CODES.invalidConfig, `no default route via ${record.ifname} in the pod: the primary plugin must install one`);
     record.originalGateway = primary.gateway;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Logger } from '../../lib/log.ts';
 import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
@@ -18,6 +19,14 @@ export interface LinkPoolOptions {
   /** Pause after a failed refill, so a host that cannot create links is not hammered. */
   retryMs?: number;
 }
+
+/**
+ * An ADD asks for a refill as it answers; the plugin then still needs a CPU
+ * to read the answer and exit, and the runtime to go on. Starting
+ * wireguard-go (a Go runtime, several threads) at once competed with both on
+ * a 2-core node; spares are for the next ADDs, which this barely delays.
+ */
+export const REFILL_DELAY_MS = 50;
 
 /**
  * WireGuard links created ahead of time in the node's namespace, down and
@@ -93,13 +102,14 @@ export class LinkPool {
   }
 
   /**
-   * Tops the pool up in the background, one link at a time, from the next
-   * turn of the event loop: an ADD calls this on its way out, and its answer
-   * must not wait behind a process start (a fork blocks the loop).
+   * Tops the pool up in the background, one link at a time, after a short
+   * pause (REFILL_DELAY_MS): an ADD calls this on its way out, and neither
+   * its answer nor the plugin's exit should wait behind a process start (a
+   * fork blocks the loop; wireguard-go's start takes a CPU).
    */
   refill(): void {
     if (this.stopped || this.filling !== undefined || this.ready.length >= this.o.size) return;
-    this.filling = new Promise((resolve) => setImmediate(resolve)).then(() => this.fill()).finally(() => (this.filling = undefined));
+    this.filling = sleep(REFILL_DELAY_MS).then(() => this.fill()).finally(() => (this.filling = undefined));
   }
 
   private async fill(): Promise<void> {

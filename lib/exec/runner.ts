@@ -17,8 +17,10 @@ export interface RunOptions {
    * next depends on what the child has printed.
    */
   onStdout?: (chunk: Buffer) => void;
-  /** Kill the child after this long. Default 30 s. */
+  /** Kill the child after this long. Default 30 s; 0: never (then `signal` should bound it). */
   timeoutMs?: number;
+  /** Kills the child (SIGKILL) when aborted. */
+  signal?: AbortSignal;
   /** Extra environment variables, merged over the parent's. */
   env?: Record<string, string>;
   /** Working directory of the child. Default: the parent's. */
@@ -50,11 +52,14 @@ export class CommandError extends KegError {
   readonly stderr: string;
   /** Some tools (wireguard-go among them) report errors on stdout. */
   readonly stdout: string;
+  /** Why, in a few words ("exit code 2", "killed by SIGTERM"). */
+  readonly reason: string;
 
   constructor(argv: readonly string[], exitCode: number | null, stderr: string, reason: string, cause?: unknown, stdout = '') {
     super('COMMAND_FAILED', `${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim()}` : ''}`, { cause });
     this.name = 'CommandError';
     this.argv = argv;
+    this.reason = reason;
     this.exitCode = exitCode;
     this.stderr = stderr;
     this.stdout = stdout;
@@ -100,9 +105,13 @@ export class ExecRunner implements CommandRunner {
       } else {
         child.stdin.end(options.input ?? '');
       }
+      const kill = () => child.kill('SIGKILL');
+      if (options.signal?.aborted) kill();
+      options.signal?.addEventListener('abort', kill, { once: true });
       child.on('error', (e) => reject(new CommandError(argv, null, '', 'cannot start', e)));
       child.on('exit', (code, signal) => {
         let finished = false;
+        options.signal?.removeEventListener('abort', kill);
         const finish = () => {
           if (finished) return;
           finished = true;
