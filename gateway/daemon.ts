@@ -175,6 +175,11 @@ export class GatewayDaemon {
     return this.node.goingAway;
   }
 
+  /** Since when the node has been going away (ms since the epoch); undefined while it stays. */
+  get nodeGoingAwaySince(): number | undefined {
+    return this.node.since;
+  }
+
   /** The same, read from the API now if it answers within `timeoutMs`. */
   nodeGoingAwayNow(timeoutMs: number): Promise<boolean> {
     return this.node.goingAwayNow(timeoutMs);

@@ -1,9 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GATEWAY_PROBE_PATH_PREFIX } from '../lib/api/constants.ts';
-
-/** Header of a 503 that means "draining": this node still forwards the tunnels it has, but takes no new ones (docs/cni.md, "Planned drains"). */
-export const GATEWAY_STATE_HEADER = 'x-keg-gateway-state';
+import { GATEWAY_PROBE_AGENT_HEADER, GATEWAY_PROBE_PATH_PREFIX, GATEWAY_STATE_HEADER } from '../lib/api/constants.ts';
 
 /** Handshake ages (seconds) of the peers asked about, for `GET /gw/<uid>/handshakes?keys=<k1>,<k2>`; undefined: this node does not serve `uid`. */
 export type HandshakeAges = (uid: string, keys: readonly string[]) => Promise<Record<string, number> | undefined>;
@@ -20,8 +17,14 @@ export interface ProbeOptions {
   host: string;
   port: number;
   ready: (uid: string) => boolean;
-  /** The node is going away: a 503 says "draining" (the node agents keep their pods' open connections on it). */
-  goingAway?: () => boolean;
+  /**
+   * Since when the node has been going away (ms since the epoch; undefined
+   * while it stays): probes fail, saying "draining", at once for the node
+   * agents and `agentLeadMs` later for the load balancer, so the agents have
+   * kept their pods' open connections on this node before it moves flows.
+   */
+  leavingSince?: () => number | undefined;
+  agentLeadMs?: number;
   handshakes?: HandshakeAges;
   reusePort?: boolean;
 }
@@ -39,7 +42,7 @@ const UID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
  * serve; 400 for a malformed path; 404 outside /gw/.
  */
 export function startProbeServer(opts: ProbeOptions): Promise<ProbeServer> {
-  let draining = false;
+  let drainedAt: number | undefined;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://probe');
     const sessions = HANDSHAKES.exec(url.pathname);
@@ -48,25 +51,27 @@ export function startProbeServer(opts: ProbeOptions): Promise<ProbeServer> {
       return;
     }
     const path = url.pathname;
+    const since = [drainedAt, opts.leavingSince?.()].filter((x) => x !== undefined).reduce((a, b) => Math.min(a, b), Infinity);
+    const agent = req.headers[GATEWAY_PROBE_AGENT_HEADER] !== undefined;
+    const leaving = since <= Date.now() - (agent ? 0 : opts.agentLeadMs ?? 0);
     let status: number;
     if (req.method !== 'GET' && req.method !== 'HEAD') status = 405;
     else if (!path.startsWith(GATEWAY_PROBE_PATH_PREFIX)) status = 404;
     else {
       const uid = path.slice(GATEWAY_PROBE_PATH_PREFIX.length);
       if (!UID.test(uid)) status = 400;
-      else status = !draining && opts.ready(uid.toLowerCase()) ? 200 : 503;
+      else status = !leaving && opts.ready(uid.toLowerCase()) ? 200 : 503;
     }
-    const leaving = draining || (opts.goingAway?.() ?? false);
     const body = status === 200 ? 'ok\n' : status === 503 ? (leaving ? 'draining\n' : 'not ready\n') : '';
     res.writeHead(status, { 'Content-Type': 'text/plain', Connection: 'close', ...(status === 503 && leaving && { [GATEWAY_STATE_HEADER]: 'draining' }) }).end(body);
   });
   return listen(server, opts.host, opts.port, opts.reusePort ?? false).then((port) => ({
     port,
     drain: () => {
-      draining = true;
+      drainedAt ??= Date.now();
     },
     get draining() {
-      return draining;
+      return drainedAt !== undefined;
     },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();

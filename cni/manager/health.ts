@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import { z } from 'zod';
-import { gatewayProbePath } from '../../lib/api/constants.ts';
+import { GATEWAY_PROBE_AGENT_HEADER, GATEWAY_STATE_HEADER, gatewayProbePath } from '../../lib/api/constants.ts';
 import { KegError } from '../../lib/errors.ts';
 
 export interface ProbeAddress {
@@ -18,8 +18,8 @@ export interface ProbeAddress {
  */
 export type Answer = 'ok' | 'draining' | 'refusing' | 'silent';
 
-/** Said by a draining gateway's 503 (gateway/probe.ts). */
-const STATE_HEADER = 'x-keg-gateway-state';
+/** Says the probe is a node agent's: a draining gateway tells agents before the load balancer. */
+const PROBE_HEADERS = { [GATEWAY_PROBE_AGENT_HEADER]: 'node-agent' };
 /** Keys per handshakes request (the gateway takes at most 100). */
 const KEYS_PER_REQUEST = 100;
 const HandshakesSchema = z.object({ ages: z.record(z.string(), z.number()) });
@@ -45,9 +45,9 @@ export class GatewayProber {
 
   probe(ip: string, sgcUid: string): Promise<Answer> {
     return new Promise((resolve) => {
-      const req = request({ ...this.address(ip), path: gatewayProbePath(sgcUid), agent: this.agent, timeout: this.timeoutMs }, (res) => {
+      const req = request({ ...this.address(ip), path: gatewayProbePath(sgcUid), headers: PROBE_HEADERS, agent: this.agent, timeout: this.timeoutMs }, (res) => {
         res.resume();
-        resolve(res.statusCode === 200 ? 'ok' : res.headers[STATE_HEADER] === 'draining' ? 'draining' : 'refusing');
+        resolve(res.statusCode === 200 ? 'ok' : res.headers[GATEWAY_STATE_HEADER] === 'draining' ? 'draining' : 'refusing');
       });
       let timedOut = false;
       req.on('timeout', () => {
