@@ -44,13 +44,13 @@ const UID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 export function startProbeServer(opts: ProbeOptions): Promise<ProbeServer> {
   let drainedAt: number | undefined;
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://probe');
-    const sessions = HANDSHAKES.exec(url.pathname);
+    // The raw path, not a URL's: `/gw/../x` is malformed, not `/x`.
+    const [path = '/', query = ''] = (req.url ?? '/').split('?');
+    const sessions = HANDSHAKES.exec(path);
     if (sessions !== null && req.method === 'GET' && opts.handshakes !== undefined) {
-      void answerHandshakes(res, opts.handshakes, (sessions[1] as string).toLowerCase(), url.searchParams.get('keys') ?? '');
+      void answerHandshakes(res, opts.handshakes, (sessions[1] as string).toLowerCase(), new URLSearchParams(query).get('keys') ?? '');
       return;
     }
-    const path = url.pathname;
     const since = [drainedAt, opts.leavingSince?.()].filter((x) => x !== undefined).reduce((a, b) => Math.min(a, b), Infinity);
     const agent = req.headers[GATEWAY_PROBE_AGENT_HEADER] !== undefined;
     const leaving = since <= Date.now() - (agent ? 0 : opts.agentLeadMs ?? 0);

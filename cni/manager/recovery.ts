@@ -311,7 +311,9 @@ export class Recovery {
   /** The drain off `ip` is over: each of its pods goes back to one tunnel, at its second tunnel's gateway. */
   private async endDrain(ip: string): Promise<void> {
     const drains = this.o.drains as DrainTunnels;
-    for (const pod of drains.off(ip)) {
+    const pods = drains.off(ip);
+    if (pods.length > 0) this.o.log.info('drain over: pods back to one tunnel; connections still open on the drained gateway break', { gateway: ip, pods: pods.length });
+    for (const pod of pods) {
       try {
         const target = await drains.close(pod.containerId, await this.link(pod));
         if (target !== undefined) this.endpoints.set(pod.containerId, target);
