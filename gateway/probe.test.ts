@@ -67,6 +67,8 @@ t.test('a node going away: node agents hear "draining" at once, the load balance
   t.equal((await get(probe.port, `/gw/${UID}`, agent)).status, 503, 'SIGTERM\'s drain counts as going away');
 });
 
+const path = (uid: string, keys: string[]) => `/gw/${uid}/handshakes?keys=${keys.map(encodeURIComponent).join(',')}`;
+
 t.test('handshakes: the ages of the asked peers with a handshake here; 404 for a gateway not served; 400 for bad keys', async (t) => {
   const a = 'A'.repeat(43) + '=';
   const b = 'B'.repeat(43) + '=';
@@ -76,7 +78,6 @@ t.test('handshakes: the ages of the asked peers with a handshake here; 404 for a
     return uid === UID ? { [a]: 7 } : undefined;
   } });
   t.teardown(() => probe.close());
-  const path = (uid: string, keys: string[]) => `/gw/${uid}/handshakes?keys=${keys.map(encodeURIComponent).join(',')}`;
   const ok = await get(probe.port, path(UID.toUpperCase(), [a, b]));
   t.same([ok.status, JSON.parse(ok.body)], [200, { ages: { [a]: 7 } }]);
   t.same(asked, [[a, b]], 'keys arrive decoded');
