@@ -7,7 +7,7 @@ import { startStream } from '../lab/availability.ts';
 import { guardedEndpoint, haClient, healthyBackends, killServingGateway, steadyFlow, tunnelEndpoint } from '../lab/failover.ts';
 import type { LabPod } from '../lab/kubelet.ts';
 import type { LabMachine } from '../lab/lab.ts';
-import { cordon, gatewayLinkPrefix, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
+import { cordon, drainSeconds, gatewayLinkPrefix, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
 import { gatewayForEgress, inPrefix, startLoop } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { wireguardGoPids } from '../testenv/wireguard.ts';
@@ -89,13 +89,15 @@ t.test('gateway failover', async (t) => {
     await cordon(lab, victim, true);
     await until('the pod has a second tunnel to another gateway', () => podLinks(pod).includes(DRAIN_IFNAME), 30_000, 100);
     t.equal(await guardedEndpoint(lab, w, pod), `${victim.ip}:${port}`, 'the pod\'s tunnel is pinned to the draining gateway');
-    // The load balancer has failed the draining node by now (one probe interval).
-    await new Promise((r) => setTimeout(r, lab.probeIntervalMs + 1_000));
+    // SIGTERM: the daemon exits --drain-seconds later (two load balancer
+    // probe intervals), long after the load balancer failed the node.
+    const stopped = stopGateway(lab, victim);
+    await new Promise((r) => setTimeout(r, drainSeconds(lab) * 1000 - 1_000));
     const linesBeforeEnd = stream.echoed();
-    t.notOk(stream.closed(), 'the connection opened before the drain is open after the load balancer moved away');
-    await stopGateway(lab, victim);
+    t.notOk(stream.closed(), 'the connection opened before the drain is open 1 s before the drain ends');
+    t.ok(linesBeforeEnd - linesAtCordon >= 40, `it echoed through the drain (${linesBeforeEnd - linesAtCordon} lines after the cordon)`);
+    await stopped;
     const drainedAt = Date.now();
-    t.ok(linesBeforeEnd - linesAtCordon >= 20, `it echoed through the drain (${linesBeforeEnd - linesAtCordon} lines after the cordon)`);
     await until('back to one tunnel after the drain', () => !podLinks(pod).includes(DRAIN_IFNAME), 30_000, 100);
     await new Promise((r) => setTimeout(r, 3_000));
     await loop.stop();

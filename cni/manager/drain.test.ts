@@ -11,12 +11,11 @@ import { RESOURCES } from '../../lib/api/resources.ts';
 import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
 import { Nft } from '../../lib/net/nft.ts';
-import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { startProbeServer } from '../../gateway/probe.ts';
 import { startAgent } from '../../testenv/cni/agent.ts';
-import { createNode, createPod, createSgc, createVmConfig, ensureNamespace, setSgcStatus } from '../../testenv/cni/cluster.ts';
-import { gatewayStandIn, type GatewayStandIn } from '../../testenv/cni/gateway.ts';
+import { createNode, createPod, ensureNamespace } from '../../testenv/cni/cluster.ts';
+import { gatewayPair, type GatewayStandIn } from '../../testenv/cni/gateway.ts';
 import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import type { Teardown } from '../../testenv/netns.ts';
@@ -60,16 +59,9 @@ t.test('a draining gateway keeps the pod\'s open flows; new ones take a second t
   const lab = await CniLab.create(t, { subnetOctet: 81 });
   await ensureNamespace(kube.rest, 'team-d');
   await createNode(kube.rest, 'node-d', lab.subnet);
-  const key = generatePrivateKey();
-  const a = await gatewayStandIn(t, lab.node.path, '192.168.210.10', 6000, key);
-  const b = await gatewayStandIn(t, lab.node.path, '192.168.211.10', 6000, key);
-  // The load balancer's frontend is a second address of A: it sent this pod's flow there.
-  const frontend = '192.168.210.20';
-  await inNetns(runner, a.ns.path).run(['ip', 'addr', 'add', `${frontend}/32`, 'dev', 'lo']);
+  // The load balancer sent this pod's flow to A.
+  const { a, b } = await gatewayPair(t, lab.node.path, kube.rest, 'team-d', { a: '192.168.210.10', b: '192.168.211.10', frontend: '192.168.210.20' });
   for (const gw of [a, b]) await inNetns(runner, gw.ns.path).run(['ip', 'addr', 'add', `${ECHO}/32`, 'dev', 'lo']);
-  const sgc = await createSgc(kube.rest, 'team-d', 'egress');
-  await setSgcStatus(kube.rest, 'team-d', 'egress', sgc.generation, { ip: frontend, port: 6000, publicKey: key.publicKey() });
-  await createVmConfig(kube.rest, 'team-d', 'egress', [a.ip, b.ip]);
   const [pa, pb] = [await gatewayProbe(t, a), await gatewayProbe(t, b)];
   const probePorts = new Map([[a.ip, pa.port], [b.ip, pb.port]]);
   const agentFlags = ['--probe-interval=200ms', '--probe-timeout=1s', '--probe-failures=3', '--lb-probe-interval=60s'];

@@ -30,9 +30,12 @@ const guardKey = (containerId: string) => `${containerId}/${DRAIN_IFNAME}`;
 
 /**
  * New connections of the tunnel (those whose first packet is routed to wg0)
- * get the drain mark; the mark of a connection is put on each of its packets,
- * both ways, so its packets leave by the drain table and its replies pass the
- * reverse-path check on wg1. Connections open before keep no mark and stay on wg0.
+ * get the drain mark; the mark of a connection is put on each packet it
+ * sends, so they leave by the drain table, and on each reply that arrives on
+ * wg1, so the reverse-path check looks there. Only on wg1: when the drain
+ * ends, wg0 takes over wg1's gateway a moment before the marks go, and
+ * replies of marked connections arriving on wg0 meanwhile must pass the
+ * check too. Connections open before keep no mark and stay on wg0.
  */
 export function drainNftBody(): string {
   const mark = `0x${DRAIN_MARK.toString(16)}`;
@@ -44,7 +47,7 @@ export function drainNftBody(): string {
     '  }',
     '  chain prerouting {',
     '    type filter hook prerouting priority mangle; policy accept;',
-    `    ct mark ${mark} meta mark set ${mark}`,
+    `    iifname ${nftQuote(DRAIN_IFNAME)} ct mark ${mark} meta mark set ${mark}`,
     '  }',
   ].join('\n');
 }

@@ -40,9 +40,9 @@ t.test('a draining gateway, as the daemon\'s probe server says it: draining for 
   const UID = '0b9c2f4e-5d6a-4c8b-9e1f-2a3b4c5d6e7f';
   const held = 'A'.repeat(42) + 'E=';
   const other = 'B'.repeat(42) + 'E=';
-  let since: number | undefined;
+  const leaving: { since?: number } = {};
   const asked: number[] = [];
-  const server = await startProbeServer({ host: '127.0.0.1', port: 0, ready: () => true, leavingSince: () => since, agentLeadMs: 60_000,
+  const server = await startProbeServer({ host: '127.0.0.1', port: 0, ready: () => true, leavingSince: () => leaving.since, agentLeadMs: 60_000,
     handshakes: async (uid, keys) => {
       asked.push(keys.length);
       return uid === UID ? Object.fromEntries(keys.filter((k) => k === held).map((k) => [k, 4])) : undefined;
@@ -51,7 +51,7 @@ t.test('a draining gateway, as the daemon\'s probe server says it: draining for 
   const prober = new GatewayProber(500, () => ({ host: '127.0.0.1', port: server.port }));
   t.teardown(() => prober.close());
   t.equal(await prober.probe('gw', UID), 'ok');
-  since = Date.now();
+  leaving.since = Date.now();
   t.equal(await prober.probe('gw', UID), 'draining', 'at once, though the load balancer still gets 200');
   t.same([...await prober.handshakeAges('gw', UID, [held, other])], [[held, 4]], 'ages of the pods it holds a session with');
   const many = Array.from({ length: 150 }, (_, i) => `${String(i).padStart(3, '0')}${'C'.repeat(40)}=`);
