@@ -76,6 +76,8 @@ t.test('a draining gateway keeps the pod\'s open flows; new ones take a second t
   const ep = await kube.rest.get<{ spec: { podPublicKey: string; podIpAddress: string } }>(resourcePath(RESOURCES[KINDS.PodEndpoint], 'team-d', 'app'));
   const podKey = ep.spec.podPublicKey;
   for (const gw of [a, b]) await gw.addPod(podKey, ep.spec.podIpAddress);
+  // Strict reverse-path filtering, as many pod images have: replies must come in where the pod's route for them goes.
+  await inNetns(runner, pod.path).run(['sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.default.rp_filter=1']);
   t.ok(await ping(pod.path, ECHO, 3), 'the pod egresses through the load balancer (to A)');
 
   const links = new WgLinks(runner);
@@ -107,11 +109,16 @@ t.test('a draining gateway keeps the pod\'s open flows; new ones take a second t
   });
 
   await t.test('the drain ends (A serves again): back to one tunnel, at B', async (t) => {
+    // A flow opened during the drain (through wg1), running across its end.
+    const flow = pingFlow(pod.path, 30);
+    await new Promise((r) => setTimeout(r, 800));
     pa.drain(false);
     await until('the second tunnel gone', async () => (await links.find(DRAIN_IFNAME, pod.path)) === undefined, 15_000, 50);
     t.equal((await peerOf('wg0'))?.endpoint, `${b.ip}:6000`, 'wg0 goes to B, where the pod\'s newer flows are');
     t.equal(await podNft.table('inet', DRAIN_NFT_TABLE), undefined, 'no marks left');
     t.same([...(await guard()).values()], [`${b.ip}:6000`], 'one guard entry, for B');
+    const replies = await flow;
+    t.ok(replies >= 27, `a flow opened during the drain keeps going across its end (${replies} of 30 replies)`);
     const rxAtB = await gatewayRx(b);
     t.equal(await pingFlow(pod.path, 3), 3, 'the pod egresses');
     t.ok((await gatewayRx(b)) > rxAtB, 'through B');
