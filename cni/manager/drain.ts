@@ -8,7 +8,7 @@ import { POD_IFNAME } from '../podnet/names.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { podFields } from './pods.ts';
 import type { TunnelGuard } from './tunnel-guard.ts';
-import { hostOf } from './tunnels.ts';
+import { eachLimited, hash, hostOf, portOf } from './tunnels.ts';
 
 /** The pod's second tunnel while its gateway drains. */
 export const DRAIN_IFNAME = 'wg1';
@@ -24,6 +24,9 @@ const DRAIN_LINK_PREFIX = 'kegd-';
 const HANDSHAKE_WAIT_MS = 3_000;
 
 const RULE: RuleSpec = { priority: 1001, fwmark: DRAIN_MARK, table: DRAIN_TABLE };
+
+/** The pod's gateway port at `host`. */
+const at = (host: string, pod: PodRecord) => `${host}:${portOf(pod.gatewayEndpoint)}`;
 
 /** The guard's key of a pod's second tunnel. */
 const guardKey = (containerId: string) => `${containerId}/${DRAIN_IFNAME}`;
@@ -90,16 +93,52 @@ export class DrainTunnels {
   }
 
   /**
-   * Keeps the pod's open connections on `gateway` and sends its new ones to
-   * `target` (both `ip:port`). wg0 is pinned first, keeping its session, so
-   * the load balancer moving the pod's flow can no longer break them; new
-   * connections move only once wg1 has a session. Answers whether they did.
+   * Drains `pods` off the gateway at `ip`: all are pinned to it first (told
+   * to `pinned`, with undefined when that failed), then each gets a second
+   * tunnel to one of `targets` (IPs, chosen by a hash of the pod's key).
+   * Answers how many pods' new connections now go through one.
    */
-  async open(pod: PodRecord, wg0: WgLink, gateway: string, target: string): Promise<boolean> {
+  async drain(pods: readonly { pod: PodRecord; link: WgLink }[], ip: string, targets: readonly string[], pinned: (pod: PodRecord, endpoint: string | undefined) => void): Promise<number> {
+    const held: typeof pods[number][] = [];
+    await eachLimited(pods, async (p) => {
+      try {
+        pinned(p.pod, at(ip, p.pod));
+        await this.pin(p.pod, p.link, at(ip, p.pod));
+        held.push(p);
+      } catch (err) {
+        pinned(p.pod, undefined);
+        this.o.log.warn('cannot pin a pod to its draining gateway', { ...podFields(p.pod), err });
+      }
+    });
+    let opened = 0;
+    await eachLimited(held, async ({ pod, link }) => {
+      try {
+        if (await this.open(pod, link, at(ip, pod), at(targets[hash(pod.podPublicKey) % targets.length] as string, pod))) opened++;
+      } catch (err) {
+        this.o.log.warn('cannot give a pod a second tunnel for the drain', { ...podFields(pod), err });
+      }
+    });
+    return opened;
+  }
+
+  /**
+   * Keeps the pod's open connections on `gateway` (`ip:port`): wg0 is
+   * pinned there, keeping its session, so the load balancer moving the pod's
+   * flow can no longer break them. The first step of a drain, done for every
+   * pod before any second tunnel: the load balancer waits for nobody.
+   */
+  private async pin(pod: PodRecord, wg0: WgLink, gateway: string): Promise<void> {
     const wg = this.o.links.wg(wg0);
     const { listenPort } = await wg.show(wg0.wgName);
     await this.o.guard?.set(pod.containerId, { port: listenPort, endpoint: gateway });
     await wg.setPeer(wg0.wgName, { publicKey: pod.gatewayPublicKey, endpoint: gateway, allowedIps: ['0.0.0.0/0'] });
+  }
+
+  /**
+   * Sends the pinned pod's new connections to `target` (`ip:port`) through
+   * a second tunnel, once that has a session. Answers whether they go there.
+   */
+  private async open(pod: PodRecord, wg0: WgLink, gateway: string, target: string): Promise<boolean> {
     if (this.drained.has(pod.containerId)) return true;
     const link = await this.secondTunnel(pod, wg0, target);
     this.drained.set(pod.containerId, { pod, gateway, target, link });

@@ -294,16 +294,9 @@ export class Recovery {
     const now = Date.now() / 1000;
     const onIt = tunnels.filter(({ pod, state }) => hostOf(state.endpoint) === ip || (state.endpoint === pod.gatewayEndpoint && state.latestHandshake !== null
       && (ages.get(pod.podPublicKey) ?? Infinity) <= now - state.latestHandshake + HANDSHAKE_SKEW_S));
-    let opened = 0;
-    await eachLimited(onIt, async ({ pod, link }) => {
-      const port = portOf(pod.gatewayEndpoint);
-      try {
-        this.endpoints.set(pod.containerId, `${ip}:${port}`);
-        if (await drains.open(pod, link, `${ip}:${port}`, `${targets[hash(pod.podPublicKey) % targets.length] as string}:${port}`)) opened++;
-      } catch (err) {
-        this.endpoints.delete(pod.containerId);
-        this.o.log.warn('cannot give a pod a second tunnel for the drain', { ...podFields(pod), err });
-      }
+    const opened = await drains.drain(onIt, ip, targets, (pod, endpoint) => {
+      if (endpoint === undefined) this.endpoints.delete(pod.containerId);
+      else this.endpoints.set(pod.containerId, endpoint);
     });
     this.o.log.info('drain under way', { sgc: key, gateway: ip, podsOnIt: onIt.length, secondTunnels: opened });
   }
@@ -313,7 +306,7 @@ export class Recovery {
     const drains = this.o.drains as DrainTunnels;
     const pods = drains.off(ip);
     if (pods.length > 0) this.o.log.info('drain over: pods back to one tunnel; connections still open on the drained gateway break', { gateway: ip, pods: pods.length });
-    for (const pod of pods) {
+    await eachLimited(pods, async (pod) => {
       try {
         const target = await drains.close(pod.containerId, await this.link(pod));
         if (target !== undefined) this.endpoints.set(pod.containerId, target);
@@ -321,7 +314,7 @@ export class Recovery {
         this.endpoints.delete(pod.containerId);
         this.o.log.warn('cannot end a pod\'s drain', { ...podFields(pod), err });
       }
-    }
+    });
   }
 
   /** After a change the load balancer acts on: each pod entering through it starts a new session. */
