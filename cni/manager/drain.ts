@@ -146,9 +146,12 @@ export class DrainTunnels {
       this.o.log.warn('the second tunnel got no handshake; new connections stay on the draining gateway', { ...podFields(pod), target });
       return false;
     }
+    // The rule before the marks: a connection marked while the rule was
+    // missing would send its first packet to the draining gateway and the
+    // rest to the other one.
     const podRunner = inNetns(this.o.runner, pod.netns);
-    await new Nft(podRunner).replaceTable('inet', DRAIN_NFT_TABLE, drainNftBody());
     await new Ip(podRunner).addRule(RULE);
+    await new Nft(podRunner).replaceTable('inet', DRAIN_NFT_TABLE, drainNftBody());
     return true;
   }
 
