@@ -20,6 +20,8 @@ export const DRAIN_TABLE = 4662;
 export const DRAIN_NFT_TABLE = 'keg_drain';
 /** Host names of second tunnels until they move into their pod (unique per host, like the spares'). */
 const DRAIN_LINK_PREFIX = 'kegd-';
+/** How long a pinned tunnel may still hear its gateway at the address it left (answers in flight). */
+const PIN_SETTLE_MS = 300;
 /** How long the second tunnel may take to handshake before new connections are sent through it. */
 const HANDSHAKE_WAIT_MS = 3_000;
 
@@ -94,7 +96,7 @@ export class DrainTunnels {
 
   /**
    * Drains `pods` off the gateway at `ip`: all are pinned to it first (told
-   * to `pinned`, with undefined when that failed), then each gets a second
+   * to `pinned`, with undefined when that failed; see `pin`), then each gets a second
    * tunnel to one of `targets` (IPs, chosen by a hash of the pod's key).
    * Answers how many pods' new connections now go through one.
    */
@@ -103,13 +105,17 @@ export class DrainTunnels {
     await eachLimited(pods, async (p) => {
       try {
         pinned(p.pod, at(ip, p.pod));
-        await this.pin(p.pod, p.link, at(ip, p.pod));
+        await this.pin(p.pod, p.link, at(ip, p.pod), true);
         held.push(p);
       } catch (err) {
         pinned(p.pod, undefined);
         this.o.log.warn('cannot pin a pod to its draining gateway', { ...podFields(p.pod), err });
       }
     });
+    await new Promise((r) => setTimeout(r, PIN_SETTLE_MS));
+    await eachLimited(held, (p) => this.pin(p.pod, p.link, at(ip, p.pod), false).catch((err: unknown) => {
+      this.o.log.warn('cannot pin a pod to its draining gateway', { ...podFields(p.pod), err });
+    }));
     let opened = 0;
     await eachLimited(held, async ({ pod, link }) => {
       try {
@@ -124,14 +130,20 @@ export class DrainTunnels {
   /**
    * Keeps the pod's open connections on `gateway` (`ip:port`): wg0 is
    * pinned there, keeping its session, so the load balancer moving the pod's
-   * flow can no longer break them. The first step of a drain, done for every
-   * pod before any second tunnel: the load balancer waits for nobody.
+   * flow can no longer break them. In two steps: the gateway answers from
+   * the address the pod last sent to (the load balancer's) until it hears the
+   * pod at its own, so first (`settling`) the guard lets both through and a
+   * keepalive goes to the gateway's own address at once; an answer still in
+   * flight from the old address may roam the tunnel back, so once it has
+   * arrived the guard hears only the gateway's address and the pin is set again.
    */
-  private async pin(pod: PodRecord, wg0: WgLink, gateway: string): Promise<void> {
+  private async pin(pod: PodRecord, wg0: WgLink, gateway: string, settling: boolean): Promise<void> {
     const wg = this.o.links.wg(wg0);
-    const { listenPort } = await wg.show(wg0.wgName);
-    await this.o.guard?.set(pod.containerId, { port: listenPort, endpoint: gateway });
-    await wg.setPeer(wg0.wgName, { publicKey: pod.gatewayPublicKey, endpoint: gateway, allowedIps: ['0.0.0.0/0'] });
+    const { listenPort, peers } = await wg.show(wg0.wgName);
+    const was = peers.find((p) => p.publicKey === pod.gatewayPublicKey)?.endpoint ?? undefined;
+    const also = settling && was !== gateway ? was : undefined;
+    await this.o.guard?.set(pod.containerId, { port: listenPort, endpoint: gateway, also });
+    await wg.setPeer(wg0.wgName, { publicKey: pod.gatewayPublicKey, endpoint: gateway, allowedIps: ['0.0.0.0/0'], persistentKeepalive: settling ? 1 : 0 });
   }
 
   /**

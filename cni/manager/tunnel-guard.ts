@@ -14,6 +14,8 @@ export const GUARD_TABLE = 'keg_tunnel_guard';
 export interface GuardEntry {
   port: number;
   endpoint: string;
+  /** Heard too, for a moment: the endpoint the tunnel is leaving, whose packets may still be in flight. */
+  also?: string | undefined;
 }
 
 const IPV4_ENDPOINT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
@@ -35,11 +37,13 @@ export function renderGuard(entries: Iterable<GuardEntry>): string {
   const gatewayPorts = new Set<number>();
   const allowed: string[] = [];
   for (const e of entries) {
-    const m = IPV4_ENDPOINT.exec(e.endpoint);
-    if (m === null) continue;
-    tunnels.add(e.port);
-    gatewayPorts.add(Number(m[2]));
-    allowed.push(`${e.port} . ${m[1]} . ${m[2]}`);
+    for (const endpoint of e.also === undefined ? [e.endpoint] : [e.endpoint, e.also]) {
+      const m = IPV4_ENDPOINT.exec(endpoint);
+      if (m === null) continue;
+      tunnels.add(e.port);
+      gatewayPorts.add(Number(m[2]));
+      allowed.push(`${e.port} . ${m[1]} . ${m[2]}`);
+    }
   }
   return [
     ...set('gateway_ports', 'inet_service', gatewayPorts),
@@ -79,7 +83,7 @@ export class TunnelGuard {
   /** The container's tunnel at `entry.port` now talks only to `entry.endpoint`; resolves once the table says so. */
   set(containerId: string, entry: GuardEntry): Promise<void> {
     const was = this.wanted.get(containerId);
-    if (was?.port === entry.port && was.endpoint === entry.endpoint) return this.writing ?? Promise.resolve();
+    if (was?.port === entry.port && was.endpoint === entry.endpoint && was.also === entry.also) return this.writing ?? Promise.resolve();
     this.wanted.set(containerId, entry);
     return this.write();
   }
