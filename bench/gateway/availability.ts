@@ -8,7 +8,7 @@
 // and back); for the planned drain, the load balancer alone (agent with
 // --fast-recovery=false, so no second tunnel). A drain reports whether the
 // connection was still open 1 s before the drain ended (the daemon exited).
-// Needs root. Usage: npx node bench/gateway/availability.ts [--runs 5]
+// Needs root. Usage: npx node bench/gateway/availability.ts [--runs 5] [--only <part of a scenario's name>]
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.ts';
 import { startStream } from '../../lab/availability.ts';
@@ -19,13 +19,15 @@ import { cordon, drainSeconds, startAgent, startGateway, startGatewayServing, st
 import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from '../../lab/scenario.ts';
 import { until } from '../../testenv/wait.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string', default: '' } } });
 const runs = Number(values.runs);
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A scenario gets the lab, the source address the pod egresses from right now, and the long-lived connection; a drain answers whether it was open at the drain's end. */
-type Scenario = (lab: Lab, source: () => string, stream: { closed(): boolean }) => Promise<boolean | void>;
+type Run = (lab: Lab, source: () => string, stream: { closed(): boolean }) => Promise<boolean | void>;
+/** `setup` runs before the connection and the loop start, `teardown` after the measurement. */
+type Scenario = Run | { setup: (lab: Lab) => Promise<void>; run: Run; teardown: (lab: Lab) => Promise<void> };
 
 /** Every gateway in turn, then a probe interval so the ILB has seen it before the next. */
 const eachGateway = (step: (lab: Lab, g: LabMachine) => Promise<void>): Scenario => async (lab) => {
@@ -50,13 +52,10 @@ const SCENARIOS: Record<string, Scenario> = {
     await startGatewayServing(lab, g);
   }),
   'planned drain of the serving gateway (cordon, SIGTERM)': plannedDrain,
-  'planned drain, load balancer only (agent --fast-recovery=false)': async (lab, source, stream) => {
-    for (const w of lab.workers) await restartAgent(lab, w, ['--fast-recovery=false']);
-    try {
-      return await plannedDrain(lab, source, stream);
-    } finally {
-      for (const w of lab.workers) await restartAgent(lab, w, []);
-    }
+  'planned drain, load balancer only (agent --fast-recovery=false)': {
+    setup: async (lab) => { for (const w of lab.workers) await restartAgent(lab, w, ['--fast-recovery=false']); },
+    run: plannedDrain,
+    teardown: async (lab) => { for (const w of lab.workers) await restartAgent(lab, w, []); },
   },
 };
 
@@ -86,6 +85,16 @@ async function restartAgent(lab: Lab, w: LabMachine, extra: string[]): Promise<v
 interface Result { failed: number; total: number; survived: boolean; openAtDrainEnd?: boolean }
 
 async function measure(lab: Lab, pod: LabPod, scenario: Scenario): Promise<Result> {
+  const { setup, run, teardown } = typeof scenario === 'function' ? { run: scenario, setup: undefined, teardown: undefined } : scenario;
+  await setup?.(lab);
+  try {
+    return await measured(lab, pod, run);
+  } finally {
+    await teardown?.(lab);
+  }
+}
+
+async function measured(lab: Lab, pod: LabPod, scenario: Run): Promise<Result> {
   await until('both gateways in rotation', () => healthyBackends(lab) === 2, 120_000);
   const stream = await startStream(lab, pod);
   await until('the connection to flow', () => stream.echoed() >= 5, 60_000);
@@ -114,7 +123,7 @@ try {
   await waitEgress(lab, pod);
   const results = new Map<string, Result[]>();
   for (let run = 0; run < runs; run++) {
-    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    for (const [name, scenario] of Object.entries(SCENARIOS).filter(([n]) => n.includes(values.only))) {
       const r = await measure(lab, pod, scenario);
       results.set(name, [...(results.get(name) ?? []), r]);
       const atEnd = r.openAtDrainEnd === undefined ? '' : `, ${r.openAtDrainEnd ? 'open' : 'closed'} 1 s before the drain ended`;
