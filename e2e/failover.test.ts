@@ -92,7 +92,9 @@ t.test('gateway failover', async (t) => {
     // SIGTERM: the daemon exits --drain-seconds later (two load balancer
     // probe intervals), long after the load balancer failed the node.
     const stopped = stopGateway(lab, victim);
-    await new Promise((r) => setTimeout(r, drainSeconds(lab) * 1000 - 1_000));
+    // The load balancer fails the node --drain-agent-lead (3 s) after the agents heard of it, at its next probe.
+    t.ok(await until('the load balancer to fail the draining node', () => healthyBackends(lab) === 1, 3_000 + lab.probeIntervalMs + 2_000, 100), 'the load balancer took the draining node out');
+    await new Promise((r) => setTimeout(r, drainSeconds(lab) * 1000 - 1_000 - (Date.now() - cordonedAt)));
     const linesBeforeEnd = stream.echoed();
     t.notOk(stream.closed(), 'the connection opened before the drain is open 1 s before the drain ends');
     t.ok(linesBeforeEnd - linesAtCordon >= 40, `it echoed through the drain (${linesBeforeEnd - linesAtCordon} lines after the cordon)`);
