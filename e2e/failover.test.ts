@@ -1,14 +1,22 @@
 // Gateway failure and maintenance under a steady request loop, with the ILB
 // probing at Azure's default interval. The outages are reported as comments.
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
+import { DRAIN_IFNAME } from '../cni/manager/drain.ts';
 import { startStream } from '../lab/availability.ts';
 import { guardedEndpoint, haClient, healthyBackends, killServingGateway, steadyFlow, tunnelEndpoint } from '../lab/failover.ts';
+import type { LabPod } from '../lab/kubelet.ts';
 import type { LabMachine } from '../lab/lab.ts';
-import { cordon, gatewayLinkPrefix, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
+import { cordon, drainSeconds, gatewayLinkPrefix, reviveGatewayNode, startAgent, startGateway, stopAgent, stopGateway, surgeRestartGateway } from '../lab/parts.ts';
 import { gatewayForEgress, inPrefix, startLoop } from '../lab/scenario.ts';
 import { until } from '../testenv/wait.ts';
 import { wireguardGoPids } from '../testenv/wireguard.ts';
 import { startE2eLab } from './fixture.ts';
+
+/** The pod's links, by name. */
+function podLinks(pod: LabPod): string[] {
+  return (JSON.parse(execFileSync('nsenter', [`--net=${pod.netns.path}`, 'ip', '-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[]).map((l) => l.ifname);
+}
 
 t.test('gateway failover', async (t) => {
   const lab = await startE2eLab(t, { workers: 1, probeIntervalMs: 5_000 });
@@ -67,7 +75,7 @@ t.test('gateway failover', async (t) => {
     await stream.stop();
   });
 
-  await t.test('10. planned drain: cordon, then SIGTERM', async (t) => {
+  await t.test('10. planned drain (cordon, then SIGTERM): make-before-break, no new request fails', async (t) => {
     const loop = startLoop(lab, pod, 100);
     t.teardown(() => loop.stop());
     await until('a steady flow through one gateway', () => steadyFlow(loop.samples(), 30), 120_000);
@@ -79,16 +87,31 @@ t.test('gateway failover', async (t) => {
     const cordonedAt = Date.now();
     const linesAtCordon = stream.echoed();
     await cordon(lab, victim, true);
-    await stopGateway(lab, victim);
+    await until('the pod has a second tunnel to another gateway', () => podLinks(pod).includes(DRAIN_IFNAME), 30_000, 100);
+    t.equal(await guardedEndpoint(lab, w, pod), `${victim.ip}:${port}`, 'the pod\'s tunnel is pinned to the draining gateway');
+    // SIGTERM: the daemon exits --drain-seconds later (two load balancer
+    // probe intervals), long after the load balancer failed the node.
+    const stopped = stopGateway(lab, victim);
+    // The load balancer fails the node --drain-agent-lead (3 s) after the agents heard of it, at its next probe.
+    t.ok(await until('the load balancer to fail the draining node', () => healthyBackends(lab) === 1, 3_000 + lab.probeIntervalMs + 2_000, 100), 'the load balancer took the draining node out');
+    await new Promise((r) => setTimeout(r, drainSeconds(lab) * 1000 - 1_000 - (Date.now() - cordonedAt)));
+    const linesBeforeEnd = stream.echoed();
+    t.notOk(stream.closed(), 'the connection opened before the drain is open 1 s before the drain ends');
+    t.ok(linesBeforeEnd - linesAtCordon >= 40, `it echoed through the drain (${linesBeforeEnd - linesAtCordon} lines after the cordon)`);
+    await stopped;
     const drainedAt = Date.now();
+    await until('back to one tunnel after the drain', () => !podLinks(pod).includes(DRAIN_IFNAME), 30_000, 100);
     await new Promise((r) => setTimeout(r, 3_000));
     await loop.stop();
     const samples = loop.samples().filter((s) => s.t >= cordonedAt);
     const failed = samples.filter((s) => !s.ok).length;
-    const moved = samples.find((s) => s.ok && s.source !== serving);
-    t.ok(moved, `new requests went to another gateway (${moved?.source ?? 'none'})`);
-    t.comment(`planned drain: ${samples.length} requests from the cordon on, ${failed} failed; drain ended ${((drainedAt - cordonedAt) / 1000).toFixed(1)} s after the cordon`);
-    t.comment(`connection opened before the drain: ${stream.closed() ? 'closed' : 'open'}, ${stream.echoed() - linesAtCordon} lines echoed after the cordon (${stream.echoed()} in all)`);
+    const others = samples.filter((s) => s.ok && s.source !== serving);
+    const failedAt = samples.filter((s) => !s.ok).map((s) => `${((s.t - cordonedAt) / 1000).toFixed(1)} s`);
+    t.comment(`planned drain: ${samples.length} requests from the cordon on, ${failed} failed${failed > 0 ? ` (started ${failedAt.join(', ')} after the cordon)` : ''}; drain ended ${((drainedAt - cordonedAt) / 1000).toFixed(1)} s after the cordon`);
+    t.comment(`connection opened before the drain: ${stream.closed() ? 'closed' : 'open'} 3 s after the drain ended, ${stream.echoed() - linesAtCordon} lines echoed after the cordon`);
+    t.equal(failed, 0, `no request failed (${samples.length} made from the cordon on)`);
+    t.ok(others.length > 0 && samples.filter((s) => s.t >= cordonedAt + 2_000).every((s) => s.source !== serving), `new requests went to another gateway (${others[0]?.source ?? 'none'})`);
+    t.ok(samples.slice(-10).every((s) => s.ok && inPrefix(s.source ?? '', prefix)), 'egress from the prefix after the drain');
     await stream.stop();
     await cordon(lab, victim, false);
     startGateway(lab, victim);

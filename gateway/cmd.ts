@@ -79,7 +79,8 @@ export async function run(cfg: GatewayConfig): Promise<number> {
     if (!stop.aborted) {
       // Only now, with every gateway adopted or programmed: a probe answered
       // earlier would say 503 for gateways the old daemon still serves.
-      probe = await startProbeServer({ ...cfg.probe, reusePort: true, ready: (uid) => !daemon.nodeGoingAway && daemon.reconciler.isReady(uid) });
+      probe = await startProbeServer({ ...cfg.probe, reusePort: true, ready: (uid) => daemon.reconciler.isReady(uid),
+        leavingSince: () => daemon.nodeGoingAwaySince, agentLeadMs: cfg.drainAgentLeadMs, handshakes: (uid, keys) => daemon.handshakeAges(uid, keys) });
       await markStarted(cfg.startedFile, true);
       log.info('serving probes', { probePort: probe.port });
       await stopped;

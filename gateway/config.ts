@@ -17,6 +17,7 @@ export const GATEWAY_FLAGS = {
   'link-prefix': flag.string('WireGuard links are <prefix><port>', { arg: 'PREFIX', default: 'wg-' }),
   'host-interface': flag.string('gets the load balancer frontend IPs', { arg: 'IFNAME', default: 'eth0' }),
   'drain-seconds': flag.duration('on a node going away (cordoned, deleted, annotated), probes fail this long after SIGTERM before exit; otherwise exit at once (a bare number is seconds)', '15'),
+  'drain-agent-lead': flag.duration('from the node going away, the node agents hear "draining" this long before the load balancer\'s probe fails, so they keep their pods\' open connections on this node before the load balancer moves its flows', '3s'),
   'resync-interval': flag.duration('full resync period', '60s'),
   'tunnel-deny-cidrs': flag.string('tunnelled traffic to these is dropped (comma-separated); the node\'s own addresses, link-local and 168.63.129.16 always are', { arg: 'CIDRS', default: DEFAULT_DENY_CIDRS.join(',') }),
   'tunnel-allow-cidrs': flag.string('exceptions to all of the above, e.g. the on-premises ranges private-mode gateways egress to', { arg: 'CIDRS', default: '' }),
@@ -39,6 +40,8 @@ export interface GatewayConfig {
   linkPrefix: string;
   hostInterface: string;
   drainMs: number;
+  /** Load balancer probes still pass this long after the node started going away; agents are told at once. */
+  drainAgentLeadMs: number;
   resyncMs: number;
   tunnelFilter: TunnelFilter;
   /** Refuse PodEndpoints whose IP is outside the pod ranges of the node stamped on them. */
@@ -90,6 +93,7 @@ export function gatewayConfig(v: Values<typeof GATEWAY_FLAGS>, env: NodeJS.Proce
     linkPrefix: f['link-prefix'],
     hostInterface: f['host-interface'],
     drainMs: parseDuration(v['drain-seconds'], 'drain-seconds'),
+    drainAgentLeadMs: parseDuration(v['drain-agent-lead'], 'drain-agent-lead'),
     resyncMs: parseDuration(v['resync-interval'], 'resync-interval'),
     tunnelFilter: {
       allowCidrs: parseCidrList(v['tunnel-allow-cidrs'], 'tunnel-allow-cidrs'),

@@ -13,6 +13,7 @@ import type { KubeRest } from '../lib/kube/rest.ts';
 import { WorkQueue, objectKey, splitKey } from '../lib/kube/workqueue.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Registry } from '../lib/metrics.ts';
+import type { WgDeviceState } from '../lib/wireguard/dump.ts';
 import { WgLinks } from '../lib/wireguard/link.ts';
 import { namesFor, type GatewayConfig } from './config.ts';
 import { Datapath } from './datapath.ts';
@@ -28,6 +29,9 @@ type NodeRanges = z.output<typeof NodeRangesSchema>;
 import { type GatewaySample, gatewayMetrics } from './metrics.ts';
 import { GC_KEY, GatewayReconciler, describeRefused } from './reconciler.ts';
 import { StatusPublisher } from './status.ts';
+
+/** How long one `wg show dump` answers handshake queries. */
+const DUMP_MAX_AGE_MS = 1_000;
 
 export interface DaemonOptions {
   rest: KubeRest;
@@ -61,6 +65,8 @@ export class GatewayDaemon {
   private readonly pendingSince = new Map<string, number>();
   private readonly links: WgLinks;
   private readonly events: EventRecorder;
+  /** The last `wg show dump` of each gateway (by SGC UID), for handshake queries. */
+  private readonly dumps = new Map<string, { at: number; state: Promise<WgDeviceState> }>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private firstPassApplied = false;
   /** Keys of the first full pass not yet reconciled once; undefined before start. */
@@ -169,6 +175,11 @@ export class GatewayDaemon {
     return this.node.goingAway;
   }
 
+  /** Since when the node has been going away (ms since the epoch); undefined while it stays. */
+  get nodeGoingAwaySince(): number | undefined {
+    return this.node.since;
+  }
+
   /** The same, read from the API now if it answers within `timeoutMs`. */
   nodeGoingAwayNow(timeoutMs: number): Promise<boolean> {
     return this.node.goingAwayNow(timeoutMs);
@@ -211,6 +222,30 @@ export class GatewayDaemon {
     await Promise.all([this.sgcs.stop(), this.vmConfigs.stop(), this.endpoints.stop(), this.nodes?.stop(), this.node.stop()]);
     await this.queue.shutdown();
     await this.status.stop();
+  }
+
+  /**
+   * The age in seconds of each asked peer's latest handshake with this node
+   * (peers without one left out), for the node agents' drain
+   * (gateway/probe.ts); undefined when this node does not serve `uid`. The
+   * link's dump is read at most once a second per gateway, however many
+   * agents ask.
+   */
+  async handshakeAges(uid: string, keys: readonly string[]): Promise<Record<string, number> | undefined> {
+    const served = this.reconciler.servedLinks().find((l) => l.uid === uid);
+    if (served === undefined) return undefined;
+    let read = this.dumps.get(uid);
+    if (read === undefined || Date.now() - read.at > DUMP_MAX_AGE_MS) {
+      read = { at: Date.now(), state: this.links.wg(served.link).show(served.link.wgName) };
+      this.dumps.set(uid, read);
+      read.state.catch(() => this.dumps.delete(uid));
+    }
+    const byKey = new Map((await read.state).peers.map((p) => [p.publicKey, p.latestHandshake]));
+    const now = Date.now() / 1000;
+    return Object.fromEntries(keys.flatMap((k) => {
+      const at = byKey.get(k);
+      return at === undefined || at === null ? [] : [[k, Math.max(0, Math.round(now - at))]];
+    }));
   }
 
   private async sample(): Promise<GatewaySample[]> {

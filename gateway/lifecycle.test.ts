@@ -110,7 +110,8 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   t.match(daemon.output(), /node not going away: exiting without a drain/, 'without a drain');
   t.notOk(probes.includes(503), 'no probe answered 503: a restart is no drain');
   t.ok(await linkLeft(), 'the data path stays');
-  daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s']);
+  // No lead for the node agents here (gateway/probe.test.ts has it): the load balancer's view at once.
+  daemon = lab.startDaemon(['--imds-endpoint', imds.url, '--drain-seconds', '3', '--resync-interval', '2s', '--drain-agent-lead', '0s']);
   t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 20_000), 'the next daemon serves it');
 
   // Cordoned: the probe fails while the daemon runs (the load balancer moves
@@ -118,6 +119,7 @@ t.test('probe, GatewayStatus and metrics through a gateway\'s life; SGC deletion
   await cordon(true);
   t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 503, 5_000), 'cordoned: 503');
   t.equal(await lab.httpStatus('/readyz', 8080), 503, 'not ready while the node is cordoned');
+  t.equal(await lab.httpBody(`/gw/${gw2.uid}`, 8082), 'draining\n', 'the 503 says the node drains (node agents keep open connections on it)');
   t.ok(await linkLeft(), 'still forwarding: the data path is untouched');
   await cordon(false);
   t.ok(await waitFor(async () => (await lab.httpStatus(`/gw/${gw2.uid}`)) === 200, 5_000), 'uncordoned: 200 again');

@@ -33,6 +33,7 @@ export class NodeState {
   private deleted = false;
   private seen = false;
   private last = false;
+  private leavingSince: number | undefined;
 
   constructor(o: { rest: KubeRest; log: Logger; nodeName: string }) {
     this.log = o.log;
@@ -46,6 +47,7 @@ export class NodeState {
       const now = this.goingAway;
       if (now === this.last) return;
       this.last = now;
+      this.leavingSince = now ? Date.now() : undefined;
       this.log.info(now ? 'node is going away: draining' : 'node is back in service: serving', { reason: this.reason() });
     };
     this.informer.on({
@@ -53,6 +55,11 @@ export class NodeState {
       update: changed,
       delete: () => { this.deleted = true; changed(); },
     });
+  }
+
+  /** Since when (ms since the epoch) the node has been going away; undefined while it stays. */
+  get since(): number | undefined {
+    return this.goingAway ? this.leavingSince ?? Date.now() : undefined;
   }
 
   get goingAway(): boolean {

@@ -113,9 +113,9 @@ export class GatewayReconciler {
     }));
   }
 
-  /** Links of the gateways served, for metrics. */
-  servedLinks(): { gateway: string; port: number; link: WgLink }[] {
-    return [...this.served.values()].flatMap((s) => (s.link && s.ready ? [{ gateway: s.gateway.key, port: s.gateway.port, link: s.link }] : []));
+  /** Links of the gateways served, for metrics and the drain's handshake queries. */
+  servedLinks(): { gateway: string; uid: string; port: number; link: WgLink }[] {
+    return [...this.served.values()].flatMap((s) => (s.link && s.ready ? [{ gateway: s.gateway.key, uid: s.gateway.uid, port: s.gateway.port, link: s.link }] : []));
   }
 
   reconcile = async (key: string): Promise<void> => {

@@ -70,8 +70,13 @@ export function startGateway(lab: Lab, m: LabMachine, opts: { drainSeconds?: num
     // The lab's pod IPs come from their node's podCIDR, the agents' endpoints are stamped with their
     // node, and the lab kubelet reports each pod's IP: every endpoint is checked both ways.
     '--check-node-pod-cidrs', '--check-pod-endpoints',
-    '--drain-seconds', String(opts.drainSeconds ?? Math.ceil((lab.probeIntervalMs * 2) / 1000)),
+    '--drain-seconds', String(opts.drainSeconds ?? drainSeconds(lab)),
   ]);
+}
+
+/** The lab gateways' default --drain-seconds: two load balancer probe intervals. */
+export function drainSeconds(lab: Lab): number {
+  return Math.ceil((lab.probeIntervalMs * 2) / 1000);
 }
 
 /** SIGTERM to a gateway daemon: on a node going away (cordoned) it fails its probes for the drain period first. */

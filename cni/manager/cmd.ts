@@ -21,7 +21,9 @@ import { agentMetrics, wiredPodsMetric } from './metrics.ts';
 import { AddCache } from './cache.ts';
 import { podStore } from './pods.ts';
 import { Reconciler } from './reconcile.ts';
-import { Recovery, returnPinnedToBalancer } from './recovery.ts';
+import { DrainTunnels, endLeftoverDrains } from './drain.ts';
+import { Recovery } from './recovery.ts';
+import { returnPinnedToBalancer } from './tunnels.ts';
 import { guardPods, TunnelGuard } from './tunnel-guard.ts';
 import { RouteRefresher } from './refresh.ts';
 import { serveSocket } from './server.ts';
@@ -113,6 +115,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
   const cache = new AddCache({ rest, log, nodeName: flags['node-name'] });
   void cache.start();
   const guard = new TunnelGuard({ runner, log });
+  await endLeftoverDrains({ pods: pods.list().filter((p) => !p.unwired), runner, links, guard, log });
   await guardPods({ pods, links, guard, log });
   const service = new CniService({ rest, cache, exclusions, pods, net: { runner, links, observe }, pool, log, events, guard, nodeName: flags['node-name'] });
   const reconciler = new Reconciler({ rest, pods, service, log, intervalMs: flags['reconcile-interval'], nodeName: flags['node-name'] });
@@ -132,6 +135,7 @@ export async function runAgent(flags: Flags, signal: AbortSignal, deps: AgentDep
     pods, gateways, links, metrics, log,
     intervalMs: flags['probe-interval'], timeoutMs: flags['probe-timeout'], failureThreshold: flags['probe-failures'], port: flags['probe-port'],
     lbProbeIntervalMs: flags['lb-probe-interval'], probeAddress: deps.probeAddress, guard,
+    drains: new DrainTunnels({ runner, links, log, guard }),
   });
   if (flags['fast-recovery']) {
     gateways.start();

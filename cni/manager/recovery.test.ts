@@ -6,13 +6,12 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KINDS } from '../../lib/api/constants.ts';
 import { RESOURCES } from '../../lib/api/resources.ts';
-import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
+import { ExecRunner } from '../../lib/exec/runner.ts';
 import { resourcePath } from '../../lib/kube/paths.ts';
-import { generatePrivateKey } from '../../lib/wireguard/keys.ts';
 import { WgLinks } from '../../lib/wireguard/link.ts';
 import { startAgent } from '../../testenv/cni/agent.ts';
-import { createNode, createPod, createSgc, createVmConfig, ensureNamespace, setSgcStatus } from '../../testenv/cni/cluster.ts';
-import { gatewayStandIn, type GatewayStandIn } from '../../testenv/cni/gateway.ts';
+import { createNode, createPod, ensureNamespace } from '../../testenv/cni/cluster.ts';
+import { gatewayPair, gatewayStandIn, type GatewayStandIn } from '../../testenv/cni/gateway.ts';
 import { CniLab } from '../../testenv/cni/lab.ts';
 import { startTestKube } from '../../testenv/kubeapi/index.ts';
 import type { Teardown } from '../../testenv/netns.ts';
@@ -49,16 +48,8 @@ t.test('a pod whose gateway falls silent is pointed at a live gateway node, also
   const lab = await CniLab.create(t, { subnetOctet: 79 });
   await ensureNamespace(kube.rest, 'team-c');
   await createNode(kube.rest, 'node-r', lab.subnet);
-  // Two gateway nodes of one SGC (one key); the load balancer's frontend is a
-  // second address of gateway A, as if the load balancer sent this pod's flow there.
-  const key = generatePrivateKey();
-  const a = await gatewayStandIn(t, lab.node.path, '192.168.200.10', 6000, key);
-  const b = await gatewayStandIn(t, lab.node.path, '192.168.201.10', 6000, key);
-  const frontend = '192.168.200.20';
-  await inNetns(new ExecRunner(), a.ns.path).run(['ip', 'addr', 'add', `${frontend}/32`, 'dev', 'lo']);
-  const sgc = await createSgc(kube.rest, 'team-c', 'egress');
-  await setSgcStatus(kube.rest, 'team-c', 'egress', sgc.generation, { ip: frontend, port: 6000, publicKey: key.publicKey() });
-  await createVmConfig(kube.rest, 'team-c', 'egress', [a.ip, b.ip]);
+  // Two gateway nodes of one SGC; the load balancer sent this pod's flow to A.
+  const { a, b, frontend } = await gatewayPair(t, lab.node.path, kube.rest, 'team-c', { a: '192.168.200.10', b: '192.168.201.10', frontend: '192.168.200.20' });
   const [pa, pb, pc] = [await probeServer(t), await probeServer(t), await probeServer(t)];
   const probePorts = new Map([[a.ip, pa.port], [b.ip, pb.port]]);
   const paths: string[] = [];
@@ -141,7 +132,7 @@ t.test('a pod whose gateway falls silent is pointed at a live gateway node, also
   await t.test('when the API returns, a gateway it tells of serves without an agent restart', async (t) => {
     await kube.startApiServer();
     // The pool is now a new node C only; A and B are gone.
-    const c = await gatewayStandIn(t, lab.node.path, '192.168.202.10', 6000, key);
+    const c = await gatewayStandIn(t, lab.node.path, '192.168.202.10', 6000, a.key);
     await c.addPod(podKey, ep.spec.podIpAddress);
     const type = RESOURCES[KINDS.GatewayVMConfiguration];
     await until('the API to answer', () => kube.rest.get(resourcePath(type, 'team-c', 'egress')).then(() => true, () => false), 60_000);

@@ -8,7 +8,9 @@ import type { GatewayDirectory } from './gateways.ts';
 import { type Answer, GatewayProber, type ProbeAddress } from './health.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { podFields, type PodStore } from './pods.ts';
+import type { DrainTunnels } from './drain.ts';
 import type { TunnelGuard } from './tunnel-guard.ts';
+import { eachLimited, hash, hostOf, portOf } from './tunnels.ts';
 
 export interface RecoveryOptions {
   pods: PodStore;
@@ -27,14 +29,16 @@ export interface RecoveryOptions {
   probeAddress?: ((ip: string) => ProbeAddress) | undefined;
   /** Told each endpoint a pod's tunnel is set to, before it is set. */
   guard?: TunnelGuard | undefined;
+  /** Second tunnels during planned drains; without it a draining gateway is one that refuses. */
+  drains?: DrainTunnels | undefined;
 }
 
 /** Consecutive refusals before a live gateway counts as not serving: one reset of a kept-alive connection is no news. */
 const SOFT_THRESHOLD = 2;
-/** Pod tunnels read or changed at once (each is a `wg` or `ip` process). */
-const CONCURRENCY = 8;
+/** Seconds a gateway's and a pod's record of the same handshake may differ by (whole seconds, one round trip apart). */
+const HANDSHAKE_SKEW_S = 2;
 
-type GatewayState = 'up' | 'refusing' | 'dead';
+type GatewayState = 'up' | 'draining' | 'refusing' | 'dead';
 interface Gateway {
   state: GatewayState;
   silent: number;
@@ -99,6 +103,7 @@ export class Recovery {
     for (const key of this.gateways.keys()) if (!bySgc.has(key)) this.gateways.delete(key);
     const live = new Set([...bySgc.values()].flat().map((p) => p.containerId));
     for (const cache of [this.linkCache, this.transfer, this.endpoints, this.ports]) for (const id of cache.keys()) if (!live.has(id)) cache.delete(id);
+    void this.o.drains?.forget(live);
     // Read ahead, so that a failover spends no time finding links and endpoints.
     for (const pods of bySgc.values()) for (const pod of pods) if (!this.endpoints.has(pod.containerId)) void this.readAhead(pod);
     for (const [key, pods] of bySgc) {
@@ -133,7 +138,8 @@ export class Recovery {
   private async probe(key: string, ip: string, gw: Gateway, sgcUid: string): Promise<void> {
     gw.busy = true;
     const startedAt = Date.now();
-    const answer = await this.prober.probe(ip, sgcUid);
+    let answer = await this.prober.probe(ip, sgcUid);
+    if (answer === 'draining' && this.o.drains === undefined) answer = 'refusing';
     if (answer === 'silent') {
       // Answers already read from their sockets are handled first (a timer
       // fires before the poll phase reads them), so a starved agent does not
@@ -145,7 +151,7 @@ export class Recovery {
       }
     } else gw.answeredAt = Date.now();
     gw.busy = false;
-    this.answered(key, ip, gw, answer);
+    this.answered(key, ip, gw, answer, sgcUid);
   }
 
   /**
@@ -158,12 +164,12 @@ export class Recovery {
     return [...(this.gateways.get(key) ?? [])].some(([other, g]) => other !== ip && g.answeredAt >= since);
   }
 
-  private answered(key: string, ip: string, gw: Gateway, answer: Answer): void {
+  private answered(key: string, ip: string, gw: Gateway, answer: Answer, sgcUid: string): void {
     if (this.gateways.get(key)?.get(ip) !== gw) return;
     if (answer !== 'ok') this.o.metrics.probeFailures.inc({ sgc: key });
     gw.silent = answer === 'silent' ? gw.silent + 1 : 0;
     gw.refused = answer === 'refusing' ? gw.refused + 1 : 0;
-    const next: GatewayState = answer === 'ok' ? 'up' : gw.silent >= this.o.failureThreshold ? 'dead' : gw.refused >= SOFT_THRESHOLD ? 'refusing' : gw.state;
+    const next: GatewayState = answer === 'ok' ? 'up' : answer === 'draining' ? 'draining' : gw.silent >= this.o.failureThreshold ? 'dead' : gw.refused >= SOFT_THRESHOLD ? 'refusing' : gw.state;
     if (next === gw.state) {
       // Pods pinned to a gateway that keeps refusing follow the load balancer, which has given up on it by now.
       if (next === 'refusing' && !gw.evacuated && Date.now() - gw.since >= 2 * this.o.lbProbeIntervalMs) {
@@ -175,10 +181,15 @@ export class Recovery {
     }
     const was = gw.state;
     Object.assign(gw, { state: next, since: Date.now(), evacuated: false });
-    if (next === 'dead') {
+    // The drain is over (the daemon exited, the node died, or it serves again): its pods go back to one tunnel.
+    if (was === 'draining') this.enqueue(key, () => this.endDrain(ip));
+    if (next === 'draining') {
+      this.o.log.info('gateway drains; keeping open connections on it, new ones go to another gateway', { sgc: key, gateway: ip });
+      this.enqueue(key, () => this.startDrain(key, ip, sgcUid));
+    } else if (next === 'dead') {
       this.o.log.warn('gateway node fell silent; failing its pods over', { sgc: key, gateway: ip });
       this.enqueue(key, () => this.failover(key, ip, true));
-    } else if (!(was === 'dead' && next === 'refusing')) {
+    } else if (!(was === 'dead' && next === 'refusing') && was !== 'draining') {
       // The load balancer moves flows on its own schedule when a gateway stops
       // or starts serving, to gateways with no session for them.
       this.o.log.info(next === 'up' ? 'gateway serves again; resetting pod sessions' : 'gateway stopped serving; resetting pod sessions', { sgc: key, gateway: ip });
@@ -259,6 +270,53 @@ export class Recovery {
     return true;
   }
 
+  /**
+   * The gateway at `ip` drains (docs/cni.md, "Planned drains"). Its pods keep
+   * their open connections on it and open new ones through a second tunnel
+   * to a gateway that serves. Which pods the load balancer sent to it, only
+   * it knows: a pod is there when its latest handshake there is the pod's own
+   * latest (the ages match; a pod elsewhere handshook there earlier, if ever).
+   */
+  private async startDrain(key: string, ip: string, sgcUid: string): Promise<void> {
+    const drains = this.o.drains as DrainTunnels;
+    const targets = this.serving(key, ip).filter((t) => this.gateways.get(key)?.get(t)?.state === 'up');
+    if (targets.length === 0) return this.o.log.warn('no other gateway serves; pods stay on the draining one', { sgc: key, gateway: ip });
+    const tunnels: { pod: AgentPod; link: WgLink; state: WgPeerState }[] = [];
+    await eachLimited(this.podsOf(key), async (pod) => {
+      const peer = await this.peer(pod);
+      if (peer !== undefined) tunnels.push({ pod, ...peer });
+    });
+    const balanced = tunnels.filter((t) => t.state.endpoint === t.pod.gatewayEndpoint).map((t) => t.pod.podPublicKey);
+    const ages = balanced.length === 0 ? new Map<string, number>() : await this.prober.handshakeAges(ip, sgcUid, balanced).catch((err: unknown) => {
+      this.o.log.warn('the draining gateway cannot say which pods it holds; only pods pinned to it stay', { sgc: key, gateway: ip, err });
+      return new Map<string, number>();
+    });
+    const now = Date.now() / 1000;
+    const onIt = tunnels.filter(({ pod, state }) => hostOf(state.endpoint) === ip || (state.endpoint === pod.gatewayEndpoint && state.latestHandshake !== null
+      && (ages.get(pod.podPublicKey) ?? Infinity) <= now - state.latestHandshake + HANDSHAKE_SKEW_S));
+    const opened = await drains.drain(onIt, ip, targets, (pod, endpoint) => {
+      if (endpoint === undefined) this.endpoints.delete(pod.containerId);
+      else this.endpoints.set(pod.containerId, endpoint);
+    });
+    this.o.log.info('drain under way', { sgc: key, gateway: ip, podsOnIt: onIt.length, secondTunnels: opened });
+  }
+
+  /** The drain off `ip` is over: each of its pods goes back to one tunnel, at its second tunnel's gateway. */
+  private async endDrain(ip: string): Promise<void> {
+    const drains = this.o.drains as DrainTunnels;
+    const pods = drains.off(ip);
+    if (pods.length > 0) this.o.log.info('drain over: pods back to one tunnel; connections still open on the drained gateway break', { gateway: ip, pods: pods.length });
+    await eachLimited(pods, async (pod) => {
+      try {
+        const target = await drains.close(pod.containerId, await this.link(pod));
+        if (target !== undefined) this.endpoints.set(pod.containerId, target);
+      } catch (err) {
+        this.endpoints.delete(pod.containerId);
+        this.o.log.warn('cannot end a pod\'s drain', { ...podFields(pod), err });
+      }
+    });
+  }
+
   /** After a change the load balancer acts on: each pod entering through it starts a new session. */
   private async resetBalanced(key: string): Promise<void> {
     await eachLimited(this.podsOf(key), async (pod) => {
@@ -274,17 +332,17 @@ export class Recovery {
    */
   private async resetStalled(key: string): Promise<void> {
     const stalled: AgentPod[] = [];
-      await eachLimited(this.podsOf(key), async (pod) => {
-        const peer = await this.peer(pod);
-        if (peer?.state.endpoint !== pod.gatewayEndpoint) return;
-        const id = pod.containerId;
-        const prev = this.transfer.get(id);
-        this.transfer.set(id, { rx: peer.state.rxBytes, tx: peer.state.txBytes });
-        if (prev && peer.state.rxBytes === prev.rx && peer.state.txBytes !== prev.tx) stalled.push(pod);
-      });
-      if (stalled.length === 0) return;
-      this.o.log.info('pod tunnels send but receive nothing; checking them', { sgc: key, pods: stalled.length });
-      for (const pod of stalled) this.transfer.delete(pod.containerId);
+    await eachLimited(this.podsOf(key), async (pod) => {
+      const peer = await this.peer(pod);
+      if (peer?.state.endpoint !== pod.gatewayEndpoint) return;
+      const id = pod.containerId;
+      const prev = this.transfer.get(id);
+      this.transfer.set(id, { rx: peer.state.rxBytes, tx: peer.state.txBytes });
+      if (prev && peer.state.rxBytes === prev.rx && peer.state.txBytes !== prev.tx) stalled.push(pod);
+    });
+    if (stalled.length === 0) return;
+    this.o.log.info('pod tunnels send but receive nothing; checking them', { sgc: key, pods: stalled.length });
+    for (const pod of stalled) this.transfer.delete(pod.containerId);
     await this.check(key, stalled.map((pod) => ({ pod, endpoint: pod.gatewayEndpoint })), this.serving(key, ''));
   }
 
@@ -347,56 +405,6 @@ export class Recovery {
       this.o.log.warn('cannot reset a pod session', { ...podFields(pod), err });
     }
   }
-}
-
-/**
- * With failover off, no agent will ever move a pinned pod again: a pod left
- * pinned to a gateway node (by an earlier run with failover on) would stay
- * there even once that node dies. So each such pod goes back to the load
- * balancer, its default entry and the only fallback left.
- */
-export async function returnPinnedToBalancer(o: { pods: PodStore; links: WgLinks; log: Logger; guard?: TunnelGuard }): Promise<number> {
-  let returned = 0;
-  await eachLimited(o.pods.list().filter((p) => !p.unwired), async (pod) => {
-    try {
-      const link = await o.links.find(POD_IFNAME, pod.netns);
-      if (link === undefined) return;
-      const wg = o.links.wg(link);
-      const device = await wg.show(link.wgName);
-      const peer = device.peers.find((p) => p.publicKey === pod.gatewayPublicKey);
-      if (peer === undefined || peer.endpoint === null || peer.endpoint === pod.gatewayEndpoint) return;
-      await o.guard?.set(pod.containerId, { port: device.listenPort, endpoint: pod.gatewayEndpoint });
-      await wg.resetPeer(link.wgName, { publicKey: pod.gatewayPublicKey, endpoint: pod.gatewayEndpoint, allowedIps: ['0.0.0.0/0'] });
-      returned++;
-    } catch (err) {
-      o.log.warn('cannot return a pinned pod to the load balancer', { ...podFields(pod), err });
-    }
-  });
-  if (returned > 0) o.log.info('failover is off: pinned pods returned to the load balancer', { pods: returned });
-  return returned;
-}
-
-async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-}
-
-function hostOf(endpoint: string | null | undefined): string | undefined {
-  return endpoint?.slice(0, endpoint.lastIndexOf(':'));
-}
-
-function portOf(endpoint: string): string {
-  return endpoint.slice(endpoint.lastIndexOf(':') + 1);
-}
-
-/** A stable small hash, to spread pods over the live gateways. */
-function hash(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
-  return h;
 }
 
 /** The SGC a pod uses, as `<namespace>/<name>` (a shared SGC is named so in the record; docs/api.md). */

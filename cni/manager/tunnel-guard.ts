@@ -1,7 +1,8 @@
 import type { CommandRunner } from '../../lib/exec/runner.ts';
 import type { Logger } from '../../lib/log.ts';
 import { Nft } from '../../lib/net/nft.ts';
-import type { WgLinks } from '../../lib/wireguard/link.ts';
+import type { WgPeerState } from '../../lib/wireguard/dump.ts';
+import type { WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { POD_IFNAME } from '../podnet/names.ts';
 import type { PodRecord } from '../podnet/record.ts';
 import { podFields, type PodStore } from './pods.ts';
@@ -13,6 +14,8 @@ export const GUARD_TABLE = 'keg_tunnel_guard';
 export interface GuardEntry {
   port: number;
   endpoint: string;
+  /** Heard too, for a moment: the endpoint the tunnel is leaving, whose packets may still be in flight. */
+  also?: string | undefined;
 }
 
 const IPV4_ENDPOINT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
@@ -34,11 +37,13 @@ export function renderGuard(entries: Iterable<GuardEntry>): string {
   const gatewayPorts = new Set<number>();
   const allowed: string[] = [];
   for (const e of entries) {
-    const m = IPV4_ENDPOINT.exec(e.endpoint);
-    if (m === null) continue;
-    tunnels.add(e.port);
-    gatewayPorts.add(Number(m[2]));
-    allowed.push(`${e.port} . ${m[1]} . ${m[2]}`);
+    for (const endpoint of e.also === undefined ? [e.endpoint] : [e.endpoint, e.also]) {
+      const m = IPV4_ENDPOINT.exec(endpoint);
+      if (m === null) continue;
+      tunnels.add(e.port);
+      gatewayPorts.add(Number(m[2]));
+      allowed.push(`${e.port} . ${m[1]} . ${m[2]}`);
+    }
   }
   return [
     ...set('gateway_ports', 'inet_service', gatewayPorts),
@@ -78,7 +83,7 @@ export class TunnelGuard {
   /** The container's tunnel at `entry.port` now talks only to `entry.endpoint`; resolves once the table says so. */
   set(containerId: string, entry: GuardEntry): Promise<void> {
     const was = this.wanted.get(containerId);
-    if (was?.port === entry.port && was.endpoint === entry.endpoint) return this.writing ?? Promise.resolve();
+    if (was?.port === entry.port && was.endpoint === entry.endpoint && was.also === entry.also) return this.writing ?? Promise.resolve();
     this.wanted.set(containerId, entry);
     return this.write();
   }
@@ -129,12 +134,12 @@ export async function readGuard(runner: CommandRunner): Promise<Map<number, stri
   return guardedEndpoints((await new Nft(runner).listText('inet', GUARD_TABLE)) ?? '');
 }
 
-/** The pod's tunnel as it is: its UDP port on the node, and where its gateway peer sends (null: nowhere yet). */
-export async function readTunnel(links: WgLinks, pod: PodRecord): Promise<{ port: number; endpoint: string | null } | undefined> {
+/** The pod's tunnel as it is: its link, its UDP port on the node, and its gateway peer (undefined: missing). */
+export async function readTunnel(links: WgLinks, pod: PodRecord): Promise<{ link: WgLink; port: number; peer: WgPeerState | undefined } | undefined> {
   const link = await links.find(POD_IFNAME, pod.netns);
   if (link === undefined) return undefined;
   const state = await links.wg(link).show(link.wgName);
-  return { port: state.listenPort, endpoint: state.peers.find((p) => p.publicKey === pod.gatewayPublicKey)?.endpoint ?? null };
+  return { link, port: state.listenPort, peer: state.peers.find((p) => p.publicKey === pod.gatewayPublicKey) };
 }
 
 /**
@@ -146,7 +151,7 @@ export async function guardPods(o: { pods: PodStore; links: WgLinks; guard: Tunn
   for (const pod of o.pods.list().filter((p) => !p.unwired)) {
     try {
       const tunnel = await readTunnel(o.links, pod);
-      if (tunnel !== undefined) await o.guard.adopt(pod.containerId, { port: tunnel.port, endpoint: tunnel.endpoint ?? pod.gatewayEndpoint });
+      if (tunnel !== undefined) await o.guard.adopt(pod.containerId, { port: tunnel.port, endpoint: tunnel.peer?.endpoint ?? pod.gatewayEndpoint });
     } catch (err) {
       o.log.warn('cannot read a pod tunnel to guard it', { ...podFields(pod), err });
     }

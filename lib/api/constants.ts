@@ -52,6 +52,10 @@ export const PUBLIC_IP_PREFIX_SIZE_MAX = 31;
 /** The gateway daemon's health-probe port; the ILB probes `GET /gw/<SGC UID>` on it. */
 export const GATEWAY_PROBE_PORT = 8082;
 export const GATEWAY_PROBE_PATH_PREFIX = '/gw/';
+/** Request header of the node agents' probes: a draining gateway tells them at once, the load balancer a moment later (docs/cni.md, "Planned drains"). */
+export const GATEWAY_PROBE_AGENT_HEADER = 'x-keg-prober';
+/** Answer header of a draining gateway's 503: its node is going away, it still forwards the tunnels it has. */
+export const GATEWAY_STATE_HEADER = 'x-keg-gateway-state';
 
 /** WireGuard ports for gateways: the lowest free one in [PORT_RANGE_START, PORT_RANGE_END) per backend pool. */
 export const GATEWAY_PORT_RANGE_START = 6000;

@@ -1,7 +1,7 @@
 import { CommandError, type CommandRunner } from '../exec/runner.ts';
 import { KegError } from '../errors.ts';
 import { parseDump, type WgDeviceState } from './dump.ts';
-import { assertValidKey, type PrivateKey } from './keys.ts';
+import { assertValidKey, PrivateKey } from './keys.ts';
 import { withSecretFile } from './secretfile.ts';
 import { assertCidr, assertEndpoint, assertIfname, assertUint } from './validate.ts';
 
@@ -51,6 +51,13 @@ export class Wg {
     assertIfname(dev);
     const { stdout } = await this.wg(dev, 'show', ['show', dev, 'dump']);
     return parseDump(stdout);
+  }
+
+  /** The device's private key, e.g. to give a second device of the same peer identity; never logged (PrivateKey). */
+  async privateKey(dev: string): Promise<PrivateKey> {
+    assertIfname(dev);
+    const { stdout } = await this.wg(dev, 'show private-key', ['show', dev, 'private-key']);
+    return PrivateKey.fromBase64(stdout.trim());
   }
 
   /** Sets the private key (and optionally port and fwmark). The key never appears on argv. */

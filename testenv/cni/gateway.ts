@@ -5,10 +5,12 @@
  * daemon would.
  */
 import { ExecRunner, inNetns } from '../../lib/exec/runner.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
 import { generatePrivateKey, type PrivateKey } from '../../lib/wireguard/keys.ts';
 import { type WgLink, WgLinks } from '../../lib/wireguard/link.ts';
 import { type Teardown, tempNetns } from '../netns.ts';
 import { cleanupLink, uniqueLinkName } from '../wireguard.ts';
+import { createSgc, createVmConfig, setSgcStatus } from './cluster.ts';
 
 const runner = new ExecRunner();
 
@@ -50,4 +52,21 @@ export async function gatewayStandIn(t: Teardown, nodeNetns: string, ip = '192.1
     await inNetns(runner, ns.path).run(['ip', 'route', 'replace', podIpAddress, 'dev', name]);
   };
   return { ns, ip, port, key, links, link, addPod };
+}
+
+/**
+ * An SGC `<namespace>/egress` served by two gateway nodes A and B (one key),
+ * with its status and GatewayVMConfiguration naming them, and the load
+ * balancer's frontend as a second address of A: as if the load balancer had
+ * sent the pods' flows to A. `ips`: A's and B's node addresses.
+ */
+export async function gatewayPair(t: Teardown, nodeNetns: string, rest: KubeRest, namespace: string, ips: { a: string; b: string; frontend: string }): Promise<{ a: GatewayStandIn; b: GatewayStandIn; frontend: string }> {
+  const key = generatePrivateKey();
+  const a = await gatewayStandIn(t, nodeNetns, ips.a, 6000, key);
+  const b = await gatewayStandIn(t, nodeNetns, ips.b, 6000, key);
+  await inNetns(runner, a.ns.path).run(['ip', 'addr', 'add', `${ips.frontend}/32`, 'dev', 'lo']);
+  const sgc = await createSgc(rest, namespace, 'egress');
+  await setSgcStatus(rest, namespace, 'egress', sgc.generation, { ip: ips.frontend, port: 6000, publicKey: key.publicKey() });
+  await createVmConfig(rest, namespace, 'egress', [a.ip, b.ip]);
+  return { a, b, frontend: ips.frontend };
 }
