@@ -71,13 +71,17 @@ export interface RequestLoop {
 /**
  * `timeoutMs` bounds each request: a request lost to a dead gateway costs
  * that much on its own, so sub-second outages are measured with a short one.
+ * A pod's loops share one log file (appended to), so the samples are only
+ * those of this loop: an earlier loop's last samples would pass for this
+ * one's first (its source, its success).
  */
 export function startLoop(lab: Lab, pod: LabPod, intervalMs = 100, timeoutMs = 1_000): RequestLoop {
   const name = `loop-${pod.name}`;
+  const startedAt = Date.now();
   const proc = lab.procs.start(name, ['nsenter', `--net=${pod.netns.path}`, process.execPath, join(REPO, 'lab/loop.ts'), ECHO_URL, '--interval-ms', String(intervalMs), '--timeout-ms', String(timeoutMs)]);
   return {
     proc,
-    samples: () => parseSamples(lab.procs.logTail(name, 1_000_000)),
+    samples: () => parseSamples(lab.procs.logTail(name, 1_000_000)).filter((s) => s.t >= startedAt),
     stop: () => lab.procs.stop(name),
   };
 }

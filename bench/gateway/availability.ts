@@ -8,7 +8,9 @@
 // and back); for the planned drain, the load balancer alone (agent with
 // --fast-recovery=false, so no second tunnel). A drain reports whether the
 // connection was still open 1 s before the drain ended (the daemon exited).
-// Needs root. Usage: npx node bench/gateway/availability.ts [--runs 5] [--only <part of a scenario's name>]
+// Needs root. Usage: npx node bench/gateway/availability.ts [--runs 5] [--only <part of a scenario's name>]...
+// (each --only adds the scenarios it matches; they run in this file's order).
+// KEG_E2E_KEEP=1 keeps the lab's logs, as in the e2e tests.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.ts';
 import { startStream } from '../../lab/availability.ts';
@@ -19,7 +21,7 @@ import { cordon, drainSeconds, startAgent, startGateway, startGatewayServing, st
 import { applySgc, gatewayForEgress, startLoop, waitEgress, waitSgcReady } from '../../lab/scenario.ts';
 import { until } from '../../testenv/wait.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string', multiple: true, default: [''] } } });
 const runs = Number(values.runs);
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,7 +117,7 @@ async function measured(lab: Lab, pod: LabPod, scenario: Run): Promise<Result> {
   return { failed: samples.filter((s) => !s.ok).length, total: samples.length, survived, ...(typeof openAtDrainEnd === 'boolean' && { openAtDrainEnd }) };
 }
 
-const lab = await Lab.start({ log: createLogger({ level: 'warn' }), workers: 1, probeIntervalMs: 5_000 });
+const lab = await Lab.start({ log: createLogger({ level: 'warn' }), workers: 1, probeIntervalMs: 5_000, keepDir: process.env.KEG_E2E_KEEP === '1' });
 // Interrupted: the lab is torn down all the same (processes, namespaces, links).
 process.once('SIGINT', () => void lab.stop().then(() => process.exit(130)));
 try {
@@ -128,7 +130,7 @@ try {
   await waitEgress(lab, pod);
   const results = new Map<string, Result[]>();
   for (let run = 0; run < runs; run++) {
-    for (const [name, scenario] of Object.entries(SCENARIOS).filter(([n]) => n.includes(values.only))) {
+    for (const [name, scenario] of Object.entries(SCENARIOS).filter(([n]) => values.only.some((o) => n.includes(o)))) {
       const r = await measure(lab, pod, scenario);
       results.set(name, [...(results.get(name) ?? []), r]);
       const atEnd = r.openAtDrainEnd === undefined ? '' : `, ${r.openAtDrainEnd ? 'open' : 'closed'} 1 s before the drain ended`;
