@@ -8,7 +8,6 @@ import { ONPREM_CIDR, ROUTER_IP } from './plan.ts';
 import { pluginExecutable, prepareCni } from './kubelet.ts';
 import { LAB_RESOURCE_GROUP, LAB_SUBNET, LAB_VNET } from './world.ts';
 import { CORE, resourcePath } from '../lib/kube/paths.ts';
-import { until } from '../testenv/wait.ts';
 
 /*
  * The product's parts in the lab, started with the same CLIs and flags as in
@@ -97,17 +96,11 @@ export async function surgeRestartGateway(lab: Lab, m: LabMachine): Promise<void
   lab.procs.rename(next, name);
 }
 
-/**
- * Starts a gateway daemon and waits until it serves probes (it adopted or
- * programmed every gateway). Log files are appended to across restarts, so
- * only a line the new process wrote counts.
- */
+/** Starts a gateway daemon and waits until it serves probes (it adopted or programmed every gateway). */
 export async function startGatewayServing(lab: Lab, m: LabMachine, opts: { name?: string } = {}): Promise<void> {
   const name = opts.name ?? `gateway-${m.computerName}`;
-  const count = () => lab.procs.logTail(name, Number.MAX_SAFE_INTEGER).split('serving probes').length - 1;
-  const before = count();
   startGateway(lab, m, opts);
-  await until(`${name} serving probes`, () => count() > before, 60_000, 100);
+  await lab.procs.untilLogged(name, 'serving probes');
 }
 
 /** Cordons or uncordons a node (spec.unschedulable), as kubectl cordon does. */

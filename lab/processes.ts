@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from '../testenv/kubeapi/process.ts';
 import type { Netns } from './network.ts';
+import { until } from '../testenv/wait.ts';
 
 /** The repository root, for starting the project's own entry points. */
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -66,5 +67,20 @@ export class Processes {
 
   logTail(name: string, lines?: number): string {
     return this.procs.get(name)?.logTail(lines) ?? '';
+  }
+
+  /**
+   * Waits until the process running as `name` has logged `msg` (a JSON log
+   * line). Only a line with its pid counts: log files are appended to across
+   * restarts, and after `rename` two names write to one file (after a surge
+   * restart, `gateway-<node>` writes to `gateway-<node>-next.log`, where the
+   * next surge's new daemon writes too). Counting lines there let a surge
+   * stop the old daemon before the new one served.
+   */
+  async untilLogged(name: string, msg: string, timeoutMs = 60_000): Promise<void> {
+    const pid = this.procs.get(name)?.pid;
+    if (pid === undefined) throw new Error(`lab process ${name} is not running`);
+    const mine = (line: string) => line.includes(`"pid":${pid},`) && line.includes(`"msg":${JSON.stringify(msg)}`);
+    await until(`${name} to log "${msg}"`, () => this.logTail(name, Number.MAX_SAFE_INTEGER).split('\n').some(mine), timeoutMs, 100);
   }
 }

@@ -81,12 +81,9 @@ async function plannedDrain(lab: Lab, source: () => string, stream: { closed(): 
 
 /** Restarts a node's agent and waits until it has started (startAgent only launches it). */
 async function restartAgent(lab: Lab, w: LabMachine, extra: string[]): Promise<void> {
-  const name = `agent-${w.computerName}`;
-  const started = () => lab.procs.logTail(name, Number.MAX_SAFE_INTEGER).split('cni-manager started').length - 1;
   await stopAgent(lab, w);
-  const before = started();
   await startAgent(lab, w, extra);
-  await until(`${name} started`, () => started() > before, 60_000, 100);
+  await lab.procs.untilLogged(`agent-${w.computerName}`, 'cni-manager started');
 }
 
 interface Result { failed: number; total: number; survived: boolean; openAtDrainEnd?: boolean }
