@@ -44,6 +44,8 @@ t.test('gateway failover', async (t) => {
 
   await t.test('9. rolling restart of every gateway daemon (surge, as the chart updates the DaemonSet): nothing fails', async (t) => {
     // Test 8 revived a gateway just before: its flows move back first, which is not the roll's doing.
+    // It also restarted the agent twice (failover off, then on), as an agent upgrade before a
+    // gateway upgrade does: the roll must lose nothing after that either.
     const loop = startLoop(lab, pod, 100);
     // A failed check must not leave the loop or the stream to the next test.
     t.teardown(() => loop.stop());
