@@ -107,6 +107,10 @@ export class GatewayDaemon {
     this.queue = new WorkQueue({
       name: 'gateway', log, reconcile: this.reconciler.reconcile, baseBackoffMs: 200, maxBackoffMs: 30_000,
       onResult: (key) => {
+        // A reconcile that began before start() marked the full pass (an
+        // informer event) does not count: the full pass, still queued, would
+        // re-program the gateway after the daemon said it had adopted it.
+        if (this.reconciler.fullPending(key)) return;
         if (this.firstPass?.delete(key) && this.firstPass.size === 0) this.firstPassDone();
       },
     });

@@ -91,6 +91,11 @@ export class GatewayReconciler {
     this.full.add(key);
   }
 
+  /** A full pass of `key` is marked and has not run yet. */
+  fullPending(key: string): boolean {
+    return this.full.has(key);
+  }
+
   isReady(uid: string): boolean {
     for (const s of this.served.values()) if (s.gateway.uid === uid) return s.ready;
     return false;
@@ -123,6 +128,8 @@ export class GatewayReconciler {
     const applies = desiredGateway(this.d.sgc(key), this.d.vmConfig(key), this.d.nodeName);
     const served = this.served.get(key);
     if (!applies.ok) {
+      // Nothing to apply, fully or not: the full pass is done.
+      this.full.delete(key);
       if (served) await this.stopServing(key, served, applies.reason);
       return;
     }
